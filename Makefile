@@ -1,0 +1,81 @@
+# mgc — one Makefile for the library, tests, benchmarks and the demo.
+#
+#   make                 build/libmgc.a and build/libmgc.so (release)
+#   make test            every test: release, debug (assertions) and the
+#                        threaded tests under ThreadSanitizer
+#   make bench           benchmarks against the Boehm collector and malloc libraries
+#   make demo            build and run the demo
+#   make install PREFIX=/usr/local
+#   BUILD=release|debug|tsan|asan (or DEBUG=1) picks the flavour of `make`.
+
+CC      ?= cc
+PREFIX  ?= /usr/local
+BUILD   ?= release
+ifeq ($(DEBUG),1)
+BUILD   := debug
+endif
+
+WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Werror
+BASE    := -std=c11 -fPIC -fvisibility=hidden -Iinclude -Isrc $(WARN)
+FLAGS_release := -O2 -g -DNDEBUG
+FLAGS_debug   := -O0 -g -DMGC_DEBUG=1
+FLAGS_tsan    := -O1 -g -fsanitize=thread -DMGC_DEBUG=1
+FLAGS_asan    := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -DMGC_DEBUG=1
+LIBS    := -lpthread -ldl
+
+SRCS    := $(wildcard src/*.c)
+HDRS    := src/internal.h include/mgc.h
+TESTS   := $(basename $(notdir $(wildcard tests/test_*.c)))
+TTESTS  := $(filter test_thread_%,$(TESTS))
+
+# $(call objs,FLAVOUR)
+objs = $(patsubst src/%.c,build/$(1)/obj/%.o,$(SRCS))
+
+.PHONY: all lib test test-release test-debug test-tsan bench demo install clean format
+all: lib
+lib: build/libmgc.a build/libmgc.so
+
+build/libmgc.a: build/$(BUILD)/libmgc.a
+	cp $< $@
+build/libmgc.so: build/$(BUILD)/libmgc.so
+	cp $< $@
+
+define flavour
+build/$(1)/obj/%.o: src/%.c $(HDRS) | build/$(1)/obj
+	$$(CC) $$(BASE) $$(FLAGS_$(1)) $$(CFLAGS) -c $$< -o $$@
+build/$(1)/libmgc.a: $(call objs,$(1))
+	rm -f $$@ && ar rcs $$@ $$^
+build/$(1)/libmgc.so: $(call objs,$(1))
+	$$(CC) -shared $$(FLAGS_$(1)) -o $$@ $$^ $$(LIBS)
+build/$(1)/tests/%: tests/%.c tests/check.h build/$(1)/libmgc.a | build/$(1)/tests
+	$$(CC) $$(BASE) -Wno-missing-prototypes $$(FLAGS_$(1)) $$(CFLAGS) $$< build/$(1)/libmgc.a -o $$@ $$(LIBS)
+build/$(1)/obj build/$(1)/tests:
+	mkdir -p $$@
+endef
+$(foreach f,release debug tsan asan,$(eval $(call flavour,$(f))))
+
+test-release: $(addprefix build/release/tests/,$(TESTS))
+test-debug: $(addprefix build/debug/tests/,$(TESTS))
+test-tsan: $(addprefix build/tsan/tests/,$(TTESTS))
+
+test: test-release test-debug test-tsan
+	@bash tests/run.sh build/release/tests build/debug/tests build/tsan/tests
+
+bench: lib
+	bash bench/run.sh --write
+
+demo: lib
+	@echo "the demo comes with the examples"
+
+install: lib
+	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	install -m 644 include/mgc.h $(DESTDIR)$(PREFIX)/include/
+	install -m 644 build/libmgc.a $(DESTDIR)$(PREFIX)/lib/
+	install -m 755 build/libmgc.so $(DESTDIR)$(PREFIX)/lib/
+	sed 's|@PREFIX@|$(PREFIX)|' mgc.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/mgc.pc
+
+format:
+	clang-format -i src/*.c src/*.h include/*.h tests/*.c tests/*.h bench/*.c
+
+clean:
+	rm -rf build

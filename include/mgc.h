@@ -1,0 +1,156 @@
+/* mgc.h — the public interface of mgc, a garbage-collected allocator for C.
+ *
+ * Link with -lmgc -lpthread (or `pkg-config --libs mgc`).  Every function is
+ * thread-safe.  Memory from mgc_alloc never has to be freed: a conservative
+ * mark-sweep collector finds blocks that no root reaches and reuses them.
+ * mgc_free is still available for programs that know a block is dead.
+ *
+ * Errors: an allocation that cannot be satisfied returns NULL with errno
+ * ENOMEM and leaves the heap usable; API misuse returns -1 with errno set;
+ * freeing something that is not a live block start prints a line
+ * "mgc: free of <ptr>: <why>" on stderr and aborts.
+ */
+#ifndef MGC_H
+#define MGC_H
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+
+/* What is a root (scanned conservatively, every aligned word): the data and
+ * bss of the executable and of every loaded shared library, dlopen'ed ones
+ * included; each registered thread's registers, stack and thread-local
+ * variables; the ranges given to mgc_add_roots; the contents of reachable
+ * scan blocks.  Memory from malloc or mmap is not scanned unless added.
+ * A pointer anywhere inside a block keeps it alive; a pointer one past its
+ * end does not.
+ *
+ * Blocks are 16-byte aligned, except for requests of 8 bytes or less (8-aligned).
+ * A block's usable size (mgc_base) exceeds the request by at most 16 bytes
+ * below 128 bytes and by at most 12.5% from 128 bytes up (the seed's rule).
+ */
+
+/* Optional; idempotent.  Any other call initialises on first use. */
+void   mgc_init(void);
+
+/* Zeroed block of at least `size` bytes, scanned conservatively for
+ * pointers, reclaimed once unreachable.  size 0 gives a unique freeable
+ * pointer.  On failure (or a size that cannot be satisfied): NULL, errno = ENOMEM. */
+void  *mgc_alloc(size_t size);
+/* Same, but the contents are never scanned: pointers stored in it do not
+ * keep anything alive (strings, pixel buffers, numeric arrays). */
+void  *mgc_alloc_noscan(size_t size);
+/* realloc semantics; keeps the scan/noscan kind of p; p NULL = mgc_alloc;
+ * size 0 frees p and returns a fresh size-0 block.  On failure p is intact.
+ * p not a live block start: message "mgc: realloc of <ptr>: <why>" (%p) and
+ * abort.  Failure: NULL, errno ENOMEM.  A block resized in place keeps its
+ * finalizer, cleanups and weak handles and counts nothing; a moved block
+ * counts one malloc and one free and loses them (as mgc_free). */
+void  *mgc_realloc(void *p, size_t size);
+/* Explicit free of a block start returned by an allocation call; NULL is a
+ * no-op.  A pointer that is not the start of a live block (interior, foreign,
+ * already freed) prints "mgc: free of <ptr>: <why>" (ptr as %p) on stderr and
+ * aborts.  A freed (or moved by realloc) block's finalizer and cleanups are
+ * dropped without running, and its weak handles read NULL. */
+void   mgc_free(void *p);
+/* Lookup: base of the live block containing p (interior pointers too), and
+ * its usable size in *size (size may be NULL); NULL if p is in no live block. */
+void  *mgc_base(const void *p, size_t *size);
+
+/* A full stop-the-world collection of every registered thread; returns once
+ * the sweep is complete, so the stats already reflect it.  Collections that
+ * start by themselves may sweep lazily: until a dead block is swept it still
+ * counts in alloc (as Go's HeapAlloc). */
+void   mgc_collect(void);
+/* Next collection starts when the heap has grown percent% over the live heap
+ * left by the last one (default 100, or env MGC_GCPERCENT, which accepts
+ * "off" or a decimal integer and nothing else; "off" or <0
+ * disables automatic collection; mgc_collect still collects).  0 collects
+ * whenever the heap grows past the live heap.  An unparsable MGC_GCPERCENT is
+ * reported on stderr (naming MGC_GCPERCENT) and ignored.  Returns the previous value (-1 for off).
+ * The trigger compares alloc with next_gc (UINT64_MAX while off). */
+int    mgc_set_gc_percent(int percent);
+
+/* Finalizers, with the seed's ordering: if A reaches B, both have finalizers
+ * and both become unreachable, A's finalizer runs first and B's only after A
+ * has been reclaimed.  A cycle holding a finalizable block is never reclaimed.
+ * The block is kept alive (resurrected) for its finalizer and reclaimed by a
+ * later collection if still unreachable.  obj must be the start of a live
+ * block.  fn NULL clears (0 even if none was set).  Returns 0, or -1 with
+ * errno EINVAL (obj NULL or not a block start) or EEXIST (a finalizer is
+ * already set; the first stays).  `arg` is a root until the finalizer has run
+ * or been cleared, so an arg that reaches obj means obj is never finalized.
+ * A block pointing to itself is a cycle.  Noscan blocks may have finalizers.
+ * Finalizers may call any mgc function (allocate, collect, re-arm). */
+typedef void (*mgc_finalizer_fn)(void *obj, void *arg);
+int    mgc_set_finalizer(void *obj, mgc_finalizer_fn fn, void *arg);
+/* Queued finalizers run on a background thread started on demand; this runs
+ * any that are queued now in the calling thread, safely alongside that
+ * thread.  Returns how many ran in this call (finalizers and cleanups). */
+size_t mgc_run_finalizers(void);
+
+/* Weak references (not in the seed; Go's weak.Pointer).  A handle that does
+ * not keep its block alive.  obj may point anywhere inside a live block;
+ * otherwise NULL with errno EINVAL.  The handle is itself a collected block
+ * (it may be freed).  mgc_weak_get(NULL) is NULL. */
+typedef struct mgc_weak mgc_weak;
+mgc_weak *mgc_weak_new(void *obj);
+/* The pointer given to mgc_weak_new while its block is reachable; NULL from
+ * the moment the block is first found unreachable from the roots (a block
+ * reachable only through blocks awaiting finalization counts as unreachable),
+ * before any finalizer runs, even one that resurrects it. */
+void  *mgc_weak_get(const mgc_weak *w);
+
+/* Cleanups (not in the seed; Go's runtime.AddCleanup).  fn(arg) runs once,
+ * on the finalizer runner, after the block holding obj (any interior
+ * pointer) is unreachable; the block is not resurrected and is reclaimed in
+ * the same collection.  Several per block; no ordering among them; cycles do
+ * not block them.  They are queued by the collection that finds the block
+ * unreachable; a block that also has a finalizer gets its cleanups once it
+ * is unreachable again after the finalizer ran (Go's rule).  Cleanups may
+ * call any mgc function.  If arg reaches obj, the block never dies
+ * (documented misuse).  0, or -1 with errno EINVAL (obj not in a live block,
+ * fn NULL) or ENOMEM.  arg is a root until the cleanup ran or was dropped. */
+typedef void (*mgc_cleanup_fn)(void *arg);
+int    mgc_add_cleanup(void *obj, mgc_cleanup_fn fn, void *arg);
+
+/* Extra roots: every word-aligned word in [start,end) is scanned (bounds
+ * rounded inward).  Adding a range twice adds it once.  remove drops every
+ * added range lying within [start,end). */
+void   mgc_add_roots(void *start, void *end);
+void   mgc_remove_roots(void *start, void *end);
+
+/* Threads: a thread is registered on its first mgc call and unregistered
+ * when it exits; these make it explicit.  Registered threads' stacks and
+ * registers are roots, and they are stopped during collection.  Registering
+ * a registered thread returns 0; unregistering an unregistered one (even as
+ * its first mgc call) -1/EINVAL.  Any other mgc call by an unregistered
+ * thread registers it again.  A thread
+ * that never calls mgc is not scanned.  fork() is supported: the child of a
+ * multi-threaded parent can allocate, collect and start threads. */
+int    mgc_register_thread(void);
+int    mgc_unregister_thread(void);
+
+typedef struct mgc_stats {
+	uint64_t alloc;          /* bytes in live blocks (block sizes as mgc_base reports) */
+	uint64_t total_alloc;    /* block bytes ever allocated */
+	uint64_t sys;            /* bytes obtained from the OS, metadata and released included */
+	uint64_t heap_inuse;     /* bytes in spans holding live blocks */
+	uint64_t heap_released;  /* bytes returned to the OS (still reserved) */
+	uint64_t inuse_pages;    /* heap_inuse / page size (a power of two >= 4096) */
+	uint64_t next_gc;        /* alloc level that triggers the next collection */
+	uint64_t lookups;        /* mgc_base calls */
+	uint64_t mallocs;        /* blocks ever allocated */
+	uint64_t frees;          /* blocks ever freed, explicitly or by collection */
+	uint64_t num_gc;         /* completed collections */
+	uint64_t pause_total_ns; /* stop-the-world time summed */
+	uint64_t pause_last_ns;
+	uint64_t pause_max_ns;
+	uint64_t finalizers_queued;  /* cumulative, cleanups included */
+	uint64_t finalizers_run;     /* finalizers and cleanups that have returned */
+	bool     enable_gc;      /* automatic collection on */
+} mgc_stats;
+/* Exact when no other thread (finalizer runner included) is allocating.
+ * mgc's own metadata is counted in sys only; weak handles are blocks. */
+void   mgc_read_stats(mgc_stats *out);
+
+#endif

@@ -1,0 +1,286 @@
+/* alloc.c — the public allocation calls and the small-block fast path.
+ *
+ * The allocator is the seed's hierarchy of caches, each level refilled in
+ * batches from the one below:
+ *
+ *	thread cache (cache.c)   per thread, per span class; no lock, no atomic
+ *	central list (central.c) per span class; one lock each
+ *	page heap    (heap.c)    spans of 8 KiB pages; one lock
+ *	OS layer     (os.c)      reserved arenas, committed on use
+ *
+ * Requests up to 32 KiB are rounded to a size class (sizeclass.c) and served
+ * from the thread cache: the fast path below pops a block, records it live
+ * in its span's state map, counts it, and returns.  Larger requests get a
+ * span of their own from the page heap.  A span class is a size class and a
+ * kind: scan blocks and noscan blocks never share a span, so the collector
+ * learns a block's kind from its span.
+ *
+ * Zeroing rule: a block is zeroed when it becomes free (mgc_free, and the
+ * collector's sweep), so every free block is zero but for the list link in
+ * word 0, which the fast path clears on the way out.  Spans are zeroed by
+ * whoever takes them from the page heap, only when their pages may hold old
+ * data: memory fresh from the OS is never cleared.
+ *
+ * Block states.  A block is BLOCK_LIVE from allocation to free, BLOCK_FREE
+ * otherwise (in a cache, on a span's free list, or never handed out).  Only
+ * the thread that holds the block writes its state byte, so the fast paths
+ * need no atomic read-modify-write; mgc_free and mgc_realloc check it to
+ * catch double frees, and mgc_base to answer only for live blocks.
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+static pthread_once_t init_once = PTHREAD_ONCE_INIT;
+
+static void
+init_all(void)
+{
+	sizeclass_init();
+	heap_init();
+	central_init();
+	thread_init();
+}
+
+void
+mgc_init(void)
+{
+	pthread_once(&init_once, init_all);
+}
+
+/* ---- fast paths ---------------------------------------------------------- */
+
+/* Mark b (popped from list sc of cache c) live, count it, hand it out. */
+static inline void *
+block_go_live(struct cache *c, void **b, unsigned sc)
+{
+	struct span *s = pagemap_lookup((uintptr_t)b);
+	atomic_store_explicit(&s->state[span_block_index(s, (uintptr_t)b)], BLOCK_LIVE,
+			      memory_order_relaxed);
+	*b = NULL;
+	counter_add(&c->nmalloc, 1);
+	counter_add(&c->bytes_alloc, class_size[sc >> 1]);
+	return b;
+}
+
+static inline void *
+alloc_fast(size_t size, bool noscan)
+{
+	struct cache *c = tls_cache;
+	if (likely(c != NULL && size <= MAX_SMALL)) {
+		unsigned sc = sizeclass_of(size) << 1 | noscan;
+		struct cache_list *l = &c->list[sc];
+		void **b = l->head;
+		if (likely(b != NULL)) {
+			l->head = *b;
+			l->count--;
+			return block_go_live(c, b, sc);
+		}
+	}
+	return alloc_slow(size, noscan);
+}
+
+void *
+mgc_alloc(size_t size)
+{
+	return alloc_fast(size, false);
+}
+
+void *
+mgc_alloc_noscan(size_t size)
+{
+	return alloc_fast(size, true);
+}
+
+/* ---- slow paths ---------------------------------------------------------- */
+
+static void *
+enomem(void)
+{
+	errno = ENOMEM;
+	return NULL;
+}
+
+/* Usable size of a large block for a request of size bytes in npages pages:
+ * the whole span when that keeps within the 12.5% bound, else the request
+ * rounded to 16. */
+static size_t
+large_usable(size_t size, size_t npages)
+{
+	size_t whole = npages * PAGE_SIZE;
+	return whole - size <= size / 8 ? whole : round_up(size, 16);
+}
+
+static void *
+alloc_large(struct cache *c, size_t size, bool noscan)
+{
+	if (size > MAX_REQUEST)
+		return enomem();
+	size_t npages = (size + PAGE_SIZE - 1) >> PAGE_SHIFT;
+	struct span *s = heap_alloc_span(npages, SPAN_LARGE, noscan);
+	if (s == NULL)
+		return enomem();
+	s->elem_size = large_usable(size, npages);
+	if (s->needzero) {
+		memset((void *)s->base, 0, s->elem_size);
+		s->needzero = false;
+	}
+	atomic_store_explicit(&s->state1, BLOCK_LIVE, memory_order_relaxed);
+	counter_add(&c->nmalloc, 1);
+	counter_add(&c->bytes_alloc, s->elem_size);
+	return (void *)s->base;
+}
+
+void *
+alloc_slow(size_t size, bool noscan)
+{
+	struct cache *c = tls_cache;
+	if (c == NULL && (c = thread_attach()) == NULL)
+		return enomem();
+	if (size > MAX_SMALL)
+		return alloc_large(c, size, noscan);
+	unsigned sc = sizeclass_of(size) << 1 | noscan;
+	struct cache_list *l = &c->list[sc];
+	void **b = l->head;
+	if (b != NULL) {
+		l->head = *b;
+		l->count--;
+	} else if ((b = cache_refill(c, sc)) == NULL) {
+		return enomem();
+	}
+	return block_go_live(c, b, sc);
+}
+
+/* ---- free ---------------------------------------------------------------- */
+
+/* Why p is not the start of a live block, or NULL when it is. */
+static const char *
+block_problem(const struct span *s, uintptr_t p)
+{
+	if (s == NULL)
+		return "not in the mgc heap";
+	if (s->kind == SPAN_FREE)
+		return "not a live block (its memory is free)";
+	uint32_t i = span_block_index(s, p);
+	if (i >= s->nelems || p >= s->base + i * s->elem_size + s->elem_size)
+		return "not inside any block";
+	if (atomic_load_explicit(&s->state[i], memory_order_relaxed) != BLOCK_LIVE)
+		return "block is not allocated (double free?)";
+	if (p != s->base + i * s->elem_size)
+		return "interior pointer, not the start of a block";
+	return NULL;
+}
+
+static _Noreturn void
+bad_pointer(const char *call, const void *p, const char *why)
+{
+	fatal("mgc: %s of %p: %s", call, p, why);
+}
+
+/* Free the live large block of span s. */
+static void
+free_large(struct cache *c, struct span *s)
+{
+	atomic_store_explicit(&s->state1, BLOCK_FREE, memory_order_relaxed);
+	counter_add(&c->nfree, 1);
+	counter_add(&c->bytes_freed, s->elem_size);
+	heap_free_span(s);
+}
+
+static NOINLINE void
+free_slow(void *p, struct span *s)
+{
+	const char *why = block_problem(s, (uintptr_t)p);
+	if (why != NULL)
+		bad_pointer("free", p, why);
+	struct cache *c = tls_cache;
+	if (c == NULL && (c = thread_attach()) == NULL)
+		fatal("mgc: free of %p: out of memory registering the thread", p);
+	if (s->kind == SPAN_LARGE) {
+		free_large(c, s);
+		return;
+	}
+	mgc_free(p); /* now registered: the fast path takes it */
+}
+
+void
+mgc_free(void *p)
+{
+	if (p == NULL)
+		return;
+	struct span *s = pagemap_lookup((uintptr_t)p);
+	struct cache *c = tls_cache;
+	if (unlikely(s == NULL || s->kind != SPAN_SMALL || c == NULL)) {
+		free_slow(p, s);
+		return;
+	}
+	uint32_t i = span_block_index(s, (uintptr_t)p);
+	size_t size = s->elem_size;
+	if (unlikely((uintptr_t)p != s->base + i * size ||
+		     atomic_load_explicit(&s->state[i], memory_order_relaxed) != BLOCK_LIVE))
+		bad_pointer("free", p, block_problem(s, (uintptr_t)p));
+	atomic_store_explicit(&s->state[i], BLOCK_FREE, memory_order_relaxed);
+	memset(p, 0, size);
+	struct cache_list *l = &c->list[s->spanclass];
+	*(void **)p = l->head;
+	l->head = p;
+	counter_add(&c->nfree, 1);
+	counter_add(&c->bytes_freed, size);
+	if (unlikely(++l->count > l->limit))
+		cache_overflow(c, s->spanclass);
+}
+
+/* ---- lookup and realloc -------------------------------------------------- */
+
+void *
+mgc_base(const void *p, size_t *size)
+{
+	struct cache *c = tls_cache;
+	if (c == NULL && (c = thread_attach()) == NULL)
+		return NULL;
+	counter_add(&c->nlookup, 1);
+	struct span *s = pagemap_lookup((uintptr_t)p);
+	if (s == NULL || s->kind == SPAN_FREE)
+		return NULL;
+	uint32_t i = span_block_index(s, (uintptr_t)p);
+	uintptr_t base = s->base + i * s->elem_size;
+	if (i >= s->nelems || (uintptr_t)p >= base + s->elem_size ||
+	    atomic_load_explicit(&s->state[i], memory_order_relaxed) != BLOCK_LIVE)
+		return NULL;
+	if (size != NULL)
+		*size = s->elem_size;
+	return (void *)base;
+}
+
+/* True when a block of usable size n may serve a request of size bytes
+ * (the contract's bound on rounding). */
+static bool
+fits_in_place(size_t size, size_t n)
+{
+	if (size > n)
+		return false;
+	return size < 128 ? n - size <= 16 : n - size <= size / 8;
+}
+
+void *
+mgc_realloc(void *p, size_t size)
+{
+	if (p == NULL)
+		return mgc_alloc(size);
+	struct span *s = pagemap_lookup((uintptr_t)p);
+	const char *why = block_problem(s, (uintptr_t)p);
+	if (why != NULL)
+		bad_pointer("realloc", p, why);
+	bool noscan = s->spanclass & 1;
+	size_t old = s->elem_size;
+	if (size != 0 && fits_in_place(size, old))
+		return p;
+	void *q = noscan ? mgc_alloc_noscan(size) : mgc_alloc(size);
+	if (q == NULL)
+		return NULL;
+	memcpy(q, p, old < size ? old : size);
+	mgc_free(p);
+	return q;
+}

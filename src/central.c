@@ -1,0 +1,152 @@
+/* central.c — one central list per span class (size class × scan/noscan).
+ *
+ * A central list owns the small spans of its class that are not free in the
+ * page heap.  Spans with at least one block available (on the span's free
+ * list, or never handed out yet: the bump region) sit on `partial`; spans
+ * with none are on no list and come back when a block is returned.
+ *
+ * Thread caches move blocks in batches: central_take hands out up to a
+ * batch, taking never-used blocks in address order so fresh memory is
+ * touched only when it is needed; central_give takes a chain back onto the
+ * spans it came from.  A span whose blocks have all come back returns to the
+ * page heap, unless it is the class's last partial span (kept so that a
+ * thread allocating and freeing one block does not map and release a span
+ * each time).
+ *
+ * Invariants [central lock]: s->nout counts the blocks of s held by caches
+ * or users; s->in_partial iff s has a block available; blocks on a span's
+ * free list and in its bump region are BLOCK_FREE and zero but for word 0.
+ *
+ * Locking: each central has its own lock; no thread holds two.  The page
+ * heap's lock may be taken under it (to get or return a span).
+ */
+#include "internal.h"
+
+#include <string.h>
+
+struct central {
+	struct lock lock;
+	struct span partial; /* [lock] sentinel of the partial list */
+	unsigned npartial;   /* [lock] */
+} __attribute__((aligned(64)));
+
+static struct central centrals[MAX_SPANCLASSES];
+
+void
+central_init(void)
+{
+	for (int i = 0; i < MAX_SPANCLASSES; i++) {
+		centrals[i].lock = (struct lock)LOCK_INIT(LOCK_CENTRAL);
+		centrals[i].partial.next = centrals[i].partial.prev = &centrals[i].partial;
+	}
+}
+
+static void
+partial_insert(struct central *c, struct span *s)
+{
+	s->next = c->partial.next;
+	s->prev = &c->partial;
+	c->partial.next->prev = s;
+	c->partial.next = s;
+	s->in_partial = true;
+	c->npartial++;
+}
+
+static void
+partial_remove(struct central *c, struct span *s)
+{
+	s->prev->next = s->next;
+	s->next->prev = s->prev;
+	s->next = s->prev = NULL;
+	s->in_partial = false;
+	c->npartial--;
+}
+
+/* A new span for the class, zeroed, on the partial list; NULL on ENOMEM. */
+static struct span *
+central_grow(struct central *c, unsigned spanclass)
+{
+	unsigned cls = spanclass >> 1;
+	struct span *s = heap_alloc_span(class_npages[cls], SPAN_SMALL, spanclass);
+	if (s == NULL)
+		return NULL;
+	if (s->needzero) {
+		memset((void *)s->base, 0, s->npages * PAGE_SIZE);
+		s->needzero = false;
+	}
+	partial_insert(c, s);
+	return s;
+}
+
+/* Move up to `want` of s's available blocks onto *head; returns how many. */
+static size_t
+take_from_span(struct span *s, void **head, size_t want)
+{
+	size_t n = 0;
+	for (; n < want && s->free != NULL; n++) {
+		void **b = s->free;
+		s->free = *b;
+		*b = *head;
+		*head = b;
+	}
+	size_t fresh = s->nelems - s->bump;
+	if (fresh > want - n)
+		fresh = want - n;
+	for (size_t i = fresh; i-- > 0;) { /* lowest address ends up first */
+		void **b = (void **)(s->base + (s->bump + i) * s->elem_size);
+		*b = *head;
+		*head = b;
+	}
+	s->bump += (uint32_t)fresh;
+	n += fresh;
+	s->nout += (uint32_t)n;
+	return n;
+}
+
+size_t
+central_take(unsigned spanclass, void **head, size_t want)
+{
+	struct central *c = &centrals[spanclass];
+	size_t n = 0;
+	*head = NULL;
+	lock_acquire(&c->lock);
+	while (n < want) {
+		struct span *s = c->partial.next;
+		if (s == &c->partial && (s = central_grow(c, spanclass)) == NULL)
+			break;
+		n += take_from_span(s, head, want - n);
+		if (s->free == NULL && s->bump == s->nelems)
+			partial_remove(c, s);
+	}
+	lock_release(&c->lock);
+	return n;
+}
+
+/* Return b (zero but for word 0) to its span s. */
+static void
+give_to_span(struct central *c, struct span *s, void **b)
+{
+	MGC_ASSERT(s->kind == SPAN_SMALL && s->nout > 0);
+	*b = s->free;
+	s->free = b;
+	s->nout--;
+	if (!s->in_partial)
+		partial_insert(c, s);
+	if (s->nout == 0 && c->npartial > 1) {
+		partial_remove(c, s);
+		heap_free_span(s);
+	}
+}
+
+void
+central_give(unsigned spanclass, void *head)
+{
+	struct central *c = &centrals[spanclass];
+	lock_acquire(&c->lock);
+	while (head != NULL) {
+		void **b = head;
+		head = *b;
+		give_to_span(c, pagemap_lookup((uintptr_t)b), b);
+	}
+	lock_release(&c->lock);
+}

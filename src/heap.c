@@ -1,0 +1,453 @@
+/* heap.c — the page heap: spans of contiguous pages, their free lists, large
+ * blocks' spans, and the page map from any address to its span.
+ *
+ * Spans.  The heap's memory is cut into spans of whole 8 KiB pages.  A span
+ * is SPAN_FREE (in a free list here), SPAN_SMALL (cut into blocks of one size
+ * class, owned by a central list) or SPAN_LARGE (one block above 32 KiB).
+ * Free spans are coalesced with free neighbours as soon as they are freed,
+ * so two free spans are never adjacent.  Free lists are bucketed by page
+ * count (1..127 pages, one list each, with a bitmap of the non-empty ones),
+ * and one list for larger spans searched best-fit.  The heap grows by
+ * committing more of the current arena (a 64 MiB-aligned reservation of at
+ * least 64 MiB); when an arena is exhausted a new one is reserved anywhere,
+ * so growth is limited only by the address space.
+ *
+ * Zeroing.  A free span remembers whether its pages may hold old data
+ * (needzero); pages fresh from the OS or released with MADV_DONTNEED read as
+ * zero and are not cleared again.  Releasing: when more than an eighth of
+ * the heap (and at least 32 MiB) sits free and unreleased, whole free spans
+ * are given back with os_release until half of that is left; released bytes
+ * are counted in heap_released until the span is used again.
+ *
+ * The page map.  pagemap_l1 has one entry per 64 MiB of the 48-bit address
+ * space (2^22 entries, reserved once, its 4 KiB pages committed as arenas
+ * appear); each entry is NULL or a chunk_map with one span pointer per page
+ * of that 64 MiB.  Every page of an in-use span points to it; a free span's
+ * first and last pages point to it (for coalescing) and its inner pages are
+ * NULL.  pagemap_lookup (internal.h) is therefore O(1) — a shift, two
+ * dependent loads — and takes no lock: chunk maps are never freed and span
+ * records are never unmapped (fixalloc recycles them), so a reader racing
+ * with the heap sees a valid record, and for any address inside a block its
+ * caller holds, the record cannot change under it.  Writers publish with
+ * release stores after filling a record.  A non-heap address is rejected by
+ * the high-bits test or a NULL first-level entry, usually from cache.
+ *
+ * Locking: heap_lock guards everything here except the page map's readers.
+ * It is taken below central locks (central_take grows through the heap) and
+ * above the fixalloc locks.
+ */
+#include "internal.h"
+
+#include <string.h>
+
+enum {
+	NUM_BUCKETS = 128,          /* lists for 1..127 pages; list 0 holds the rest */
+	ARENA_SIZE = 1 << CHUNK_SHIFT,
+	GROW_MIN = 128 << 10,       /* commit at least this much at a time */
+	SCAVENGE_MIN = 32 << 20,
+	L1_ENTRIES = 1 << (ADDR_BITS - CHUNK_SHIFT),
+	L1_PAGE = 4096,
+};
+
+struct chunk_map *_Atomic *pagemap_l1;
+
+static struct lock heap_lock = LOCK_INIT(LOCK_HEAP);
+static struct span buckets[NUM_BUCKETS]; /* [heap lock] list sentinels */
+static uint64_t nonempty[NUM_BUCKETS / 64]; /* [heap lock] bit n: buckets[n] not empty */
+static struct {
+	uintptr_t next; /* [heap lock] first uncommitted byte */
+	uintptr_t end;  /* [heap lock] end of the reservation */
+} arena;
+static struct heap_figures fig;   /* [heap lock] */
+static uint64_t free_unreleased;  /* [heap lock] bytes in free, unreleased spans */
+static uint64_t l1_committed[L1_ENTRIES * sizeof(void *) / L1_PAGE / 64]; /* [heap lock] */
+
+#define SIZE16(t) ((sizeof(t) + 15) & ~(size_t)15)
+static struct fixalloc span_fix = FIXALLOC_INIT(SIZE16(struct span));
+static struct fixalloc chunk_fix = FIXALLOC_INIT(SIZE16(struct chunk_map));
+/* Side maps of small spans: one byte of state and one bit of mark per block. */
+static struct fixalloc side_fix[] = {
+	FIXALLOC_INIT(64),  FIXALLOC_INIT(128),  FIXALLOC_INIT(256),
+	FIXALLOC_INIT(512), FIXALLOC_INIT(1024), FIXALLOC_INIT(2048),
+};
+
+void
+heap_init(void)
+{
+	for (int i = 0; i < NUM_BUCKETS; i++)
+		buckets[i].next = buckets[i].prev = &buckets[i];
+	pagemap_l1 = os_reserve(L1_ENTRIES * sizeof(void *), L1_PAGE);
+	if (pagemap_l1 == NULL)
+		fatal("mgc: cannot reserve the page map (%zu bytes)", L1_ENTRIES * sizeof(void *));
+}
+
+/* ---- the page map (writers) ---------------------------------------------- */
+
+static void
+pagemap_set(uintptr_t a, struct span *s)
+{
+	struct chunk_map *c = atomic_load_explicit(&pagemap_l1[a >> CHUNK_SHIFT], memory_order_relaxed);
+	MGC_ASSERT(c != NULL);
+	atomic_store_explicit(&c->page[(a >> PAGE_SHIFT) & (PAGES_PER_CHUNK - 1)], s,
+			      memory_order_release);
+}
+
+static void
+pagemap_set_range(struct span *s, size_t first, size_t last, struct span *to)
+{
+	for (size_t i = first; i <= last; i++)
+		pagemap_set(s->base + i * PAGE_SIZE, to);
+}
+
+/* Make sure the page map covers [start, end): commit the first-level pages
+ * and allocate the chunk maps it needs.  False on ENOMEM. */
+static bool
+pagemap_cover(uintptr_t start, uintptr_t end)
+{
+	for (uintptr_t a = start & ~(uintptr_t)(ARENA_SIZE - 1); a < end; a += ARENA_SIZE) {
+		size_t i = a >> CHUNK_SHIFT;
+		size_t page = i * sizeof(void *) / L1_PAGE;
+		if (!(l1_committed[page / 64] >> (page % 64) & 1)) {
+			if (!os_commit((char *)pagemap_l1 + page * L1_PAGE, L1_PAGE))
+				return false;
+			l1_committed[page / 64] |= (uint64_t)1 << (page % 64);
+		}
+		if (atomic_load_explicit(&pagemap_l1[i], memory_order_relaxed) != NULL)
+			continue;
+		struct chunk_map *c = fixalloc_alloc(&chunk_fix);
+		if (c == NULL)
+			return false;
+		atomic_store_explicit(&pagemap_l1[i], c, memory_order_release);
+	}
+	return true;
+}
+
+/* ---- free lists --------------------------------------------------------- */
+
+static void
+list_insert(struct span *head, struct span *s)
+{
+	s->next = head->next;
+	s->prev = head;
+	head->next->prev = s;
+	head->next = s;
+}
+
+static void
+list_remove(struct span *s)
+{
+	s->prev->next = s->next;
+	s->next->prev = s->prev;
+	s->next = s->prev = NULL;
+}
+
+static size_t
+bucket_of(size_t npages)
+{
+	return npages < NUM_BUCKETS ? npages : 0;
+}
+
+static void
+free_insert(struct span *s)
+{
+	size_t b = bucket_of(s->npages);
+	list_insert(&buckets[b], s);
+	nonempty[b / 64] |= (uint64_t)1 << (b % 64);
+	pagemap_set_range(s, 0, 0, s);
+	pagemap_set_range(s, s->npages - 1, s->npages - 1, s);
+	if (!s->released)
+		free_unreleased += s->npages * PAGE_SIZE;
+	fig.free_bytes += s->npages * PAGE_SIZE;
+}
+
+static void
+free_remove(struct span *s)
+{
+	size_t b = bucket_of(s->npages);
+	list_remove(s);
+	if (buckets[b].next == &buckets[b])
+		nonempty[b / 64] &= ~((uint64_t)1 << (b % 64));
+	if (!s->released)
+		free_unreleased -= s->npages * PAGE_SIZE;
+	fig.free_bytes -= s->npages * PAGE_SIZE;
+}
+
+/* Smallest free span of at least npages (lowest address among equals in the
+ * big list), or NULL. */
+static struct span *
+free_find(size_t npages)
+{
+	for (size_t b = npages < NUM_BUCKETS ? npages : NUM_BUCKETS; b < NUM_BUCKETS;) {
+		uint64_t bits = nonempty[b / 64] >> (b % 64);
+		if (bits != 0)
+			return buckets[b + (size_t)__builtin_ctzll(bits)].next;
+		b = (b / 64 + 1) * 64;
+	}
+	struct span *best = NULL;
+	for (struct span *s = buckets[0].next; s != &buckets[0]; s = s->next)
+		if (s->npages >= npages &&
+		    (best == NULL || s->npages < best->npages ||
+		     (s->npages == best->npages && s->base < best->base)))
+			best = s;
+	return best;
+}
+
+/* ---- coalescing and releasing ------------------------------------------ */
+
+/* Absorb free neighbour n into s (both free; n is off the lists).  The
+ * merged span is released only when both halves were. */
+static void
+merge_into(struct span *s, struct span *n)
+{
+	if (n->released && !s->released) {
+		fig.released_bytes -= n->npages * PAGE_SIZE;
+		n->released = false;
+	} else if (s->released && !n->released) {
+		fig.released_bytes -= s->npages * PAGE_SIZE;
+		s->released = false;
+	}
+	s->needzero |= n->needzero;
+	/* The seam's first/last entries become inner pages of the merged span. */
+	pagemap_set_range(n, 0, 0, NULL);
+	pagemap_set_range(n, n->npages - 1, n->npages - 1, NULL);
+	if (n->base < s->base)
+		s->base = n->base;
+	s->npages += n->npages;
+	fixalloc_free(&span_fix, n);
+}
+
+static struct span *
+free_neighbour(uintptr_t a)
+{
+	struct span *n = pagemap_lookup(a);
+	return n != NULL && n->kind == SPAN_FREE ? n : NULL;
+}
+
+/* Put free span s on the lists, merged with its free neighbours. */
+static void
+coalesce_insert(struct span *s)
+{
+	MGC_ASSERT(lock_held(&heap_lock) && s->kind == SPAN_FREE);
+	struct span *n = free_neighbour(s->base - 1);
+	if (n != NULL) {
+		free_remove(n);
+		merge_into(s, n);
+	}
+	n = free_neighbour(s->base + s->npages * PAGE_SIZE);
+	if (n != NULL) {
+		free_remove(n);
+		merge_into(s, n);
+	}
+	free_insert(s);
+}
+
+static void
+release_span(struct span *s)
+{
+	os_release((void *)s->base, s->npages * PAGE_SIZE);
+	s->released = true;
+	s->needzero = false;
+	free_unreleased -= s->npages * PAGE_SIZE;
+	fig.released_bytes += s->npages * PAGE_SIZE;
+}
+
+/* Release free spans, largest first (the big list, then 127..1 pages), until at most `keep` bytes of
+ * free memory remain unreleased. */
+static void
+scavenge(uint64_t keep)
+{
+	for (int i = 0; i < NUM_BUCKETS && free_unreleased > keep; i++) {
+		struct span *head = &buckets[i == 0 ? 0 : NUM_BUCKETS - i];
+		for (struct span *s = head->next; s != head && free_unreleased > keep; s = s->next)
+			if (!s->released)
+				release_span(s);
+	}
+}
+
+static void
+maybe_scavenge(void)
+{
+	uint64_t limit = fig.inuse_bytes / 8;
+	if (limit < SCAVENGE_MIN)
+		limit = SCAVENGE_MIN;
+	if (free_unreleased > limit)
+		scavenge(limit / 2);
+}
+
+void
+heap_release_free(void)
+{
+	lock_acquire(&heap_lock);
+	scavenge(0);
+	lock_release(&heap_lock);
+}
+
+/* ---- growth -------------------------------------------------------------- */
+
+/* Commit at least npages more pages and add them to the free lists.
+ * False on ENOMEM (address space, commit, or metadata). */
+static bool
+heap_grow(size_t npages)
+{
+	size_t need = round_up(npages * PAGE_SIZE, GROW_MIN);
+	if (arena.end - arena.next < npages * PAGE_SIZE) {
+		size_t size = round_up(need, ARENA_SIZE);
+		void *p = os_reserve(size, ARENA_SIZE);
+		if (p == NULL)
+			return false;
+		arena.next = (uintptr_t)p;
+		arena.end = (uintptr_t)p + size;
+	}
+	if (need > arena.end - arena.next)
+		need = arena.end - arena.next;
+	struct span *s = fixalloc_alloc(&span_fix);
+	if (s == NULL)
+		return false;
+	if (!pagemap_cover(arena.next, arena.next + need) || !os_commit((void *)arena.next, need)) {
+		/* The range may no longer be reserved after a failed fixed
+		 * mapping: never use the rest of this arena. */
+		arena.next = arena.end;
+		fixalloc_free(&span_fix, s);
+		return false;
+	}
+	s->base = arena.next;
+	s->npages = need / PAGE_SIZE;
+	arena.next += need;
+	s->kind = SPAN_FREE;
+	coalesce_insert(s);
+	return true;
+}
+
+/* ---- spans in and out ---------------------------------------------------- */
+
+static struct fixalloc *
+side_fix_for(size_t bytes)
+{
+	size_t i = 0;
+	while ((size_t)64 << i < bytes)
+		i++;
+	return &side_fix[i];
+}
+
+static size_t
+side_bytes(uint32_t nelems)
+{
+	return round_up(nelems, 8) + round_up(nelems, 64) / 8;
+}
+
+/* Block geometry and side maps of a fresh span.  False on ENOMEM. */
+static bool
+span_setup(struct span *s, enum span_kind kind, unsigned spanclass)
+{
+	s->kind = (uint8_t)kind;
+	s->spanclass = (uint8_t)spanclass;
+	s->nout = s->bump = 0;
+	s->free = NULL;
+	s->in_partial = false;
+	if (kind == SPAN_LARGE) {
+		s->nelems = 1;
+		s->divmul = 0;
+		atomic_store_explicit(&s->state1, BLOCK_FREE, memory_order_relaxed);
+		s->mark1 = 0;
+		s->state = &s->state1;
+		s->mark = &s->mark1;
+		return true;
+	}
+	unsigned c = spanclass >> 1;
+	s->elem_size = class_size[c];
+	s->nelems = class_nelems[c];
+	s->divmul = class_divmul[c];
+	uint8_t *side = fixalloc_alloc(side_fix_for(side_bytes(s->nelems)));
+	if (side == NULL)
+		return false;
+	s->state = (_Atomic uint8_t *)side;
+	s->mark = (uint64_t *)(side + round_up(s->nelems, 8));
+	return true;
+}
+
+static void
+span_teardown(struct span *s)
+{
+	if (s->kind == SPAN_SMALL)
+		fixalloc_free(side_fix_for(side_bytes(s->nelems)), (void *)s->state);
+	s->state = NULL;
+	s->mark = NULL;
+	s->kind = SPAN_FREE;
+}
+
+/* Take npages off the front of free span s, leaving the rest free.
+ * `rest` is a spare record for the remainder. */
+static void
+carve(struct span *s, size_t npages, struct span *rest)
+{
+	free_remove(s);
+	if (s->released) {
+		fig.released_bytes -= s->npages * PAGE_SIZE;
+		s->released = false;
+		s->needzero = false;
+		rest->released = true;
+	}
+	if (s->npages > npages) {
+		rest->base = s->base + npages * PAGE_SIZE;
+		rest->npages = s->npages - npages;
+		rest->needzero = s->needzero;
+		rest->kind = SPAN_FREE;
+		if (rest->released)
+			fig.released_bytes += rest->npages * PAGE_SIZE;
+		s->npages = npages;
+		free_insert(rest);
+	} else {
+		fixalloc_free(&span_fix, rest);
+	}
+}
+
+struct span *
+heap_alloc_span(size_t npages, enum span_kind kind, unsigned spanclass)
+{
+	struct span *rest = fixalloc_alloc(&span_fix);
+	if (rest == NULL)
+		return NULL;
+	lock_acquire(&heap_lock);
+	struct span *s = free_find(npages);
+	if (s == NULL && heap_grow(npages))
+		s = free_find(npages);
+	if (s == NULL) {
+		lock_release(&heap_lock);
+		fixalloc_free(&span_fix, rest);
+		return NULL;
+	}
+	carve(s, npages, rest);
+	if (!span_setup(s, kind, spanclass)) {
+		s->kind = SPAN_FREE;
+		coalesce_insert(s);
+		lock_release(&heap_lock);
+		return NULL;
+	}
+	fig.inuse_bytes += s->npages * PAGE_SIZE;
+	pagemap_set_range(s, 0, s->npages - 1, s);
+	lock_release(&heap_lock);
+	return s;
+}
+
+void
+heap_free_span(struct span *s)
+{
+	lock_acquire(&heap_lock);
+	MGC_ASSERT(s->kind != SPAN_FREE);
+	fig.inuse_bytes -= s->npages * PAGE_SIZE;
+	span_teardown(s);
+	s->needzero = true;
+	s->released = false;
+	pagemap_set_range(s, 0, s->npages - 1, NULL);
+	coalesce_insert(s);
+	maybe_scavenge();
+	lock_release(&heap_lock);
+}
+
+void
+heap_read_figures(struct heap_figures *out)
+{
+	lock_acquire(&heap_lock);
+	*out = fig;
+	lock_release(&heap_lock);
+}

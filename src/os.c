@@ -1,0 +1,106 @@
+/* os.c — the operating-system layer: the only file that maps, protects or
+ * releases memory.
+ *
+ * The heap reserves address space in large arenas (os_reserve, PROT_NONE,
+ * nothing committed) and commits pages as it hands them out (os_commit).
+ * Pages of free spans go back to the kernel with MADV_DONTNEED
+ * (os_release): the range stays reserved and committed, reads back as zero,
+ * and costs no memory until touched again.  Metadata (span records, page-map
+ * chunks, caches) comes from os_alloc_meta, never from the collected heap.
+ *
+ * Every byte committed or mapped for metadata is counted in sys; nothing is
+ * ever unmapped, so sys only grows (the contract counts released bytes in it).
+ *
+ * Fault injection: os_fail_after(n) makes the nth commit or metadata mapping
+ * from now fail as if the kernel had said ENOMEM; tests use it to prove that
+ * every caller turns the failure into NULL/ENOMEM and a consistent heap.
+ *
+ * No locks: the counters are atomics, and callers serialise what they map.
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <sys/mman.h>
+
+static _Atomic uint64_t sys_bytes;  /* [atomic] */
+static _Atomic long fail_countdown; /* [atomic] 0 = no injected failure */
+
+void
+os_fail_after(long n)
+{
+	atomic_store(&fail_countdown, n);
+}
+
+/* True when the caller must pretend the kernel refused this mapping. */
+static bool
+injected_failure(void)
+{
+	long n = atomic_load(&fail_countdown);
+	while (n > 0) {
+		if (atomic_compare_exchange_weak(&fail_countdown, &n, n - 1))
+			return n == 1;
+	}
+	return false;
+}
+
+uint64_t
+os_sys_bytes(void)
+{
+	return atomic_load_explicit(&sys_bytes, memory_order_relaxed);
+}
+
+void *
+os_reserve(size_t size, size_t align)
+{
+	if (size > MAX_REQUEST * 2 || size + align < size)
+		return NULL;
+	size_t span = size + align;
+	char *p = mmap(NULL, span, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (p == MAP_FAILED)
+		return NULL;
+	uintptr_t start = round_up((uintptr_t)p, align);
+	size_t head = start - (uintptr_t)p;
+	if (head > 0)
+		munmap(p, head);
+	size_t tail = span - head - size;
+	if (tail > 0)
+		munmap((char *)start + size, tail);
+	return (void *)start;
+}
+
+bool
+os_commit(void *p, size_t size)
+{
+	/* A fresh fixed mapping rather than mprotect: the kernel then accounts
+	 * the commit, so a request beyond what the machine can back fails here
+	 * with ENOMEM instead of succeeding on paper. */
+	if (injected_failure() || mmap(p, size, PROT_READ | PROT_WRITE,
+				       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) == MAP_FAILED) {
+		errno = ENOMEM;
+		return false;
+	}
+	atomic_fetch_add_explicit(&sys_bytes, size, memory_order_relaxed);
+	return true;
+}
+
+void *
+os_alloc_meta(size_t size)
+{
+	if (injected_failure()) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	atomic_fetch_add_explicit(&sys_bytes, size, memory_order_relaxed);
+	return p;
+}
+
+void
+os_release(void *p, size_t size)
+{
+	madvise(p, size, MADV_DONTNEED);
+}
