@@ -20,8 +20,9 @@
  * are counted in heap_released until the span is used again.
  *
  * The page map.  pagemap_l1 has one entry per 64 MiB of the 48-bit address
- * space (2^22 entries, reserved once, its 4 KiB pages committed as arenas
- * appear); each entry is NULL or a chunk_map with one span pointer per page
+ * space (2^22 entries in a sparse mapping that reads as zero everywhere and
+ * costs memory only in the 4 KiB pages written as arenas appear, which are
+ * counted in sys); each entry is NULL or a chunk_map with one span pointer per page
  * of that 64 MiB.  Every page of an in-use span points to it; a free span's
  * first and last pages point to it (for coalescing) and its inner pages are
  * NULL.  pagemap_lookup (internal.h) is therefore O(1) — a shift, two
@@ -60,7 +61,7 @@ static struct {
 } arena;
 static struct heap_figures fig;   /* [heap lock] */
 static uint64_t free_unreleased;  /* [heap lock] bytes in free, unreleased spans */
-static uint64_t l1_committed[L1_ENTRIES * sizeof(void *) / L1_PAGE / 64]; /* [heap lock] */
+static uint64_t l1_written[L1_ENTRIES * sizeof(void *) / L1_PAGE / 64]; /* [heap lock] */
 
 #define SIZE16(t) ((sizeof(t) + 15) & ~(size_t)15)
 static struct fixalloc span_fix = FIXALLOC_INIT(SIZE16(struct span));
@@ -76,7 +77,7 @@ heap_init(void)
 {
 	for (int i = 0; i < NUM_BUCKETS; i++)
 		buckets[i].next = buckets[i].prev = &buckets[i];
-	pagemap_l1 = os_reserve(L1_ENTRIES * sizeof(void *), L1_PAGE);
+	pagemap_l1 = os_map_sparse(L1_ENTRIES * sizeof(void *));
 	if (pagemap_l1 == NULL)
 		fatal("mgc: cannot reserve the page map (%zu bytes)", L1_ENTRIES * sizeof(void *));
 }
@@ -107,10 +108,9 @@ pagemap_cover(uintptr_t start, uintptr_t end)
 	for (uintptr_t a = start & ~(uintptr_t)(ARENA_SIZE - 1); a < end; a += ARENA_SIZE) {
 		size_t i = a >> CHUNK_SHIFT;
 		size_t page = i * sizeof(void *) / L1_PAGE;
-		if (!(l1_committed[page / 64] >> (page % 64) & 1)) {
-			if (!os_commit((char *)pagemap_l1 + page * L1_PAGE, L1_PAGE))
-				return false;
-			l1_committed[page / 64] |= (uint64_t)1 << (page % 64);
+		if (!(l1_written[page / 64] >> (page % 64) & 1)) {
+			os_account(L1_PAGE);
+			l1_written[page / 64] |= (uint64_t)1 << (page % 64);
 		}
 		if (atomic_load_explicit(&pagemap_l1[i], memory_order_relaxed) != NULL)
 			continue;

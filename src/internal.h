@@ -106,6 +106,10 @@ void *os_reserve(size_t size, size_t align); /* PROT_NONE address space */
 bool os_commit(void *p, size_t size);        /* make readable/writable; counts sys */
 void *os_alloc_meta(size_t size);            /* zeroed metadata memory; counts sys */
 void os_release(void *p, size_t size);       /* give pages back, keep the range */
+/* Readable, writable, zero range that costs memory only where written; the
+ * caller counts the pages it writes with os_account.  NULL on failure. */
+void *os_map_sparse(size_t size);
+void os_account(size_t size);
 uint64_t os_sys_bytes(void);
 void os_fail_after(long n); /* test hook: the nth mapping call from now fails; 0 = never */
 

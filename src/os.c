@@ -99,6 +99,20 @@ os_alloc_meta(size_t size)
 	return p;
 }
 
+void *
+os_map_sparse(size_t size)
+{
+	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	return p == MAP_FAILED ? NULL : p;
+}
+
+void
+os_account(size_t size)
+{
+	atomic_fetch_add_explicit(&sys_bytes, size, memory_order_relaxed);
+}
+
 void
 os_release(void *p, size_t size)
 {
