@@ -1,0 +1,146 @@
+/* check.h — the helpers shared by mgc's test programs.
+ *
+ * Include it before any other header: it selects the POSIX interfaces the
+ * tests use (fork, pipe, pthread).
+ *
+ * CHECK(cond, fmt, ...) reports "FAIL <file>:<line>: <message>" on stderr
+ * and ends the program with status 1 when cond is false.  The message's
+ * arguments are evaluated either way: they must be safe when cond holds.
+ *
+ * check_ok_amount(size, usable) is the contract's bound on a block's usable
+ * size for a request (the seed's OkAmount).
+ *
+ * check_child(fn, arg, err, errsz, &status) runs fn(arg) in a child process
+ * with its stderr captured, for misuse that must abort the program.
+ */
+#ifndef MGC_TESTS_CHECK_H
+#define MGC_TESTS_CHECK_H
+
+#ifndef _POSIX_C_SOURCE
+#define _POSIX_C_SOURCE 200809L
+#endif
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#if defined(__GNUC__) || defined(__clang__)
+#define CHECK_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#else
+#define CHECK_PRINTF(f, a)
+#endif
+
+static inline void check_at(bool ok, const char *file, int line,
+			    const char *fmt, ...) CHECK_PRINTF(4, 5);
+
+/* Reports a failed check and ends the program.  _Exit rather than exit:
+ * a failing thread must not run atexit handlers under other threads. */
+static inline void
+check_at(bool ok, const char *file, int line, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (ok)
+		return;
+	fflush(stdout);
+	fprintf(stderr, "FAIL %s:%d: ", file, line);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	fflush(stderr);
+	_Exit(1);
+}
+
+#define CHECK(cond, ...) check_at((cond) ? true : false, __FILE__, __LINE__, __VA_ARGS__)
+
+/* The usable size the contract allows for a request (the seed's OkAmount):
+ * at least the request, at most 16 bytes more below 128 bytes, at most
+ * 12.5% more from 128 bytes up. */
+static inline bool
+check_ok_amount(size_t size, size_t usable)
+{
+	if (usable < size)
+		return false;
+	if (size < 128)
+		return usable - size <= 16;
+	return usable - size <= size / 8;
+}
+
+/* Reads what the child writes on fd into err (NUL terminated, truncated to
+ * errsz - 1 bytes), draining the rest so the child never blocks. */
+static inline void
+check_drain(int fd, char *err, size_t errsz)
+{
+	size_t len = 0;
+	char sink[512];
+
+	for (;;) {
+		char *dst = len + 1 < errsz ? err + len : sink;
+		size_t room = len + 1 < errsz ? errsz - 1 - len : sizeof sink;
+		ssize_t n = read(fd, dst, room);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		if (dst != sink)
+			len += (size_t)n;
+	}
+	if (errsz > 0)
+		err[len] = '\0';
+}
+
+/* The child's side: stderr into the pipe, no core file, run fn, exit 0. */
+static inline void
+check_child_run(int fds[2], void (*fn)(void *), void *arg)
+{
+	struct rlimit nocore = { 0, 0 };
+
+	close(fds[0]);
+	if (dup2(fds[1], STDERR_FILENO) < 0)
+		_exit(127);
+	close(fds[1]);
+	setrlimit(RLIMIT_CORE, &nocore);
+	fn(arg);
+	_exit(0);
+}
+
+/* Runs fn(arg) in a forked child whose stderr is captured into err.
+ * Returns the number of the signal that ended the child, or 0 if it exited;
+ * then *exit_status (if not NULL) receives its exit status. */
+static inline int
+check_child(void (*fn)(void *), void *arg, char *err, size_t errsz,
+	    int *exit_status)
+{
+	int fds[2], status;
+	pid_t pid;
+
+	fflush(NULL);
+	CHECK(pipe(fds) == 0, "pipe: %s", strerror(errno));
+	pid = fork();
+	CHECK(pid >= 0, "fork: %s", strerror(errno));
+	if (pid == 0)
+		check_child_run(fds, fn, arg);
+	close(fds[1]);
+	check_drain(fds[0], err, errsz);
+	close(fds[0]);
+	while (waitpid(pid, &status, 0) < 0)
+		CHECK(errno == EINTR, "waitpid: %s", strerror(errno));
+	if (WIFSIGNALED(status))
+		return WTERMSIG(status);
+	if (exit_status != NULL)
+		*exit_status = WEXITSTATUS(status);
+	return 0;
+}
+
+#endif

@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# Runs mgc's built test programs.
+#
+# usage: tests/run.sh DIR...
+#
+# Each DIR holds built test binaries (build/release/tests, build/debug/tests,
+# build/tsan/tests, ...).  Every executable test_* in it is run with a time
+# limit; one line is printed per test:
+#     ok   <flavour>/<name> (<secs>s)
+#     FAIL <flavour>/<name>          followed by the test's output
+# and a last line "N passed, N failed".  The exit status is 0 only if no
+# test failed.  The flavour is the name of the build directory (release for
+# build/release/tests).
+#
+# Environment:
+#     TEST_FILTER   run only the tests whose name contains this substring
+#     TEST_TIMEOUT  seconds allowed per test (default 300)
+set -u
+
+timeout_secs=${TEST_TIMEOUT:-300}
+filter=${TEST_FILTER:-}
+passed=0
+failed=0
+
+if [ $# -eq 0 ]; then
+	echo "usage: $0 DIR..." >&2
+	exit 2
+fi
+
+now() {
+	if [ -n "${EPOCHREALTIME:-}" ]; then
+		echo "${EPOCHREALTIME/,/.}"
+	else
+		date +%s.%N
+	fi
+}
+
+# flavour DIR: build/debug/tests -> debug; any other DIR -> its own name.
+flavour() {
+	local dir=${1%/}
+	if [ "$(basename "$dir")" = tests ]; then
+		dir=$(dirname "$dir")
+	fi
+	basename "$dir"
+}
+
+# fail LABEL OUTPUT-FILE WHY: reports one failure.
+fail() {
+	echo "FAIL $1"
+	[ -n "$3" ] && echo "    ($3)"
+	[ -s "$2" ] && cat "$2"
+	failed=$((failed + 1))
+}
+
+# why STATUS: what an exit status from timeout says about the test.
+why() {
+	case $1 in
+	124) echo "timed out after ${timeout_secs}s" ;;
+	137) echo "killed after the time limit" ;;
+	*)
+		if [ "$1" -gt 128 ]; then
+			echo "killed by signal $(($1 - 128))"
+		else
+			echo "exit status $1"
+		fi
+		;;
+	esac
+}
+
+# run_one LABEL PROGRAM: runs one test and reports it.
+run_one() {
+	local label=$1 prog=$2 out start end status
+	out=$(mktemp)
+	start=$(now)
+	# The braces keep the shell's own "Segmentation fault" notice quiet:
+	# the status says it.
+	{ timeout -k 10 "$timeout_secs" "$prog" >"$out" 2>&1 </dev/null; } 2>/dev/null
+	status=$?
+	end=$(now)
+	if [ "$status" -eq 0 ]; then
+		echo "ok   $label ($(echo "$start $end" |
+			LC_ALL=C awk '{ printf "%.2f", $2 - $1 }')s)"
+		passed=$((passed + 1))
+	else
+		fail "$label" "$out" "$(why "$status")"
+	fi
+	rm -f "$out"
+}
+
+# run_dir DIR: runs every matching test in DIR.
+run_dir() {
+	local dir=$1 fl prog name found=0
+	fl=$(flavour "$dir")
+	if [ ! -d "$dir" ]; then
+		fail "$fl" /dev/null "no such directory: $dir"
+		return
+	fi
+	for prog in "$dir"/test_*; do
+		if [ ! -f "$prog" ] || [ ! -x "$prog" ]; then
+			continue
+		fi
+		name=$(basename "$prog")
+		case $name in *"$filter"*) ;; *) continue ;; esac
+		found=1
+		run_one "$fl/$name" "$prog"
+	done
+	if [ "$found" -eq 0 ] && [ -z "$filter" ]; then
+		fail "$fl" /dev/null "no test programs in $dir"
+	fi
+}
+
+for dir in "$@"; do
+	run_dir "$dir"
+done
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
