@@ -26,7 +26,11 @@ LIBS    := -lpthread -ldl
 SRCS    := $(wildcard src/*.c)
 HDRS    := src/internal.h include/mgc.h
 TESTS   := $(basename $(notdir $(wildcard tests/test_*.c)))
-TTESTS  := $(filter test_thread_%,$(TESTS))
+# Threaded tests, also run under ThreadSanitizer.  Except test_thread_gc_blocked:
+# this TSan runtime holds back signals to a thread blocked in read() until
+# read() returns, so no collection can stop that thread under TSan (release
+# and debug builds run it).
+TTESTS  := $(filter-out test_thread_gc_blocked,$(filter test_thread_%,$(TESTS)))
 
 # $(call objs,FLAVOUR)
 objs = $(patsubst src/%.c,build/$(1)/obj/%.o,$(SRCS))
@@ -49,13 +53,15 @@ build/$(1)/libmgc.so: $(call objs,$(1))
 	$$(CC) -shared $$(FLAGS_$(1)) -o $$@ $$^ $$(LIBS)
 build/$(1)/tests/%: tests/%.c tests/check.h build/$(1)/libmgc.a | build/$(1)/tests
 	$$(CC) $$(BASE) -Wno-missing-prototypes $$(FLAGS_$(1)) $$(CFLAGS) $$< build/$(1)/libmgc.a -o $$@ $$(LIBS)
+build/$(1)/tests/gclib_dl.so: tests/gclib_dl.c | build/$(1)/tests
+	$$(CC) -shared -fPIC $$(FLAGS_$(1)) -o $$@ $$<
 build/$(1)/obj build/$(1)/tests:
 	mkdir -p $$@
 endef
 $(foreach f,release debug tsan asan,$(eval $(call flavour,$(f))))
 
-test-release: $(addprefix build/release/tests/,$(TESTS))
-test-debug: $(addprefix build/debug/tests/,$(TESTS))
+test-release: $(addprefix build/release/tests/,$(TESTS) gclib_dl.so)
+test-debug: $(addprefix build/debug/tests/,$(TESTS) gclib_dl.so)
 test-tsan: $(addprefix build/tsan/tests/,$(TTESTS))
 
 test: test-release test-debug test-tsan

@@ -38,10 +38,13 @@ static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 static void
 init_all(void)
 {
+	knobs_init();
 	sizeclass_init();
 	heap_init();
 	central_init();
 	thread_init();
+	world_init();
+	gc_init();
 }
 
 void
@@ -52,7 +55,7 @@ mgc_init(void)
 
 /* ---- fast paths ---------------------------------------------------------- */
 
-/* Mark b (popped from list sc of cache c) live, count it, hand it out. */
+/* Busy section held: mark b (just popped from list sc) live and count it. */
 static inline void *
 block_go_live(struct cache *c, void **b, unsigned sc)
 {
@@ -65,19 +68,31 @@ block_go_live(struct cache *c, void **b, unsigned sc)
 	return b;
 }
 
+/* Pop a block from list sc and make it live, or NULL if the list is empty. */
+static inline void *
+cache_pop(struct cache *c, unsigned sc)
+{
+	struct cache_list *l = &c->list[sc];
+	void *p = NULL;
+	busy_enter(c);
+	void **b = l->head;
+	if (likely(b != NULL)) {
+		l->head = *b;
+		l->count--;
+		p = block_go_live(c, b, sc);
+	}
+	busy_leave(c);
+	return p;
+}
+
 static inline void *
 alloc_fast(size_t size, bool noscan)
 {
 	struct cache *c = tls_cache;
 	if (likely(c != NULL && size <= MAX_SMALL)) {
-		unsigned sc = sizeclass_of(size) << 1 | noscan;
-		struct cache_list *l = &c->list[sc];
-		void **b = l->head;
-		if (likely(b != NULL)) {
-			l->head = *b;
-			l->count--;
-			return block_go_live(c, b, sc);
-		}
+		void *p = cache_pop(c, sizeclass_of(size) << 1 | noscan);
+		if (likely(p != NULL))
+			return p;
 	}
 	return alloc_slow(size, noscan);
 }
@@ -119,18 +134,20 @@ alloc_large(struct cache *c, size_t size, bool noscan)
 	if (size > MAX_REQUEST)
 		return enomem();
 	size_t npages = (size + PAGE_SIZE - 1) >> PAGE_SHIFT;
-	struct span *s = heap_alloc_span(npages, SPAN_LARGE, noscan);
+	_Atomic uintptr_t *pin = &tls_thread->pinned;
+	struct span *s =
+		heap_alloc_span(npages, SPAN_LARGE, noscan, large_usable(size, npages), pin);
 	if (s == NULL)
 		return enomem();
-	s->elem_size = large_usable(size, npages);
+	void *volatile p = (void *)s->base; /* held by this thread from here on */
+	atomic_store_explicit(pin, 0, memory_order_relaxed);
 	if (s->needzero) {
-		memset((void *)s->base, 0, s->elem_size);
+		memset(p, 0, s->elem_size);
 		s->needzero = false;
 	}
-	atomic_store_explicit(&s->state1, BLOCK_LIVE, memory_order_relaxed);
 	counter_add(&c->nmalloc, 1);
 	counter_add(&c->bytes_alloc, s->elem_size);
-	return (void *)s->base;
+	return p;
 }
 
 void *
@@ -139,18 +156,18 @@ alloc_slow(size_t size, bool noscan)
 	struct cache *c = tls_cache;
 	if (c == NULL && (c = thread_attach()) == NULL)
 		return enomem();
+	if (unlikely(gc_stress || gc_due()))
+		gc_auto();
 	if (size > MAX_SMALL)
 		return alloc_large(c, size, noscan);
 	unsigned sc = sizeclass_of(size) << 1 | noscan;
-	struct cache_list *l = &c->list[sc];
-	void **b = l->head;
-	if (b != NULL) {
-		l->head = *b;
-		l->count--;
-	} else if ((b = cache_refill(c, sc)) == NULL) {
-		return enomem();
+	for (;;) {
+		void *p = cache_pop(c, sc);
+		if (p != NULL)
+			return p;
+		if (!cache_refill(c, sc))
+			return enomem();
 	}
-	return block_go_live(c, b, sc);
 }
 
 /* ---- free ---------------------------------------------------------------- */
@@ -179,16 +196,6 @@ bad_pointer(const char *call, const void *p, const char *why)
 	fatal("mgc: %s of %p: %s", call, p, why);
 }
 
-/* Free the live large block of span s. */
-static void
-free_large(struct cache *c, struct span *s)
-{
-	atomic_store_explicit(&s->state1, BLOCK_FREE, memory_order_relaxed);
-	counter_add(&c->nfree, 1);
-	counter_add(&c->bytes_freed, s->elem_size);
-	heap_free_span(s);
-}
-
 static NOINLINE void
 free_slow(void *p, struct span *s)
 {
@@ -199,7 +206,9 @@ free_slow(void *p, struct span *s)
 	if (c == NULL && (c = thread_attach()) == NULL)
 		fatal("mgc: free of %p: out of memory registering the thread", p);
 	if (s->kind == SPAN_LARGE) {
-		free_large(c, s);
+		counter_add(&c->nfree, 1);
+		counter_add(&c->bytes_freed, s->elem_size);
+		heap_free_large(s);
 		return;
 	}
 	mgc_free(p); /* now registered: the fast path takes it */
@@ -218,18 +227,24 @@ mgc_free(void *p)
 	}
 	uint32_t i = span_block_index(s, (uintptr_t)p);
 	size_t size = s->elem_size;
+	unsigned sc = s->spanclass;
+	struct cache_list *l = &c->list[sc];
+	void *chain = NULL;
+	busy_enter(c);
 	if (unlikely((uintptr_t)p != s->base + i * size ||
 		     atomic_load_explicit(&s->state[i], memory_order_relaxed) != BLOCK_LIVE))
 		bad_pointer("free", p, block_problem(s, (uintptr_t)p));
 	atomic_store_explicit(&s->state[i], BLOCK_FREE, memory_order_relaxed);
 	memset(p, 0, size);
-	struct cache_list *l = &c->list[s->spanclass];
 	*(void **)p = l->head;
 	l->head = p;
 	counter_add(&c->nfree, 1);
 	counter_add(&c->bytes_freed, size);
 	if (unlikely(++l->count > l->limit))
-		cache_overflow(c, s->spanclass);
+		chain = cache_overflow(c, sc);
+	busy_leave(c);
+	if (unlikely(chain != NULL))
+		central_give(sc, chain);
 }
 
 /* ---- lookup and realloc -------------------------------------------------- */

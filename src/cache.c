@@ -2,7 +2,14 @@
  * thread's allocation counters.
  *
  * The fast paths in alloc.c pop and push these lists with no lock and no
- * atomic read-modify-write: only the owning thread touches its lists.  An
+ * atomic read-modify-write: only the owning thread touches its lists,
+ * except the collector, which empties every cache while the world is
+ * stopped.  A thread is never stopped halfway through changing its lists:
+ * it changes them inside busy sections (internal.h), and a stop request
+ * that arrives during one waits until it ends.  Refills write the list
+ * under the central lock, which the collector holds while the world is
+ * stopped, so blocks are never in flight between a central list and a
+ * cache when a collection looks.  An
  * empty list is refilled with a batch from the central list; a list that
  * grows past its limit (two batches) gives a batch back.  Every block on a
  * list is BLOCK_FREE and zero except word 0, which links the list.
@@ -21,23 +28,18 @@ __thread struct cache *tls_cache __attribute__((tls_model("initial-exec")));
 void
 cache_init(struct cache *c)
 {
+	/* Collect-at-every-allocation mode keeps the lists empty, so every
+	 * allocation takes the slow path, where the collection is started. */
 	for (int sc = 2; sc < 2 * num_classes; sc++)
-		c->list[sc].limit = 2u * class_batch[sc >> 1];
+		c->list[sc].limit = gc_stress ? 0 : 2u * class_batch[sc >> 1];
 }
 
-void *
+/* Refill list sc from its central list; false on ENOMEM. */
+bool
 cache_refill(struct cache *c, unsigned spanclass)
 {
-	struct cache_list *l = &c->list[spanclass];
-	void *head;
-	size_t n = central_take(spanclass, &head, class_batch[spanclass >> 1]);
-	if (n == 0)
-		return NULL;
-	void **b = head;
-	l->head = *b;
-	l->count = (uint32_t)n - 1;
-	*b = NULL;
-	return b;
+	size_t want = gc_stress ? 1 : class_batch[spanclass >> 1];
+	return central_take(spanclass, &c->list[spanclass], want) > 0;
 }
 
 /* Detach the first n blocks of list l as a NULL-terminated chain. */
@@ -54,11 +56,15 @@ detach_chain(struct cache_list *l, uint32_t n)
 	return head;
 }
 
-void
+/* Busy section held: the chain to give back when list sc is too long. */
+void *
 cache_overflow(struct cache *c, unsigned spanclass)
 {
 	struct cache_list *l = &c->list[spanclass];
-	central_give(spanclass, detach_chain(l, class_batch[spanclass >> 1]));
+	uint32_t n = l->count > class_batch[spanclass >> 1] && !gc_stress
+			     ? class_batch[spanclass >> 1]
+			     : l->count;
+	return detach_chain(l, n);
 }
 
 void
@@ -66,7 +72,20 @@ cache_flush_all(struct cache *c)
 {
 	for (unsigned sc = 2; sc < 2u * (unsigned)num_classes; sc++) {
 		struct cache_list *l = &c->list[sc];
+		busy_enter(c);
+		void *chain = l->count > 0 ? detach_chain(l, l->count) : NULL;
+		busy_leave(c);
+		if (chain != NULL)
+			central_give(sc, chain);
+	}
+}
+
+void
+cache_flush_locked(struct cache *c)
+{
+	for (unsigned sc = 2; sc < 2u * (unsigned)num_classes; sc++) {
+		struct cache_list *l = &c->list[sc];
 		if (l->count > 0)
-			central_give(sc, detach_chain(l, l->count));
+			central_give_locked(sc, detach_chain(l, l->count));
 	}
 }

@@ -8,7 +8,9 @@
  * Thread caches move blocks in batches: central_take hands out up to a
  * batch, taking never-used blocks in address order so fresh memory is
  * touched only when it is needed; central_give takes a chain back onto the
- * spans it came from.  A span whose blocks have all come back returns to the
+ * spans it came from.  A span is swept (sweep.c) before any of its blocks
+ * is handed out again: a block allocated from an unswept span would be live
+ * and unmarked, and the sweep would free it.  A span whose blocks have all come back returns to the
  * page heap, unless it is the class's last partial span (kept so that a
  * thread allocating and freeing one block does not map and release a span
  * each time).
@@ -18,7 +20,9 @@
  * free list and in its bump region are BLOCK_FREE and zero but for word 0.
  *
  * Locking: each central has its own lock; no thread holds two.  The page
- * heap's lock may be taken under it (to get or return a span).
+ * heap's lock may be taken under it (to get or return a span).  The
+ * collector changes central state (central_give_locked) only with the world
+ * stopped, when no registered thread holds a central lock (internal.h).
  */
 #include "internal.h"
 
@@ -67,7 +71,7 @@ static struct span *
 central_grow(struct central *c, unsigned spanclass)
 {
 	unsigned cls = spanclass >> 1;
-	struct span *s = heap_alloc_span(class_npages[cls], SPAN_SMALL, spanclass);
+	struct span *s = heap_alloc_span(class_npages[cls], SPAN_SMALL, spanclass, 0, NULL);
 	if (s == NULL)
 		return NULL;
 	if (s->needzero) {
@@ -103,39 +107,89 @@ take_from_span(struct span *s, void **head, size_t want)
 	return n;
 }
 
+/* Give span s back to the page heap if it holds no block and is not the
+ * class's last partial span.  s must be swept. */
+static void
+maybe_release(struct central *c, struct span *s)
+{
+	if (s->nout == 0 && c->npartial > 1) {
+		partial_remove(c, s);
+		heap_free_span(s);
+	}
+}
+
+/* Sweep s now if it is unswept in generation sg; true if this call swept it. */
+static bool
+sweep_here(struct central *c, struct span *s, uint32_t sg)
+{
+	uint32_t unswept = sg - 2;
+	if (!atomic_compare_exchange_strong(&s->sweepgen, &unswept, sg - 1))
+		return false;
+	uint64_t freed = 0;
+	sweep_small_locked(s, sg, &freed);
+	if (freed > 0 && !s->in_partial)
+		partial_insert(c, s);
+	if (s->in_partial)
+		maybe_release(c, s);
+	return true;
+}
+
 size_t
-central_take(unsigned spanclass, void **head, size_t want)
+central_take(unsigned spanclass, struct cache_list *l, size_t want)
 {
 	struct central *c = &centrals[spanclass];
 	size_t n = 0;
-	*head = NULL;
 	lock_acquire(&c->lock);
+	/* Read under the lock: no collection starts while it is held. */
+	uint32_t sg = atomic_load(&heap_sweepgen);
+	void *head = l->head;
 	while (n < want) {
 		struct span *s = c->partial.next;
+		if (s != &c->partial && sweep_here(c, s, sg))
+			continue; /* the span may have moved or gone: look again */
 		if (s == &c->partial && (s = central_grow(c, spanclass)) == NULL)
 			break;
-		n += take_from_span(s, head, want - n);
+		n += take_from_span(s, &head, want - n);
 		if (s->free == NULL && s->bump == s->nelems)
 			partial_remove(c, s);
 	}
+	l->head = head;
+	l->count += (uint32_t)n;
 	lock_release(&c->lock);
+	atomic_fetch_add_explicit(&heap_live, (int64_t)(n * class_size[spanclass >> 1]),
+				  memory_order_relaxed);
 	return n;
 }
 
-/* Return b (zero but for word 0) to its span s. */
-static void
-give_to_span(struct central *c, struct span *s, void **b)
+/* Return b (zero but for word 0) to its span; true if the span may now be
+ * given back to the heap. */
+static struct span *
+give_to_span(struct central *c, void **b)
 {
+	struct span *s = pagemap_lookup((uintptr_t)b);
 	MGC_ASSERT(s->kind == SPAN_SMALL && s->nout > 0);
 	*b = s->free;
 	s->free = b;
 	s->nout--;
 	if (!s->in_partial)
 		partial_insert(c, s);
-	if (s->nout == 0 && c->npartial > 1) {
-		partial_remove(c, s);
-		heap_free_span(s);
+	return s;
+}
+
+static size_t
+give_chain(struct central *c, void *head, bool release)
+{
+	size_t n = 0;
+	uint32_t sg = atomic_load(&heap_sweepgen);
+	while (head != NULL) {
+		void **b = head;
+		head = *b;
+		struct span *s = give_to_span(c, b);
+		n++;
+		if (release && atomic_load_explicit(&s->sweepgen, memory_order_relaxed) == sg)
+			maybe_release(c, s);
 	}
+	return n;
 }
 
 void
@@ -143,10 +197,25 @@ central_give(unsigned spanclass, void *head)
 {
 	struct central *c = &centrals[spanclass];
 	lock_acquire(&c->lock);
-	while (head != NULL) {
-		void **b = head;
-		head = *b;
-		give_to_span(c, pagemap_lookup((uintptr_t)b), b);
-	}
+	size_t n = give_chain(c, head, true);
+	lock_release(&c->lock);
+	atomic_fetch_sub_explicit(&heap_live, (int64_t)(n * class_size[spanclass >> 1]),
+				  memory_order_relaxed);
+}
+
+void
+central_give_locked(unsigned spanclass, void *head)
+{
+	size_t n = give_chain(&centrals[spanclass], head, false);
+	atomic_fetch_sub_explicit(&heap_live, (int64_t)(n * class_size[spanclass >> 1]),
+				  memory_order_relaxed);
+}
+
+void
+central_sweep(struct span *s, unsigned spanclass, uint32_t sg)
+{
+	struct central *c = &centrals[spanclass];
+	lock_acquire(&c->lock);
+	sweep_here(c, s, sg);
 	lock_release(&c->lock);
 }

@@ -6,8 +6,8 @@
  * it is never returned to the OS and never lies in the collected heap, so
  * the collector neither scans it nor mistakes it for a block.
  *
- * Every object handed out is zeroed.  Each allocator has its own lock, a
- * leaf in the lock order: nothing else is taken while it is held.
+ * Every object handed out is zeroed.  All allocators share fixalloc_lock,
+ * a leaf in the lock order: nothing else is taken while it is held.
  */
 #include "internal.h"
 
@@ -15,11 +15,13 @@
 
 enum { FIX_CHUNK = 256 << 10 };
 
+struct lock fixalloc_lock = LOCK_INIT(LOCK_FIXALLOC);
+
 void *
 fixalloc_alloc(struct fixalloc *f)
 {
 	void *p = NULL;
-	lock_acquire(&f->lock);
+	lock_acquire(&fixalloc_lock);
 	if (f->free != NULL) {
 		p = f->free;
 		f->free = *(void **)p;
@@ -38,16 +40,16 @@ fixalloc_alloc(struct fixalloc *f)
 	}
 	if (p != NULL)
 		f->inuse++;
-	lock_release(&f->lock);
+	lock_release(&fixalloc_lock);
 	return p;
 }
 
 void
 fixalloc_free(struct fixalloc *f, void *p)
 {
-	lock_acquire(&f->lock);
+	lock_acquire(&fixalloc_lock);
 	*(void **)p = f->free;
 	f->free = p;
 	f->inuse--;
-	lock_release(&f->lock);
+	lock_release(&fixalloc_lock);
 }

@@ -33,7 +33,7 @@
  * release stores after filling a record.  A non-heap address is rejected by
  * the high-bits test or a NULL first-level entry, usually from cache.
  *
- * Locking: heap_lock guards everything here except the page map's readers.
+ * Locking: heap_mutex guards everything here except the page map's readers.
  * It is taken below central locks (central_take grows through the heap) and
  * above the fixalloc locks.
  */
@@ -51,21 +51,30 @@ enum {
 };
 
 struct chunk_map *_Atomic *pagemap_l1;
+_Atomic uint32_t heap_sweepgen = 4;
+_Atomic uintptr_t heap_lo MGC_STATE = UINTPTR_MAX, heap_hi MGC_STATE;
+_Atomic int64_t heap_live;
 
-static struct lock heap_lock = LOCK_INIT(LOCK_HEAP);
+static struct lock heap_mutex = LOCK_INIT(LOCK_HEAP); /* "the heap lock" */
 static struct span buckets[NUM_BUCKETS]; /* [heap lock] list sentinels */
 static uint64_t nonempty[NUM_BUCKETS / 64]; /* [heap lock] bit n: buckets[n] not empty */
 static struct {
 	uintptr_t next; /* [heap lock] first uncommitted byte */
 	uintptr_t end;  /* [heap lock] end of the reservation */
-} arena;
+} arena MGC_STATE;
 static struct heap_figures fig;   /* [heap lock] */
 static uint64_t free_unreleased;  /* [heap lock] bytes in free, unreleased spans */
 static uint64_t l1_written[L1_ENTRIES * sizeof(void *) / L1_PAGE / 64]; /* [heap lock] */
+static struct span *spare_records; /* [heap lock] recycled span records, linked by next */
+static struct span **inuse;        /* [heap lock] every in-use span, in no order */
+static size_t ninuse, inuse_cap;   /* [heap lock] */
+static struct sweep_item *snapshot; /* [gc lock] the in-use spans of this cycle */
+static size_t snapshot_cap;         /* [gc lock] */
 
 #define SIZE16(t) ((sizeof(t) + 15) & ~(size_t)15)
 static struct fixalloc span_fix = FIXALLOC_INIT(SIZE16(struct span));
 static struct fixalloc chunk_fix = FIXALLOC_INIT(SIZE16(struct chunk_map));
+
 /* Side maps of small spans: one byte of state and one bit of mark per block. */
 static struct fixalloc side_fix[] = {
 	FIXALLOC_INIT(64),  FIXALLOC_INIT(128),  FIXALLOC_INIT(256),
@@ -120,6 +129,94 @@ pagemap_cover(uintptr_t start, uintptr_t end)
 		atomic_store_explicit(&pagemap_l1[i], c, memory_order_release);
 	}
 	return true;
+}
+
+/* ---- span records ------------------------------------------------------ */
+
+/* Span records are recycled here rather than through fixalloc, so a record
+ * is never cleared wholesale: a sweeper may read the sweepgen of a record
+ * that has just been reused, and that field is only written atomically. */
+static struct span *
+record_alloc(void)
+{
+	struct span *s = spare_records;
+	if (s == NULL)
+		return fixalloc_alloc(&span_fix);
+	spare_records = s->next;
+	s->next = s->prev = NULL;
+	s->kind = SPAN_FREE;
+	s->needzero = s->released = s->in_partial = false;
+	s->free = NULL;
+	s->state = NULL;
+	s->mark = NULL;
+	return s;
+}
+
+static void
+record_free(struct span *s)
+{
+	s->next = spare_records;
+	spare_records = s;
+}
+
+static void
+set_swept(struct span *s)
+{
+	atomic_store_explicit(&s->sweepgen, atomic_load_explicit(&heap_sweepgen, memory_order_relaxed),
+			      memory_order_release);
+}
+
+/* ---- the in-use array (what a collection sweeps) ------------------------- */
+
+/* Grow an array of `elem`-byte items from *cap to at least want items. */
+static bool
+grow_array(void **arr, size_t *cap, size_t want, size_t elem)
+{
+	if (want <= *cap)
+		return true;
+	size_t ncap = *cap ? *cap : 1024;
+	while (ncap < want)
+		ncap *= 2;
+	void *n = os_alloc_meta(ncap * elem);
+	if (n == NULL)
+		return false;
+	if (*arr != NULL) {
+		memcpy(n, *arr, *cap * elem);
+		os_free_meta(*arr, *cap * elem);
+	}
+	*arr = n;
+	*cap = ncap;
+	return true;
+}
+
+static bool
+inuse_add(struct span *s)
+{
+	if (!grow_array((void **)&inuse, &inuse_cap, ninuse + 1, sizeof *inuse))
+		return false;
+	s->inuse_index = (uint32_t)ninuse;
+	inuse[ninuse++] = s;
+	return true;
+}
+
+static void
+inuse_remove(struct span *s)
+{
+	struct span *last = inuse[--ninuse];
+	inuse[s->inuse_index] = last;
+	last->inuse_index = s->inuse_index;
+}
+
+size_t
+heap_begin_cycle(struct sweep_item **items)
+{
+	atomic_store(&heap_sweepgen, atomic_load(&heap_sweepgen) + 2);
+	if (!grow_array((void **)&snapshot, &snapshot_cap, ninuse, sizeof *snapshot))
+		fatal("mgc: out of memory for the sweep list (%zu spans)", ninuse);
+	for (size_t i = 0; i < ninuse; i++)
+		snapshot[i] = (struct sweep_item){inuse[i], inuse[i]->kind, inuse[i]->spanclass};
+	*items = snapshot;
+	return ninuse;
 }
 
 /* ---- free lists --------------------------------------------------------- */
@@ -213,7 +310,7 @@ merge_into(struct span *s, struct span *n)
 	if (n->base < s->base)
 		s->base = n->base;
 	s->npages += n->npages;
-	fixalloc_free(&span_fix, n);
+	record_free(n);
 }
 
 static struct span *
@@ -227,7 +324,7 @@ free_neighbour(uintptr_t a)
 static void
 coalesce_insert(struct span *s)
 {
-	MGC_ASSERT(lock_held(&heap_lock) && s->kind == SPAN_FREE);
+	MGC_ASSERT(lock_held(&heap_mutex) && s->kind == SPAN_FREE);
 	struct span *n = free_neighbour(s->base - 1);
 	if (n != NULL) {
 		free_remove(n);
@@ -277,12 +374,21 @@ maybe_scavenge(void)
 void
 heap_release_free(void)
 {
-	lock_acquire(&heap_lock);
+	lock_acquire(&heap_mutex);
 	scavenge(0);
-	lock_release(&heap_lock);
+	lock_release(&heap_mutex);
 }
 
 /* ---- growth -------------------------------------------------------------- */
+
+static void
+note_bounds(uintptr_t lo, uintptr_t hi)
+{
+	if (lo < atomic_load(&heap_lo))
+		atomic_store(&heap_lo, lo);
+	if (hi > atomic_load(&heap_hi))
+		atomic_store(&heap_hi, hi);
+}
 
 /* Commit at least npages more pages and add them to the free lists.
  * False on ENOMEM (address space, commit, or metadata). */
@@ -297,23 +403,24 @@ heap_grow(size_t npages)
 			return false;
 		arena.next = (uintptr_t)p;
 		arena.end = (uintptr_t)p + size;
+		note_bounds(arena.next, arena.end);
 	}
 	if (need > arena.end - arena.next)
 		need = arena.end - arena.next;
-	struct span *s = fixalloc_alloc(&span_fix);
+	struct span *s = record_alloc();
 	if (s == NULL)
 		return false;
 	if (!pagemap_cover(arena.next, arena.next + need) || !os_commit((void *)arena.next, need)) {
 		/* The range may no longer be reserved after a failed fixed
 		 * mapping: never use the rest of this arena. */
 		arena.next = arena.end;
-		fixalloc_free(&span_fix, s);
+		record_free(s);
 		return false;
 	}
 	s->base = arena.next;
 	s->npages = need / PAGE_SIZE;
 	arena.next += need;
-	s->kind = SPAN_FREE;
+	set_swept(s);
 	coalesce_insert(s);
 	return true;
 }
@@ -335,11 +442,12 @@ side_bytes(uint32_t nelems)
 	return round_up(nelems, 8) + round_up(nelems, 64) / 8;
 }
 
-/* Block geometry and side maps of a fresh span.  False on ENOMEM. */
+/* Block geometry and side maps of a fresh span.  A large span's block is
+ * live from here on: set under the heap lock, so a collection never sees
+ * the span in use with its block not yet live.  False on ENOMEM. */
 static bool
 span_setup(struct span *s, enum span_kind kind, unsigned spanclass)
 {
-	s->kind = (uint8_t)kind;
 	s->spanclass = (uint8_t)spanclass;
 	s->nout = s->bump = 0;
 	s->free = NULL;
@@ -347,27 +455,35 @@ span_setup(struct span *s, enum span_kind kind, unsigned spanclass)
 	if (kind == SPAN_LARGE) {
 		s->nelems = 1;
 		s->divmul = 0;
-		atomic_store_explicit(&s->state1, BLOCK_FREE, memory_order_relaxed);
 		s->mark1 = 0;
 		s->state = &s->state1;
 		s->mark = &s->mark1;
-		return true;
+		atomic_store_explicit(&s->state1, BLOCK_LIVE, memory_order_relaxed);
+		atomic_fetch_add_explicit(&heap_live, (int64_t)s->elem_size, memory_order_relaxed);
+	} else {
+		unsigned c = spanclass >> 1;
+		s->elem_size = class_size[c];
+		s->nelems = class_nelems[c];
+		s->divmul = class_divmul[c];
+		uint8_t *side = fixalloc_alloc(side_fix_for(side_bytes(s->nelems)));
+		if (side == NULL)
+			return false;
+		s->state = (_Atomic uint8_t *)side;
+		s->mark = (uint64_t *)(side + round_up(s->nelems, 8));
 	}
-	unsigned c = spanclass >> 1;
-	s->elem_size = class_size[c];
-	s->nelems = class_nelems[c];
-	s->divmul = class_divmul[c];
-	uint8_t *side = fixalloc_alloc(side_fix_for(side_bytes(s->nelems)));
-	if (side == NULL)
+	if (!inuse_add(s)) {
+		if (kind == SPAN_SMALL)
+			fixalloc_free(side_fix_for(side_bytes(s->nelems)), (void *)s->state);
 		return false;
-	s->state = (_Atomic uint8_t *)side;
-	s->mark = (uint64_t *)(side + round_up(s->nelems, 8));
+	}
+	s->kind = (uint8_t)kind;
 	return true;
 }
 
 static void
 span_teardown(struct span *s)
 {
+	inuse_remove(s);
 	if (s->kind == SPAN_SMALL)
 		fixalloc_free(side_fix_for(side_bytes(s->nelems)), (void *)s->state);
 	s->state = NULL;
@@ -392,48 +508,52 @@ carve(struct span *s, size_t npages, struct span *rest)
 		rest->npages = s->npages - npages;
 		rest->needzero = s->needzero;
 		rest->kind = SPAN_FREE;
+		set_swept(rest);
 		if (rest->released)
 			fig.released_bytes += rest->npages * PAGE_SIZE;
 		s->npages = npages;
 		free_insert(rest);
 	} else {
-		fixalloc_free(&span_fix, rest);
+		record_free(rest);
 	}
 }
 
 struct span *
-heap_alloc_span(size_t npages, enum span_kind kind, unsigned spanclass)
+heap_alloc_span(size_t npages, enum span_kind kind, unsigned spanclass, size_t large_size,
+		_Atomic uintptr_t *pin)
 {
-	struct span *rest = fixalloc_alloc(&span_fix);
-	if (rest == NULL)
-		return NULL;
-	lock_acquire(&heap_lock);
-	struct span *s = free_find(npages);
-	if (s == NULL && heap_grow(npages))
+	lock_acquire(&heap_mutex);
+	struct span *rest = record_alloc();
+	struct span *s = rest ? free_find(npages) : NULL;
+	if (rest != NULL && s == NULL && heap_grow(npages))
 		s = free_find(npages);
 	if (s == NULL) {
-		lock_release(&heap_lock);
-		fixalloc_free(&span_fix, rest);
+		if (rest != NULL)
+			record_free(rest);
+		lock_release(&heap_mutex);
 		return NULL;
 	}
 	carve(s, npages, rest);
+	set_swept(s);
+	s->elem_size = large_size;
 	if (!span_setup(s, kind, spanclass)) {
-		s->kind = SPAN_FREE;
 		coalesce_insert(s);
-		lock_release(&heap_lock);
+		lock_release(&heap_mutex);
 		return NULL;
 	}
 	fig.inuse_bytes += s->npages * PAGE_SIZE;
 	pagemap_set_range(s, 0, s->npages - 1, s);
-	lock_release(&heap_lock);
+	if (pin != NULL)
+		atomic_store_explicit(pin, s->base, memory_order_relaxed);
+	lock_release(&heap_mutex);
 	return s;
 }
 
-void
-heap_free_span(struct span *s)
+static void
+free_span_locked(struct span *s)
 {
-	lock_acquire(&heap_lock);
-	MGC_ASSERT(s->kind != SPAN_FREE);
+	MGC_ASSERT(lock_held(&heap_mutex) && s->kind != SPAN_FREE);
+	MGC_ASSERT(atomic_load(&s->sweepgen) == atomic_load(&heap_sweepgen));
 	fig.inuse_bytes -= s->npages * PAGE_SIZE;
 	span_teardown(s);
 	s->needzero = true;
@@ -441,13 +561,94 @@ heap_free_span(struct span *s)
 	pagemap_set_range(s, 0, s->npages - 1, NULL);
 	coalesce_insert(s);
 	maybe_scavenge();
-	lock_release(&heap_lock);
+}
+
+void
+heap_free_span(struct span *s)
+{
+	lock_acquire(&heap_mutex);
+	free_span_locked(s);
+	lock_release(&heap_mutex);
+}
+
+void
+heap_free_large(struct span *s)
+{
+	lock_acquire(&heap_mutex);
+	/* An unswept span's block is live (its owner frees it): nothing to
+	 * sweep, the span only has to count as swept before it goes. */
+	set_swept(s);
+	atomic_store_explicit(&s->state1, BLOCK_FREE, memory_order_relaxed);
+	atomic_fetch_sub_explicit(&heap_live, (int64_t)s->elem_size, memory_order_relaxed);
+	free_span_locked(s);
+	lock_release(&heap_mutex);
+}
+
+void
+heap_sweep_large_locked(struct span *s, uint32_t sg)
+{
+	MGC_ASSERT(lock_held(&heap_mutex));
+	uint32_t unswept = sg - 2;
+	if (!atomic_compare_exchange_strong(&s->sweepgen, &unswept, sg - 1))
+		return;
+	bool dead = s->mark1 == 0 &&
+		    atomic_load_explicit(&s->state1, memory_order_relaxed) == BLOCK_LIVE;
+	s->mark1 = 0;
+	atomic_store_explicit(&s->sweepgen, sg, memory_order_release);
+	if (!dead)
+		return;
+	atomic_store_explicit(&s->state1, BLOCK_FREE, memory_order_relaxed);
+	sweep_count(1, s->elem_size);
+	atomic_fetch_sub_explicit(&heap_live, (int64_t)s->elem_size, memory_order_relaxed);
+	free_span_locked(s);
+}
+
+void
+heap_lock(void)
+{
+	lock_acquire(&heap_mutex);
+}
+
+void
+heap_unlock(void)
+{
+	lock_release(&heap_mutex);
 }
 
 void
 heap_read_figures(struct heap_figures *out)
 {
-	lock_acquire(&heap_lock);
+	lock_acquire(&heap_mutex);
 	*out = fig;
-	lock_release(&heap_lock);
+	lock_release(&heap_mutex);
+}
+
+/* ---- verification (verify.c calls this with the world stopped) ---------- */
+
+static void
+verify_free_span(const struct span *s)
+{
+	if (s->kind != SPAN_FREE)
+		fatal("mgc: verify: span %#lx on a free list is in use", (unsigned long)s->base);
+	if (pagemap_lookup(s->base) != s ||
+	    pagemap_lookup(s->base + (s->npages - 1) * PAGE_SIZE) != s)
+		fatal("mgc: verify: free span %#lx: ends not mapped to it", (unsigned long)s->base);
+	for (size_t i = 1; i + 1 < s->npages; i++)
+		if (pagemap_lookup(s->base + i * PAGE_SIZE) != NULL)
+			fatal("mgc: verify: free span %#lx: inner page %zu mapped",
+			      (unsigned long)s->base, i);
+	if (free_neighbour(s->base + s->npages * PAGE_SIZE) != NULL)
+		fatal("mgc: verify: free span %#lx has a free right neighbour",
+		      (unsigned long)s->base);
+}
+
+void
+heap_verify(void)
+{
+	for (int b = 0; b < NUM_BUCKETS; b++)
+		for (struct span *s = buckets[b].next; s != &buckets[b]; s = s->next)
+			verify_free_span(s);
+	for (size_t i = 0; i < ninuse; i++)
+		if (inuse[i]->kind == SPAN_FREE || inuse[i]->inuse_index != i)
+			fatal("mgc: verify: in-use array entry %zu is wrong", i);
 }

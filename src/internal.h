@@ -9,10 +9,16 @@
  *	1. gc_lock           one collection at a time; held across stop-the-world
  *	2. thread_lock       the registry of threads and their caches
  *	3. central[i].lock   one per span class; never two at once
- *	4. heap_lock         the page heap and the page map's writers
- *	5. fixalloc locks    leaf locks of the metadata allocators
- * Debug builds check the order with a per-thread record of the highest
- * level held (lock_acquire/lock_release below).
+ *	4. heap lock         the page heap and the page map's writers
+ *	5. fixalloc_lock     the metadata allocators (a leaf)
+ * Debug builds check the order with a per-thread record of the levels held
+ * (lock_acquire/lock_release in util.c).
+ *
+ * Locks 3-5 are allocator locks: a registered thread holding one is busy
+ * (see struct cache) and is never stopped for a collection until it has let
+ * go, and no section holding one waits for anything the collector holds.
+ * So when the world is stopped no allocator lock is held by a registered
+ * thread, and the collector reads and changes allocator state freely.
  */
 #ifndef MGC_INTERNAL_H
 #define MGC_INTERNAL_H
@@ -35,6 +41,20 @@
 #ifndef MGC_DEBUG_EXPENSIVE
 #define MGC_DEBUG_EXPENSIVE 0
 #endif
+#if defined(__SANITIZE_THREAD__)
+#define MGC_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define MGC_TSAN 1
+#endif
+#endif
+#ifndef MGC_TSAN
+#define MGC_TSAN 0
+#endif
+
+/* mgc's own static variables that hold heap addresses: kept out of the
+ * root scan (roots.c cuts this section out of the data segment). */
+#define MGC_STATE __attribute__((section("mgc_state")))
 
 #define likely(x) __builtin_expect(!!(x), 1)
 #define unlikely(x) __builtin_expect(!!(x), 0)
@@ -110,19 +130,22 @@ void os_release(void *p, size_t size);       /* give pages back, keep the range 
  * caller counts the pages it writes with os_account.  NULL on failure. */
 void *os_map_sparse(size_t size);
 void os_account(size_t size);
+void os_free_meta(void *p, size_t size); /* unmap what os_alloc_meta gave; uncounts sys */
 uint64_t os_sys_bytes(void);
 void os_fail_after(long n); /* test hook: the nth mapping call from now fails; 0 = never */
 
 /* ---- fixalloc.c: fixed-size off-heap allocator for metadata */
+/* All fixallocs share one leaf lock: metadata allocation is rare, and one
+ * lock is one more thing the collector and fork can hold. */
+extern struct lock fixalloc_lock;
 struct fixalloc {
-	struct lock lock;
 	size_t size;    /* [init only] object size */
 	void *free;     /* [lock] free list of objects */
 	char *chunk;    /* [lock] bump region */
 	size_t nchunk;  /* [lock] bytes left in it */
 	uint64_t inuse; /* [lock] objects handed out */
 };
-#define FIXALLOC_INIT(sz) {LOCK_INIT(LOCK_FIXALLOC), sz, NULL, NULL, 0, 0}
+#define FIXALLOC_INIT(sz) {sz, NULL, NULL, 0, 0}
 void *fixalloc_alloc(struct fixalloc *f); /* zeroed object, NULL on ENOMEM */
 void fixalloc_free(struct fixalloc *f, void *p);
 
@@ -173,6 +196,12 @@ struct span {
 	uint64_t *mark; /* [world stopped] one bit per block */
 	_Atomic uint8_t state1; /* storage for state/mark of one-block spans */
 	uint64_t mark1;
+	/* Sweep generation, as in Go's mspan: with sg the heap's current
+	 * generation, sg-2 means not yet swept this cycle, sg-1 being swept,
+	 * sg swept.  Spans are swept before their blocks are handed out again
+	 * and before they return to the page heap. */
+	_Atomic uint32_t sweepgen;
+	uint32_t inuse_index; /* [heap lock] position in the heap's in-use array */
 };
 
 struct chunk_map {
@@ -202,22 +231,51 @@ span_block_index(const struct span *s, uintptr_t a)
 
 void heap_init(void);
 /* A span of npages pages set up as `kind` for `spanclass` (side maps, block
- * geometry; a large span's elem_size is the caller's to set).  Its pages are
+ * geometry; a large span holds one live block of usable size large_size,
+ * whose address is stored in *pin before the heap lock is released: until
+ * the caller holds the address itself, the span record is its only
+ * reference, and a record is no heap pointer).  Its pages are
  * zero unless s->needzero, which the caller clears by zeroing them.  NULL on
  * ENOMEM. */
-struct span *heap_alloc_span(size_t npages, enum span_kind kind, unsigned spanclass);
+struct span *heap_alloc_span(size_t npages, enum span_kind kind, unsigned spanclass,
+			     size_t large_size, _Atomic uintptr_t *pin);
 void heap_free_span(struct span *s);
 void heap_release_free(void); /* give every free span's pages back to the OS */
+void heap_free_large(struct span *s); /* explicit free of a large block's span */
+extern _Atomic uint32_t heap_sweepgen;   /* [atomic; written with the world stopped] */
+extern _Atomic uintptr_t heap_lo, heap_hi; /* [atomic] bounds of every arena so far */
+extern _Atomic int64_t heap_live; /* [atomic] marked bytes + bytes handed out since (may dip below 0 briefly) */
+/* What a cycle sweeps: the spans in use when the world stopped, with the
+ * kind and class they had then (read from here, not from a record that may
+ * have been swept, freed and reused meanwhile). */
+struct sweep_item {
+	struct span *span;
+	uint8_t kind, spanclass;
+};
+/* World stopped: a new sweep generation; points *items at
+ * the in-use spans (an array owned by heap.c) and returns how many. */
+size_t heap_begin_cycle(struct sweep_item **items);
+/* Heap lock held: the page heap's part of sweeping the large span s. */
+void heap_sweep_large_locked(struct span *s, uint32_t sg);
+void heap_lock(void);
+void heap_unlock(void);
 struct heap_figures {
 	uint64_t inuse_bytes;
 	uint64_t released_bytes;
 	uint64_t free_bytes;
 };
 void heap_read_figures(struct heap_figures *out);
+void heap_verify(void); /* world stopped: free lists and page map agree */
 
 /* ---- central.c: per-span-class central lists */
-size_t central_take(unsigned spanclass, void **head, size_t want);
+struct cache_list;
+/* Prepends up to `want` blocks to list l, under the central lock so that
+ * a collection never sees them in flight; returns how many. */
+size_t central_take(unsigned spanclass, struct cache_list *l, size_t want);
 void central_give(unsigned spanclass, void *head);
+void central_give_locked(unsigned spanclass, void *head); /* world stopped */
+/* Sweep span s of span class sc if it is still unswept in generation sg. */
+void central_sweep(struct span *s, unsigned spanclass, uint32_t sg);
 void central_init(void);
 
 /* ---- cache.c: per-thread caches */
@@ -230,10 +288,39 @@ struct cache {
 	struct cache_list list[MAX_SPANCLASSES];
 	/* Counters: written by the owner thread only, read by mgc_read_stats. */
 	_Atomic uint64_t nmalloc, nfree, bytes_alloc, bytes_freed, nlookup;
+	/* The stop-the-world handshake: `busy` (a nesting count) while the
+	 * thread changes its lists or a block's state without a lock, and while
+	 * it holds a central, heap or fixalloc lock; a stop request that lands
+	 * then is deferred (stop_pending) to the busy_leave that ends it.  Only
+	 * this thread and its signal handler touch them. */
+	_Atomic uint32_t busy;
+	_Atomic uint8_t stop_pending;
 };
 extern __thread struct cache *tls_cache __attribute__((tls_model("initial-exec")));
-void *cache_refill(struct cache *c, unsigned spanclass);
-void cache_overflow(struct cache *c, unsigned spanclass);
+bool cache_refill(struct cache *c, unsigned spanclass);
+void *cache_overflow(struct cache *c, unsigned spanclass); /* chain for central_give */
+void cache_flush_locked(struct cache *c); /* world stopped */
+
+static inline void
+busy_enter(struct cache *c)
+{
+	atomic_store_explicit(&c->busy, atomic_load_explicit(&c->busy, memory_order_relaxed) + 1,
+			      memory_order_relaxed);
+	atomic_signal_fence(memory_order_seq_cst);
+}
+
+void world_deferred_stop(struct cache *c);
+
+static inline void
+busy_leave(struct cache *c)
+{
+	atomic_signal_fence(memory_order_seq_cst);
+	uint32_t b = atomic_load_explicit(&c->busy, memory_order_relaxed) - 1;
+	atomic_store_explicit(&c->busy, b, memory_order_relaxed);
+	atomic_signal_fence(memory_order_seq_cst);
+	if (unlikely(b == 0 && atomic_load_explicit(&c->stop_pending, memory_order_relaxed)))
+		world_deferred_stop(c);
+}
 void cache_flush_all(struct cache *c);
 void cache_init(struct cache *c);
 
@@ -241,11 +328,104 @@ void cache_init(struct cache *c);
 void *alloc_slow(size_t size, bool noscan);
 
 /* ---- thread.c: the registry of threads */
+enum { MAX_TLS_RANGES = 8 };
+struct thread {
+	struct cache cache;         /* [owner] */
+	struct thread *next, *prev; /* [thread lock] */
+	pthread_t id;               /* [init only] */
+	uintptr_t stack_hi;         /* [init only] the stack's base (highest address) */
+	_Atomic uintptr_t stack_lo; /* [atomic] stack pointer saved when stopped */
+	_Atomic unsigned stopped_in; /* [atomic] epoch of the last stop (debug check) */
+	/* The large block this thread is allocating, a root until the thread
+	 * holds the address itself (heap_alloc_span).  [atomic] */
+	_Atomic uintptr_t pinned;
+	uintptr_t tls[MAX_TLS_RANGES][2]; /* [init only] static TLS blocks */
+	int ntls;                         /* [init only] */
+};
+extern __thread struct thread *tls_thread __attribute__((tls_model("initial-exec")));
 void thread_init(void);
 struct cache *thread_attach(void); /* registers the caller; its cache, or NULL on ENOMEM */
+void thread_lock_registry(void);
+void thread_unlock_registry(void);
+struct thread *thread_first(void); /* thread lock held: iterate with t->next until NULL */
+struct thread *thread_next(struct thread *t);
+void thread_after_fork_child(void);
 struct counters {
 	uint64_t nmalloc, nfree, bytes_alloc, bytes_freed, nlookup;
 };
 void thread_sum_counters(struct counters *out);
+void thread_sum_counters_locked(struct counters *out);
+
+/* ---- world.c: stopping and starting the world */
+void world_init(void);
+size_t world_stop(void);  /* gc and thread locks held; returns how many threads stopped */
+void world_start(void);
+void world_after_fork_child(void);
+void world_poll(void); /* stop here if a stop is under way (ThreadSanitizer builds) */
+
+/* ---- roots.c */
+typedef void (*roots_fn)(uintptr_t lo, uintptr_t hi, void *arg);
+/* Lists the data/bss segments of every loaded object, then calls then(arg)
+ * still under the loader's lock, so no listed object is unmapped before it
+ * returns.  gc lock held. */
+void roots_collect_then(void (*then)(void *), void *arg);
+void roots_each_segment(roots_fn fn, void *arg); /* inside `then` */
+void roots_each_added(roots_fn fn, void *arg);   /* gc lock held */
+extern struct lock gc_lock;
+
+/* ---- mark.c */
+struct mark_result {
+	uint64_t marked_bytes, marked_blocks;
+	uint64_t root_bytes, stack_bytes;
+};
+void mark_begin(void);
+void mark_set_spans(struct sweep_item *items, size_t n); /* for overflow recovery */
+void mark_range(uintptr_t lo, uintptr_t hi);
+void mark_add_root_bytes(uint64_t roots, uint64_t stacks);
+void mark_drain(void);
+void mark_end(struct mark_result *out);
+void mark_set_stack_limit(size_t entries); /* test hook: force overflow recovery */
+void mark_check_closed(void); /* debug: no marked block points to an unmarked one */
+
+/* ---- sweep.c */
+void sweep_begin(struct sweep_item *items, size_t n, uint32_t sg); /* world stopped */
+void sweep_finish(void);           /* sweep everything left in this thread */
+void sweep_start_background(void); /* hand the rest to the background sweeper */
+void sweep_small_locked(struct span *s, uint32_t sg, uint64_t *freed_blocks);
+void sweep_count(uint64_t blocks, uint64_t bytes);
+void sweep_read_counts(uint64_t *blocks, uint64_t *bytes);
+void sweep_after_fork_child(void);
+
+/* ---- gc.c */
+extern _Atomic int64_t gc_trigger; /* [atomic] collect when heap_live reaches it */
+extern bool gc_stress;              /* [init only] collect at every allocation */
+void gc_init(void);
+void gc_auto(void);
+struct gc_figures {
+	uint64_t num_gc, pause_total_ns, pause_last_ns, pause_max_ns, next_gc;
+	bool enabled;
+};
+void gc_read_figures(struct gc_figures *out);
+
+static inline bool
+gc_due(void)
+{
+	return atomic_load_explicit(&heap_live, memory_order_relaxed) >=
+	       atomic_load_explicit(&gc_trigger, memory_order_relaxed);
+}
+
+/* ---- verify.c */
+void verify_heap(const struct sweep_item *items, size_t n); /* world stopped */
+
+/* ---- util.c: knobs from the environment, read once */
+struct knobs {
+	int gc_percent; /* -1: off */
+	bool trace;
+	bool collect_every;
+	int sig_suspend, sig_restart;
+};
+extern struct knobs knobs;
+void knobs_init(void);
+uint64_t now_ns(void);
 
 #endif

@@ -99,6 +99,13 @@ os_alloc_meta(size_t size)
 	return p;
 }
 
+void
+os_free_meta(void *p, size_t size)
+{
+	munmap(p, size);
+	atomic_fetch_sub_explicit(&sys_bytes, size, memory_order_relaxed);
+}
+
 void *
 os_map_sparse(size_t size)
 {

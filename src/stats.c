@@ -2,8 +2,9 @@
  *
  * Nothing on an allocation fast path touches shared counters: each thread
  * counts into its cache (thread.c sums them, with those of exited threads),
- * the page heap keeps its figures under its lock, and the OS layer counts
- * sys atomically.  The snapshot is therefore exact whenever no other thread
+ * the sweeper counts the blocks it frees, the page heap keeps its figures
+ * under its lock, the collector its own under gc_lock, and the OS layer
+ * counts sys atomically.  The snapshot is therefore exact whenever no other thread
  * is allocating or freeing, and merely a little stale otherwise.
  */
 #include "internal.h"
@@ -16,18 +17,26 @@ mgc_read_stats(mgc_stats *out)
 	mgc_init();
 	struct counters k;
 	struct heap_figures h;
+	struct gc_figures g;
+	uint64_t swept_blocks, swept_bytes;
+	gc_read_figures(&g);
 	thread_sum_counters(&k);
+	sweep_read_counts(&swept_blocks, &swept_bytes);
 	heap_read_figures(&h);
 	memset(out, 0, sizeof *out);
-	out->alloc = k.bytes_alloc - k.bytes_freed;
+	out->alloc = k.bytes_alloc - k.bytes_freed - swept_bytes;
 	out->total_alloc = k.bytes_alloc;
 	out->mallocs = k.nmalloc;
-	out->frees = k.nfree;
+	out->frees = k.nfree + swept_blocks;
 	out->lookups = k.nlookup;
 	out->sys = os_sys_bytes();
 	out->heap_inuse = h.inuse_bytes;
 	out->heap_released = h.released_bytes;
 	out->inuse_pages = h.inuse_bytes / PAGE_SIZE;
-	out->next_gc = UINT64_MAX;
-	out->enable_gc = false;
+	out->next_gc = g.next_gc;
+	out->enable_gc = g.enabled;
+	out->num_gc = g.num_gc;
+	out->pause_total_ns = g.pause_total_ns;
+	out->pause_last_ns = g.pause_last_ns;
+	out->pause_max_ns = g.pause_max_ns;
 }

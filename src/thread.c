@@ -3,30 +3,38 @@
  * A thread is registered on its first mgc call (the fast paths see a NULL
  * tls_cache and fall into a slow path that calls thread_attach) or by
  * mgc_register_thread, and unregistered when it exits (a pthread key
- * destructor) or by mgc_unregister_thread.  Its record holds its cache;
- * unregistering returns the cache's blocks to the centrals and folds its
- * counters into `retired`, so the totals stay exact after threads come and
- * go.
+ * destructor) or by mgc_unregister_thread.  No wrapper around
+ * pthread_create is needed.
  *
- * Locking: thread_lock guards the list of records and `retired`.  A record
- * is created and destroyed by its own thread; other threads only read its
- * counters, under thread_lock.
+ * A record holds the thread's cache and what the collector needs to scan
+ * it: its pthread id (to signal it), the base of its stack (from
+ * pthread_getattr_np), the stack pointer it saves when stopped, and the
+ * address ranges of its static TLS blocks (found with dl_iterate_phdr from
+ * the thread itself: dlpi_tls_data is the calling thread's block), so that
+ * __thread variables are roots.
+ *
+ * A record is complete and the thread's TLS pointers set before it is
+ * linked, so a stop signal always finds its record; on the way out the
+ * cache is emptied while the thread is still registered (and stoppable
+ * only between steps), then the record is unlinked.  Unregistering
+ * folds the thread's counters into `retired`, so totals stay exact.
+ *
+ * Locking: thread_lock guards the list and `retired`.  The collector holds
+ * it from before stopping the world until after restarting it, so threads
+ * neither join nor leave while it looks.
  */
 #include "internal.h"
 
 #include <errno.h>
+#include <link.h>
 
-struct thread {
-	struct cache cache;           /* [owner] */
-	struct thread *next, *prev;   /* [thread lock] */
-};
+__thread struct thread *tls_thread __attribute__((tls_model("initial-exec")));
 
 static struct lock thread_lock = LOCK_INIT(LOCK_THREAD);
 static struct thread threads = {.next = &threads, .prev = &threads}; /* [thread lock] */
 static struct counters retired; /* [thread lock] counters of unregistered threads */
 static struct fixalloc thread_fix = FIXALLOC_INIT((sizeof(struct thread) + 15) & ~(size_t)15);
 static pthread_key_t exit_key;
-static __thread struct thread *tls_thread;
 
 static void thread_exit(void *arg);
 
@@ -35,6 +43,38 @@ thread_init(void)
 {
 	if (pthread_key_create(&exit_key, thread_exit) != 0)
 		fatal("mgc: pthread_key_create failed");
+}
+
+static void
+find_stack(struct thread *t)
+{
+	pthread_attr_t attr;
+	void *addr;
+	size_t size;
+	if (pthread_getattr_np(pthread_self(), &attr) != 0)
+		fatal("mgc: cannot find the stack of a new thread (pthread_getattr_np)");
+	pthread_attr_getstack(&attr, &addr, &size);
+	pthread_attr_destroy(&attr);
+	t->stack_hi = (uintptr_t)addr + size;
+}
+
+static int
+add_tls_block(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	struct thread *t = arg;
+	(void)size;
+	if (info->dlpi_tls_data == NULL)
+		return 0;
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		if (ph->p_type != PT_TLS || t->ntls == MAX_TLS_RANGES)
+			continue;
+		uintptr_t lo = (uintptr_t)info->dlpi_tls_data;
+		t->tls[t->ntls][0] = lo;
+		t->tls[t->ntls][1] = lo + ph->p_memsz;
+		t->ntls++;
+	}
+	return 0;
 }
 
 struct cache *
@@ -47,15 +87,18 @@ thread_attach(void)
 	if (t == NULL)
 		return NULL;
 	cache_init(&t->cache);
+	t->id = pthread_self();
+	find_stack(t);
+	dl_iterate_phdr(add_tls_block, t);
+	pthread_setspecific(exit_key, t);
+	tls_thread = t;
+	tls_cache = &t->cache;
 	lock_acquire(&thread_lock);
 	t->next = threads.next;
 	t->prev = &threads;
 	threads.next->prev = t;
 	threads.next = t;
 	lock_release(&thread_lock);
-	pthread_setspecific(exit_key, t);
-	tls_thread = t;
-	tls_cache = &t->cache;
 	return &t->cache;
 }
 
@@ -70,17 +113,23 @@ add_counters(struct counters *to, const struct cache *c)
 }
 
 static void
-thread_detach(struct thread *t)
+unlink_locked(struct thread *t)
 {
-	tls_cache = NULL;
-	tls_thread = NULL;
-	pthread_setspecific(exit_key, NULL);
-	cache_flush_all(&t->cache);
-	lock_acquire(&thread_lock);
 	t->prev->next = t->next;
 	t->next->prev = t->prev;
 	add_counters(&retired, &t->cache);
+}
+
+static void
+thread_detach(struct thread *t)
+{
+	cache_flush_all(&t->cache);
+	lock_acquire(&thread_lock);
+	unlink_locked(t);
 	lock_release(&thread_lock);
+	tls_cache = NULL;
+	tls_thread = NULL;
+	pthread_setspecific(exit_key, NULL);
 	fixalloc_free(&thread_fix, t);
 }
 
@@ -91,13 +140,59 @@ thread_exit(void *arg)
 }
 
 void
-thread_sum_counters(struct counters *out)
+thread_sum_counters_locked(struct counters *out)
 {
-	lock_acquire(&thread_lock);
 	*out = retired;
 	for (struct thread *t = threads.next; t != &threads; t = t->next)
 		add_counters(out, &t->cache);
+}
+
+void
+thread_sum_counters(struct counters *out)
+{
+	lock_acquire(&thread_lock);
+	thread_sum_counters_locked(out);
 	lock_release(&thread_lock);
+}
+
+void
+thread_lock_registry(void)
+{
+	lock_acquire(&thread_lock);
+}
+
+void
+thread_unlock_registry(void)
+{
+	lock_release(&thread_lock);
+}
+
+struct thread *
+thread_first(void)
+{
+	return thread_next(&threads);
+}
+
+struct thread *
+thread_next(struct thread *t)
+{
+	return t->next == &threads ? NULL : t->next;
+}
+
+/* In the child of fork, with every lock held by the forking thread: only
+ * that thread survives.  The others' records are dropped (their cached
+ * blocks with them: they are free, and merely lost to the child). */
+void
+thread_after_fork_child(void)
+{
+	struct thread *self = tls_thread;
+	struct thread *t = threads.next;
+	while (t != &threads) {
+		struct thread *next = t->next;
+		if (t != self)
+			unlink_locked(t);
+		t = next;
+	}
 }
 
 int

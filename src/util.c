@@ -1,4 +1,5 @@
-/* util.c — locks with a checked order, and the fatal-error path.
+/* util.c — locks with a checked order, the fatal-error path, and the knobs
+ * read from the environment (once, at initialisation: the only getenv calls).
  *
  * Locks are plain mutexes tagged with their level in the lock order written
  * in internal.h.  Debug builds keep, per thread, a bitmask of the levels held
@@ -10,10 +11,18 @@
  */
 #include "internal.h"
 
+#include <errno.h>
+
+#include <sched.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <time.h>
 #include <unistd.h>
+
+struct knobs knobs = {.gc_percent = 100, .sig_suspend = SIGPWR, .sig_restart = SIGXCPU};
 
 static __thread unsigned held_levels; /* [owner] debug: bit n = a level-n lock is held */
 
@@ -52,13 +61,40 @@ assert_fail(const char *what, const char *file, int line)
 	fatal("mgc: internal error: %s:%d: assertion failed: %s", file, line, what);
 }
 
+/* ThreadSanitizer holds back a signal sent to a thread blocked in
+ * pthread_mutex_lock until the call returns, so a thread waiting for the
+ * gc or thread lock (held by a collector that is waiting for this thread to
+ * stop) would never stop.  Under TSan those locks are taken by polling with
+ * trylock, and the poll stops the thread itself when a stop is under way. */
+static void
+lock_spin(struct lock *l)
+{
+	while (pthread_mutex_trylock(&l->mutex) != 0) {
+		world_poll(); /* TSan may not have delivered the stop signal yet */
+		sched_yield();
+	}
+}
+
+/* Allocator locks make their holder busy: see internal.h. */
+static bool
+is_allocator_lock(const struct lock *l)
+{
+	return l->level >= LOCK_CENTRAL;
+}
+
 void
 lock_acquire(struct lock *l)
 {
 	if (MGC_DEBUG && (held_levels >> l->level) != 0)
 		fatal("mgc: internal error: lock order violated (taking level %d, held mask %#x)",
 		      (int)l->level, held_levels);
-	pthread_mutex_lock(&l->mutex);
+	struct cache *c = tls_cache;
+	if (c != NULL && is_allocator_lock(l))
+		busy_enter(c);
+	if (MGC_TSAN && !is_allocator_lock(l))
+		lock_spin(l);
+	else
+		pthread_mutex_lock(&l->mutex);
 	if (MGC_DEBUG)
 		held_levels |= 1u << l->level;
 }
@@ -69,10 +105,86 @@ lock_release(struct lock *l)
 	if (MGC_DEBUG)
 		held_levels &= ~(1u << l->level);
 	pthread_mutex_unlock(&l->mutex);
+	struct cache *c = tls_cache;
+	if (c != NULL && is_allocator_lock(l))
+		busy_leave(c);
 }
 
 bool
 lock_held(const struct lock *l)
 {
 	return !MGC_DEBUG || (held_levels & (1u << l->level)) != 0;
+}
+
+/* ---- knobs ---------------------------------------------------------------- */
+
+/* A decimal integer (optional sign) and nothing else, into *out. */
+static bool
+parse_int(const char *s, long *out)
+{
+	char *end;
+	errno = 0;
+	long v = strtol(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || s[0] == ' ' || s[0] == '\t')
+		return false;
+	*out = v;
+	return true;
+}
+
+static void
+read_gc_percent(void)
+{
+	const char *v = getenv("MGC_GCPERCENT");
+	long n;
+	if (v == NULL)
+		return;
+	if (strcmp(v, "off") == 0)
+		knobs.gc_percent = -1;
+	else if (parse_int(v, &n) && n <= 1000000 && n >= -1000000)
+		knobs.gc_percent = n < 0 ? -1 : (int)n;
+	else
+		fprintf(stderr, "mgc: MGC_GCPERCENT=\"%s\" is neither \"off\" nor a decimal integer; "
+				"ignored\n", v);
+}
+
+static void
+read_signal(const char *name, int *sig)
+{
+	const char *v = getenv(name);
+	long n;
+	if (v == NULL)
+		return;
+	if (parse_int(v, &n) && n > 0 && n <= SIGRTMAX && n != SIGKILL && n != SIGSTOP &&
+	    n != SIGSEGV && n != SIGBUS)
+		*sig = (int)n;
+	else
+		fprintf(stderr, "mgc: %s=\"%s\" is not a usable signal number; ignored\n", name, v);
+}
+
+static bool
+read_flag(const char *name)
+{
+	const char *v = getenv(name);
+	return v != NULL && v[0] != '\0' && strcmp(v, "0") != 0;
+}
+
+void
+knobs_init(void)
+{
+	read_gc_percent();
+	knobs.trace = read_flag("MGC_TRACE");
+	knobs.collect_every = read_flag("MGC_COLLECT_EVERY");
+	read_signal("MGC_SIGNAL_SUSPEND", &knobs.sig_suspend);
+	read_signal("MGC_SIGNAL_RESTART", &knobs.sig_restart);
+	if (knobs.sig_suspend == knobs.sig_restart)
+		fatal("mgc: MGC_SIGNAL_SUSPEND and MGC_SIGNAL_RESTART must differ (both %d)",
+		      knobs.sig_suspend);
+}
+
+uint64_t
+now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }

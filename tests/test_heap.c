@@ -7,7 +7,7 @@
 static struct span *
 take(size_t npages)
 {
-	struct span *s = heap_alloc_span(npages, SPAN_LARGE, 0);
+	struct span *s = heap_alloc_span(npages, SPAN_LARGE, 0, npages * PAGE_SIZE, NULL);
 	CHECK(s != NULL, "heap_alloc_span(%zu) failed", npages);
 	CHECK(s->npages == npages, "asked %zu pages, got %zu", npages, s->npages);
 	for (size_t i = 0; i < npages; i++)
@@ -27,11 +27,11 @@ test_coalesce(void)
 		CHECK(0, "spans not carved contiguously: %#lx %#lx %#lx", (unsigned long)a->base,
 		      (unsigned long)b->base, (unsigned long)c->base);
 	}
-	heap_free_span(a);
-	heap_free_span(c);
+	heap_free_large(a);
+	heap_free_large(c);
 	struct span *f = pagemap_lookup(base);
 	CHECK(f != NULL && f->kind == SPAN_FREE && f->npages == 3, "a not free alone");
-	heap_free_span(b);
+	heap_free_large(b);
 	f = pagemap_lookup(base);
 	CHECK(f != NULL && f->kind == SPAN_FREE && f->npages >= 15, "a+b+c not merged (%zu pages)",
 	      f ? f->npages : 0);
@@ -39,7 +39,7 @@ test_coalesce(void)
 	struct span *d = take(15);
 	CHECK(d->base == base, "merged span not reused: %#lx vs %#lx", (unsigned long)d->base,
 	      (unsigned long)base);
-	heap_free_span(d);
+	heap_free_large(d);
 }
 
 /* Spans are reused first-fit by size: freeing and asking again gives the
@@ -53,12 +53,12 @@ test_reuse(void)
 	uintptr_t base = s->base;
 	heap_read_figures(&during);
 	CHECK(during.inuse_bytes == before.inuse_bytes + 40 * PAGE_SIZE, "inuse not counted");
-	heap_free_span(s);
+	heap_free_large(s);
 	heap_read_figures(&after);
 	CHECK(after.inuse_bytes == before.inuse_bytes, "inuse not uncounted");
 	s = take(40);
 	CHECK(s->base == base, "freed span not reused");
-	heap_free_span(s);
+	heap_free_large(s);
 }
 
 /* Freeing a lot releases pages to the OS; using them again un-counts them
@@ -73,7 +73,7 @@ test_release(void)
 		memset((void *)s[i]->base, 0x5a, PAGES * PAGE_SIZE);
 	}
 	for (int i = 0; i < N; i++)
-		heap_free_span(s[i]);
+		heap_free_large(s[i]);
 	struct heap_figures f;
 	heap_read_figures(&f);
 	CHECK(f.released_bytes > 0, "nothing released after freeing 128 MiB");
@@ -89,7 +89,7 @@ test_release(void)
 	struct heap_figures g;
 	heap_read_figures(&g);
 	CHECK(g.released_bytes < f.released_bytes, "reuse did not un-count released bytes");
-	heap_free_span(t);
+	heap_free_large(t);
 }
 
 int

@@ -1,0 +1,346 @@
+/* finalizers.c — the cost of finalization: mgc against the Boehm collector.
+ *
+ * Compiled once per backend, selected with exactly one define:
+ *   -DBACKEND_MGC    mgc_alloc, mgc_set_finalizer / mgc_add_cleanup,
+ *                    mgc_collect, mgc_run_finalizers (build/libmgc.a -lpthread -ldl)
+ *   -DBACKEND_BOEHM  GC_MALLOC, GC_register_finalizer /
+ *                    GC_register_finalizer_no_order, GC_gcollect,
+ *                    GC_invoke_finalizers (-lgc)
+ * Nothing is freed explicitly.
+ *
+ * N blocks of 32 bytes are allocated, each given a finalizer (mode
+ * `finalizers`: mgc_set_finalizer or GC_register_finalizer, both ordered)
+ * or a cleanup (mode `cleanups`: mgc_add_cleanup; Boehm has no cleanups, so
+ * its row uses GC_register_finalizer_no_order, the closest thing).  They
+ * are kept reachable from a table (a collected, scanned block whose only
+ * reference is in bss) until all are made, so that no collection during
+ * the allocation finalizes any, and then dropped all at once by clearing
+ * that reference.  Then come rounds of one full collection followed by
+ * running the queued finalizers, until every finalizer has run or ROUNDS
+ * rounds have passed.  Each finalizer increments an atomic counter; the
+ * program fails (exit 1) if the counter does not reach N.  For mgc, a
+ * round also waits (at most a second) for finalizers that its background
+ * runner has taken but not finished.
+ *
+ * Usage:
+ *   finalizers finalizers|cleanups [N]   (default 1000000)
+ *   finalizers --which                   (backend identity, then exit)
+ * Output, one line:
+ *   mode backend seconds peak_rss_kib max_pause_ms num_gc finalized rounds finalize_seconds
+ * seconds covers allocation, registration and finalization; finalize_seconds
+ * only the rounds after the drop.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#if defined(BACKEND_MGC)
+#include "mgc.h"
+#define BACKEND_NAME "mgc"
+#elif defined(BACKEND_BOEHM)
+#include <gc.h>
+#define BACKEND_NAME "boehm"
+#else
+#error "define one of BACKEND_MGC, BACKEND_BOEHM"
+#endif
+
+#define DEFAULT_N 1000000
+#define BLOCK_SIZE 32
+#define ROUNDS 10
+#define SETTLE_SEC 1.0
+
+/* Incremented by every finalizer and cleanup; mgc may run them on its own
+ * thread. */
+static atomic_size_t finalized;
+/* The table that keeps the blocks reachable until they are dropped. */
+static uint64_t **table;
+
+/* ---- helpers ---------------------------------------------------------- */
+
+static double now_sec(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static long peak_rss_kib(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return ru.ru_maxrss;
+}
+
+static void die(const char *what)
+{
+	fprintf(stderr, "finalizers: %s: %s failed: %s\n", BACKEND_NAME, what,
+		strerror(errno));
+	exit(1);
+}
+
+static void count_one(void)
+{
+	atomic_fetch_add_explicit(&finalized, 1, memory_order_relaxed);
+}
+
+/* ---- backend ---------------------------------------------------------- */
+
+#ifdef BACKEND_MGC
+static void bk_init(void)
+{
+	mgc_init();
+}
+
+static void *bk_alloc(size_t n)
+{
+	void *p = mgc_alloc(n);
+
+	if (p == NULL)
+		die("mgc_alloc");
+	return p;
+}
+
+static void on_finalize(void *obj, void *arg)
+{
+	(void)obj;
+	(void)arg;
+	count_one();
+}
+
+static void on_cleanup(void *arg)
+{
+	(void)arg;
+	count_one();
+}
+
+static void bk_set_finalizer(void *p, int cleanup)
+{
+	if (cleanup) {
+		if (mgc_add_cleanup(p, on_cleanup, NULL) != 0)
+			die("mgc_add_cleanup");
+	} else if (mgc_set_finalizer(p, on_finalize, NULL) != 0) {
+		die("mgc_set_finalizer");
+	}
+}
+
+static void bk_collect(void)
+{
+	mgc_collect();
+}
+
+/* Runs what is queued here, then gives the background runner up to
+ * SETTLE_SEC to finish the finalizers it has already taken. */
+static void bk_run_finalizers(void)
+{
+	double t0 = now_sec();
+	mgc_stats st;
+
+	mgc_run_finalizers();
+	for (;;) {
+		mgc_read_stats(&st);
+		if (st.finalizers_run >= st.finalizers_queued ||
+		    now_sec() - t0 > SETTLE_SEC)
+			return;
+		if (mgc_run_finalizers() == 0)
+			sched_yield();
+	}
+}
+
+/* Longest pause in milliseconds and number of collections. */
+static void bk_gc_stats(double *max_pause_ms, unsigned long *num_gc)
+{
+	mgc_stats st;
+
+	mgc_read_stats(&st);
+	*max_pause_ms = st.pause_max_ns / 1e6;
+	*num_gc = (unsigned long)st.num_gc;
+}
+
+static void bk_which(void)
+{
+	printf("mgc: statically linked\n");
+}
+#else
+static double gc_started, gc_max_pause;
+
+/* Called by the collector, with its lock held, around every collection. */
+static void GC_CALLBACK on_gc_event(GC_EventType e)
+{
+	double d;
+
+	if (e == GC_EVENT_START) {
+		gc_started = now_sec();
+	} else if (e == GC_EVENT_END) {
+		d = now_sec() - gc_started;
+		if (d > gc_max_pause)
+			gc_max_pause = d;
+	}
+}
+
+static void bk_init(void)
+{
+	GC_INIT();
+	GC_set_on_collection_event(on_gc_event);
+}
+
+static void *bk_alloc(size_t n)
+{
+	void *p = GC_MALLOC(n);
+
+	if (p == NULL)
+		die("GC_MALLOC");
+	return p;
+}
+
+static void GC_CALLBACK on_finalize(void *obj, void *arg)
+{
+	(void)obj;
+	(void)arg;
+	count_one();
+}
+
+static void bk_set_finalizer(void *p, int cleanup)
+{
+	if (cleanup)
+		GC_register_finalizer_no_order(p, on_finalize, NULL, NULL, NULL);
+	else
+		GC_register_finalizer(p, on_finalize, NULL, NULL, NULL);
+}
+
+static void bk_collect(void)
+{
+	GC_gcollect();
+}
+
+static void bk_run_finalizers(void)
+{
+	GC_invoke_finalizers();
+}
+
+static void bk_gc_stats(double *max_pause_ms, unsigned long *num_gc)
+{
+	*max_pause_ms = gc_max_pause * 1e3;
+	*num_gc = (unsigned long)GC_get_gc_no();
+}
+
+static void bk_which(void)
+{
+	unsigned v = GC_get_version();
+
+	printf("boehm: bdwgc %u.%u.%u, default settings\n",
+		v >> 16, (v >> 8) & 0xff, v & 0xff);
+}
+#endif
+
+/* ---- the benchmark ---------------------------------------------------- */
+
+/* Not inlined, so that its locals, the last block pointers among them, are
+ * gone from the registers and the live stack once it returns. */
+static __attribute__((noinline)) void make_blocks(size_t n, int cleanup)
+{
+	size_t i;
+
+	table = bk_alloc(n * sizeof *table);
+	for (i = 0; i < n; i++) {
+		uint64_t *p = bk_alloc(BLOCK_SIZE);
+
+		p[0] = i;
+		bk_set_finalizer(p, cleanup);
+		table[i] = p;
+	}
+}
+
+/* Overwrites the dead part of the stack, so that no stale copy of a block
+ * pointer left by make_blocks keeps its block reachable. */
+static __attribute__((noinline)) void clear_stack(void)
+{
+	volatile char buf[16384];
+	size_t i;
+
+	for (i = 0; i < sizeof buf; i++)
+		buf[i] = 0;
+}
+
+/* Collections until all n finalizers have run, or ROUNDS of them. */
+static int finalize_all(size_t n)
+{
+	int rounds = 0;
+
+	while (atomic_load(&finalized) < n && rounds < ROUNDS) {
+		bk_collect();
+		bk_run_finalizers();
+		rounds++;
+	}
+	return rounds;
+}
+
+static size_t parse_count(const char *arg)
+{
+	char *end;
+	unsigned long long v;
+
+	errno = 0;
+	v = strtoull(arg, &end, 10);
+	if (errno != 0 || end == arg || *end != '\0' || v == 0 || arg[0] == '-') {
+		fprintf(stderr, "finalizers: bad count '%s'\n", arg);
+		exit(2);
+	}
+	return (size_t)v;
+}
+
+static _Noreturn void usage(void)
+{
+	fprintf(stderr, "usage: finalizers finalizers|cleanups [N]\n"
+		"       finalizers --which\n");
+	exit(2);
+}
+
+int main(int argc, char **argv)
+{
+	size_t n = DEFAULT_N, done;
+	double t0, t1, t2, max_pause;
+	unsigned long num_gc;
+	int cleanup, rounds;
+
+	bk_init();
+	if (argc == 2 && strcmp(argv[1], "--which") == 0) {
+		bk_which();
+		return 0;
+	}
+	if (argc < 2 || argc > 3)
+		usage();
+	if (strcmp(argv[1], "finalizers") == 0)
+		cleanup = 0;
+	else if (strcmp(argv[1], "cleanups") == 0)
+		cleanup = 1;
+	else
+		usage();
+	if (argc == 3)
+		n = parse_count(argv[2]);
+	t0 = now_sec();
+	make_blocks(n, cleanup);
+	table = NULL;
+	clear_stack();
+	t1 = now_sec();
+	rounds = finalize_all(n);
+	t2 = now_sec();
+	done = atomic_load(&finalized);
+	bk_gc_stats(&max_pause, &num_gc);
+	if (done != n) {
+		fprintf(stderr, "finalizers: %s: %s: %zu of %zu ran after %d collections\n",
+			BACKEND_NAME, argv[1], done, n, rounds);
+		return 1;
+	}
+	printf("%s %s %.3f %ld %.2f %lu %zu %d %.3f\n", argv[1], BACKEND_NAME,
+		t2 - t0, peak_rss_kib(), max_pause, num_gc, done, rounds, t2 - t1);
+	return 0;
+}

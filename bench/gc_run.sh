@@ -1,0 +1,518 @@
+#!/usr/bin/env bash
+# gc_run.sh — build and run the mgc collector benchmarks (bench/gcbench.c,
+# bintree.c, pause.c, finalizers.c) against the Boehm collector, and print
+# markdown tables of medians.  See bench/README.md.
+#
+#   bash bench/gc_run.sh            build, run, print the tables
+#   bash bench/gc_run.sh --write    also update the gc section of docs/BENCHMARKS.md
+#
+# Environment:
+#   BENCH_RUNS           runs per benchmark and backend (default 5)
+#   BENCH_PAUSE_RUNS     runs of pause per backend (default 3, at most BENCH_RUNS)
+#   BENCH_PAUSE_MIB      live heap of pause in MiB (default 1024)
+#   BENCH_BINTREE_DEPTH  bintree depth (default 21)
+#   BENCH_FINALIZERS_N   blocks of finalizers and cleanups (default 1000000)
+#   CC                   compiler (default cc)
+#   MGC_LIB              libmgc.a to link (default build/libmgc.a, built with make)
+set -euo pipefail
+
+# The settings given in the environment, for the record in the docs.
+GIVEN_ENV=""
+for v in BENCH_RUNS BENCH_PAUSE_RUNS BENCH_PAUSE_MIB BENCH_BINTREE_DEPTH \
+	BENCH_FINALIZERS_N CC MGC_LIB; do
+	if [[ -n ${!v:-} ]]; then GIVEN_ENV+="$v=$(printf %q "${!v}") "; fi
+done
+unset v
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+OUT=$ROOT/build/bench
+DOC=$ROOT/docs/BENCHMARKS.md
+CC=${CC:-cc}
+RUNS=${BENCH_RUNS:-5}
+PAUSE_RUNS=${BENCH_PAUSE_RUNS:-3}
+PAUSE_MIB=${BENCH_PAUSE_MIB:-1024}
+BINTREE_DEPTH=${BENCH_BINTREE_DEPTH:-21}
+FINALIZERS_N=${BENCH_FINALIZERS_N:-1000000}
+CFLAGS="-O2 -std=c11 -Wall -Wextra"
+RUN_TIMEOUT=300
+PROGRAMS="gcbench bintree pause finalizers"
+BENCHMARKS="gcbench bintree pause finalizers cleanups"
+BACKENDS="mgc boehm"
+WRITE=0
+
+declare -A ACTIVE=()    # "benchmark backend" -> 1 while it builds and runs
+declare -A IDENT=()     # backend -> what its binaries say they run on
+SKIPPED=()              # "backend: reason", printed and written, never silent
+NOTES=()                # caveats about what was measured, printed and written
+FAILED=()
+
+say() { printf '%s\n' "$*" >&2; }
+die() { say "gc_run.sh: $*"; exit 1; }
+
+usage() {
+	say "usage: bash bench/gc_run.sh [--write]"
+	exit 2
+}
+
+positive() {
+	[[ $2 =~ ^[1-9][0-9]*$ ]] || die "$1 must be a positive integer"
+}
+
+parse_args() {
+	local a
+	for a in "$@"; do
+		case $a in
+		--write) WRITE=1 ;;
+		-h|--help) usage ;;
+		*) say "gc_run.sh: unknown argument '$a'"; usage ;;
+		esac
+	done
+	positive BENCH_RUNS "$RUNS"
+	positive BENCH_PAUSE_RUNS "$PAUSE_RUNS"
+	positive BENCH_PAUSE_MIB "$PAUSE_MIB"
+	positive BENCH_BINTREE_DEPTH "$BINTREE_DEPTH"
+	positive BENCH_FINALIZERS_N "$FINALIZERS_N"
+	((PAUSE_RUNS <= RUNS)) || PAUSE_RUNS=$RUNS
+}
+
+# Links a program using the Boehm collector: is libgc-dev installed?
+have_boehm() {
+	printf '#include <gc.h>\nint main(void) { GC_INIT(); return GC_MALLOC(8) == 0; }\n' |
+		"$CC" -x c - -o "$OUT/.probe" -lgc >/dev/null 2>&1
+}
+
+# Does the library define the function?  (grep reads all of nm's output:
+# with -q, nm could die of SIGPIPE and pipefail would report a failure.)
+defines() {
+	nm -g "$1" 2>/dev/null | grep -E " T $2\$" >/dev/null
+}
+
+# The mgc library: MGC_LIB if given, else build/libmgc.a, brought up to
+# date with make unless make is already running us.
+find_mgc() {
+	if [[ -n ${MGC_LIB:-} ]]; then
+		return
+	fi
+	MGC_LIB=$ROOT/build/libmgc.a
+	if [[ -z ${MAKELEVEL:-} && -f $ROOT/Makefile ]]; then
+		say "== make -C $ROOT"
+		make -s -C "$ROOT" >&2 || die "make failed: cannot build $MGC_LIB"
+	fi
+}
+
+backend_libs() {
+	case $1 in
+	mgc) echo "$MGC_LIB -lpthread -ldl" ;;
+	boehm) echo "-lgc -lpthread" ;;
+	esac
+}
+
+# The benchmarks a program runs.
+benchmarks_of() {
+	case $1 in
+	finalizers) echo "finalizers cleanups" ;;
+	*) echo "$1" ;;
+	esac
+}
+
+program_of() {
+	case $1 in
+	cleanups) echo finalizers ;;
+	*) echo "$1" ;;
+	esac
+}
+
+skip() {
+	SKIPPED+=("$1")
+	say "SKIP $1"
+}
+
+# Compiles (a failure stops everything: the sources must build) and links
+# (a failure of mgc's link, typically symbols the library does not have
+# yet, skips that program's mgc benchmarks, naming the missing symbols).
+build_one() {
+	local p=$1 b=$2 libs obj log missing
+	libs=$(backend_libs "$b")
+	obj=$OUT/$p-$b.o
+	log=$OUT/gc-link-$p-$b.txt
+	say "== build $p $b: $CC $CFLAGS -DBACKEND_${b^^} bench/$p.c $libs"
+	# shellcheck disable=SC2086 # $CFLAGS and $libs are lists of flags
+	"$CC" $CFLAGS -DBACKEND_"${b^^}" -I"$ROOT/include" -c "$ROOT/bench/$p.c" -o "$obj" ||
+		die "compiling bench/$p.c for $b failed"
+	# shellcheck disable=SC2086
+	if ! "$CC" "$obj" -o "$OUT/$p-$b" $libs >"$log" 2>&1; then
+		missing=$(grep -i 'undefined' "$log" | grep -oE '\bmgc_[a-z_]+' |
+			sort -u | tr '\n' ' ' || true)
+		if [[ -n $missing ]]; then
+			skip "$b ($p): $MGC_LIB lacks ${missing% }"
+		else
+			skip "$b ($p): link failed: $(head -n 1 "$log")"
+		fi
+		return 1
+	fi
+}
+
+# Builds every program for every backend that is installed; a binary must
+# also answer --which before its benchmarks are run.
+build_all() {
+	local p b w ident
+	mkdir -p "$OUT"
+	find_mgc
+	for b in $BACKENDS; do
+		if [[ $b == mgc && ! -f $MGC_LIB ]]; then
+			skip "mgc: $MGC_LIB does not exist (run make)"
+			continue
+		fi
+		if [[ $b == mgc ]] && ! defines "$MGC_LIB" mgc_collect; then
+			NOTES+=("$MGC_LIB has no collector yet (no mgc_collect): its rows show allocation without collection")
+			say "NOTE ${NOTES[-1]}"
+		fi
+		if [[ $b == boehm ]] && ! have_boehm; then
+			skip "boehm: <gc.h> or -lgc not found (apt-get install libgc-dev)"
+			continue
+		fi
+		for p in $PROGRAMS; do
+			build_one "$p" "$b" || continue
+			if ! ident=$("$OUT/$p-$b" --which 2>&1); then
+				skip "$b ($p): does not start: $ident"
+				continue
+			fi
+			IDENT[$b]=${ident#"$b: "}
+			for w in $(benchmarks_of "$p"); do
+				ACTIVE["$w $b"]=1
+			done
+		done
+	done
+	rm -f "$OUT/.probe"
+}
+
+is_active() {
+	[[ -n ${ACTIVE["$1 $2"]+set} ]]
+}
+
+# The backends that have at least one benchmark to run.
+active_backends() {
+	local b w
+	for b in $BACKENDS; do
+		for w in $BENCHMARKS; do
+			if is_active "$w" "$b"; then
+				printf '%s ' "$b"
+				break
+			fi
+		done
+	done
+}
+
+# Arguments of the program for a benchmark.
+bench_args() {
+	case $1 in
+	gcbench) ;;
+	bintree) echo "$BINTREE_DEPTH" ;;
+	pause) echo "$PAUSE_MIB" ;;
+	finalizers|cleanups) echo "$1 $FINALIZERS_N" ;;
+	esac
+}
+
+# Words in the result line of a benchmark.
+bench_fields() {
+	case $1 in
+	gcbench|bintree) echo 6 ;;
+	*) echo 9 ;;
+	esac
+}
+
+bench_runs() {
+	case $1 in
+	pause) echo "$PAUSE_RUNS" ;;
+	*) echo "$RUNS" ;;
+	esac
+}
+
+# Why a run failed, from its exit status.
+exit_reason() {
+	local rc=$1
+	if ((rc == 124)); then
+		echo "timed out after $RUN_TIMEOUT s"
+	elif ((rc > 128)); then
+		echo "killed by SIG$(kill -l $((rc - 128)) 2>/dev/null || echo $((rc - 128)))"
+	elif ((rc == 0)); then
+		echo "malformed output"
+	else
+		echo "exit status $rc"
+	fi
+}
+
+# The check lines binary-trees must print for a depth: a tree of depth d
+# has 2^(d+1) - 1 nodes.
+expected_checks() {
+	awk -v n="$1" 'BEGIN {
+		printf "stretch tree of depth %d\t check: %.0f\n", n + 1, 2 ^ (n + 2) - 1
+		for (d = 4; d <= n; d += 2) {
+			it = 2 ^ (n - d + 4)
+			printf "%.0f\t trees of depth %d\t check: %.0f\n", it, d, it * (2 ^ (d + 1) - 1)
+		}
+		printf "long lived tree of depth %d\t check: %.0f\n", n, 2 ^ (n + 1) - 1
+	}'
+}
+
+# bintree prints its check lines before the result: every run of every
+# backend must print exactly the expected ones.
+checks_differ() {
+	local w=$1 out=$2 ref=$OUT/gc-checks-expected.txt
+	[[ $w == bintree ]] || return 1
+	[[ -f $ref ]] || expected_checks "$BINTREE_DEPTH" >"$ref"
+	head -n -1 "$out" >"$out.checks"
+	! cmp -s "$ref" "$out.checks"
+}
+
+fail() {
+	local w=$1 b=$2 r=$3 why=$4 cmd=$5
+	say "FAIL $b $w (run $r): $why"
+	say "     repeat with: $cmd"
+	FAILED+=("$b ($w, run $r): $why; repeat with: $cmd")
+	unset "ACTIVE[$w $b]"
+}
+
+# One run; appends its result line to the results file.  A backend that
+# fails once is dropped for that benchmark, and the failure is reported
+# with the command that repeats it.
+run_one() {
+	local w=$1 b=$2 r=$3 line out err rc=0 cmd
+	local argv
+	read -r -a argv <<<"$OUT/$(program_of "$w")-$b $(bench_args "$w")"
+	out=$OUT/gc-stdout-$b-$w.txt
+	err=$OUT/gc-stderr-$b-$w.txt
+	cmd="${argv[*]}"
+	timeout "$RUN_TIMEOUT" "${argv[@]}" >"$out" 2>"$err" || rc=$?
+	line=$(tail -n 1 "$out")
+	if ((rc != 0)) || [[ $(wc -w <<<"$line") -ne $(bench_fields "$w") ]] ||
+		[[ $line != "$w $b "* ]]; then
+		fail "$w" "$b" "$r" "$(exit_reason "$rc")$(tail -n 1 "$err" | sed 's/^./: &/')" "$cmd"
+		return
+	fi
+	if checks_differ "$w" "$out"; then
+		fail "$w" "$b" "$r" "check lines differ from the expected ones" \
+			"$cmd (diff $out.checks $OUT/gc-checks-expected.txt)"
+		return
+	fi
+	say "   [$r/$(bench_runs "$w")] $line"
+	echo "$line" >>"$RESULTS"
+}
+
+# Round-robin over backends inside each repetition, so that a noisy
+# moment on the machine is spread over both.
+run_all() {
+	local r w b
+	RESULTS=$OUT/gc-results.txt
+	: >"$RESULTS"
+	rm -f "$OUT/gc-checks-expected.txt"
+	for ((r = 1; r <= RUNS; r++)); do
+		for w in $BENCHMARKS; do
+			((r <= $(bench_runs "$w"))) || continue
+			for b in $BACKENDS; do
+				if is_active "$w" "$b"; then
+					run_one "$w" "$b" "$r"
+				fi
+			done
+		done
+	done
+}
+
+# Median of column $3 for benchmark $1 and backend $2; empty if no runs.
+median() {
+	awk -v w="$1" -v b="$2" -v c="$3" '$1 == w && $2 == b { print $c }' "$RESULTS" |
+		sort -g |
+		awk '{ v[NR] = $1 }
+		END {
+			if (NR == 0) exit
+			m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+			print m
+		}'
+}
+
+# $1 / $2 with two decimals, or n/a.
+ratio() {
+	if [[ -n $1 && -n $2 ]]; then
+		awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'
+	else
+		echo "n/a"
+	fi
+}
+
+main_table() {
+	local w b s rss pause ngc bs brss
+	echo "| benchmark | backend | median s | time mgc/Boehm | median peak RSS (MiB) | RSS mgc/Boehm | median max pause (ms) | median num_gc |"
+	echo "|---|---|---:|---:|---:|---:|---:|---:|"
+	for w in $BENCHMARKS; do
+		bs=$(median "$w" boehm 3)
+		brss=$(median "$w" boehm 4)
+		for b in $BACKENDS; do
+			s=$(median "$w" "$b" 3)
+			[[ -n $s ]] || continue
+			rss=$(median "$w" "$b" 4)
+			pause=$(median "$w" "$b" 5)
+			ngc=$(median "$w" "$b" 6)
+			printf '| %s | %s | %.3f | %s | %.1f | %s | %.2f | %.0f |\n' "$w" "$b" \
+				"$s" "$(ratio "$s" "$bs")" "$(awk -v k="$rss" 'BEGIN { print k / 1024 }')" \
+				"$(ratio "$rss" "$brss")" "$pause" "$ngc"
+		done
+	done
+}
+
+pause_table() {
+	local b s
+	echo "| backend | live MiB | median collection (ms) | median mark rate (GB/s) | median build s |"
+	echo "|---|---:|---:|---:|---:|"
+	for b in $BACKENDS; do
+		s=$(median pause "$b" 3)
+		[[ -n $s ]] || continue
+		printf '| %s | %s | %.1f | %.3f | %.2f |\n' "$b" "$(median pause "$b" 7)" \
+			"$(awk -v s="$s" 'BEGIN { print s * 1000 }')" \
+			"$(median pause "$b" 8)" "$(median pause "$b" 9)"
+	done
+}
+
+finalizer_table() {
+	local w b s
+	echo "| benchmark | backend | finalized | median rounds | median finalization s |"
+	echo "|---|---|---:|---:|---:|"
+	for w in finalizers cleanups; do
+		for b in $BACKENDS; do
+			s=$(median "$w" "$b" 9)
+			[[ -n $s ]] || continue
+			printf '| %s | %s | %s | %s | %.3f |\n' "$w" "$b" \
+				"$(median "$w" "$b" 7)" "$(median "$w" "$b" 8)" "$s"
+		done
+	done
+}
+
+tables() {
+	main_table
+	echo
+	echo "One full collection of the \`pause\` heap (\`seconds\` above):"
+	echo
+	pause_table
+	echo
+	echo "Finalization after the drop (part of \`seconds\` above):"
+	echo
+	finalizer_table
+}
+
+# The command as it was given, with the settings from the environment.
+command_line() {
+	local cmd="${GIVEN_ENV}bash bench/gc_run.sh --write"
+	if [[ -n ${MAKELEVEL:-} ]]; then
+		echo "\`$cmd\` (from make)"
+	else
+		echo "\`$cmd\`"
+	fi
+}
+
+# The commit mgc was built from, if the tree is a git checkout.
+mgc_commit() {
+	local c
+	c=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null) || return 0
+	if [[ -n $(git -C "$ROOT" status --porcelain -- src include 2>/dev/null) ]]; then
+		c+=", src or include modified"
+	fi
+	echo " (commit $c)"
+}
+
+# Variables that change how either collector behaves (MGC_GCPERCENT,
+# GC_MARKERS, GC_FREE_SPACE_DIVISOR, ...), if any are set.
+collector_env() {
+	local e
+	e=$(env | grep -E '^(MGC|GC)_' | sort | tr '\n' ' ' || true)
+	e=${e% }
+	echo "${e:-none}"
+}
+
+cpu_model() {
+	local m
+	m=$(awk -F': *' '/^model name/ { print $2; exit }' /proc/cpuinfo 2>/dev/null)
+	echo "${m:-unknown}"
+}
+
+section() {
+	local tables=$1 b s
+	echo "<!-- gc:begin -->"
+	echo "## Collector benchmarks: mgc against the Boehm collector"
+	echo
+	echo "- Command: $(command_line)"
+	echo "- Date: $(date -u '+%Y-%m-%d %H:%M UTC')"
+	echo "- Machine: nproc $(nproc), CPU $(cpu_model)"
+	echo "- Compiler: \`$CC $CFLAGS\` ($("$CC" --version | head -n 1))"
+	echo "- Sizes: gcbench standard parameters, bintree depth $BINTREE_DEPTH," \
+		"pause $PAUSE_MIB MiB live, finalizers and cleanups $FINALIZERS_N blocks;" \
+		"$RUNS runs per cell ($PAUSE_RUNS for pause), medians shown"
+	[[ -n ${IDENT[mgc]+set} ]] && echo "- mgc: ${IDENT[mgc]}$(mgc_commit)"
+	[[ -n ${IDENT[boehm]+set} ]] && echo "- boehm: ${IDENT[boehm]}"
+	echo "- Collector environment: $(collector_env)"
+	for s in "${SKIPPED[@]}"; do
+		echo "- Not measured: $s"
+	done
+	for s in "${NOTES[@]}"; do
+		echo "- Note: $s"
+	done
+	echo
+	echo "The machine has $(nproc) cores and is noisy, so the ratios matter more"
+	echo "than the absolute times.  The ratios are mgc's median divided by"
+	echo "Boehm's (below 1: mgc is faster or smaller; above 1: slower or larger)."
+	echo "See \`bench/README.md\` for what each benchmark measures."
+	echo
+	echo "$tables"
+	echo "<!-- gc:end -->"
+}
+
+# Replace the gc section of docs/BENCHMARKS.md, or add it.
+write_doc() {
+	local new=$OUT/gc-section.md begins ends
+	section "$1" >"$new"
+	mkdir -p "$(dirname "$DOC")"
+	if [[ ! -f $DOC ]]; then
+		{ echo "# mgc benchmarks"; echo; cat "$new"; } >"$DOC"
+	else
+		begins=$(grep -c '^<!-- gc:begin -->$' "$DOC" || true)
+		ends=$(grep -c '^<!-- gc:end -->$' "$DOC" || true)
+		if [[ $begins -eq 0 && $ends -eq 0 ]]; then
+			{ echo; cat "$new"; } >>"$DOC"
+		elif [[ $begins -eq 1 && $ends -eq 1 ]]; then
+			awk -v sec="$new" '
+				/^<!-- gc:begin -->$/ { while ((getline l < sec) > 0) print l; skip = 1; next }
+				/^<!-- gc:end -->$/ { skip = 0; next }
+				!skip { print }' "$DOC" >"$DOC.tmp"
+			mv "$DOC.tmp" "$DOC"
+		else
+			die "$DOC: gc markers are unbalanced; not touching it"
+		fi
+	fi
+	say "== wrote the gc section of $DOC"
+}
+
+main() {
+	local t f on
+	parse_args "$@"
+	build_all
+	((${#ACTIVE[@]} > 0)) || die "no backend could be built"
+	on=$(active_backends)
+	say "== $RUNS runs ($PAUSE_RUNS of pause) of: $BENCHMARKS on: ${on% }"
+	run_all
+	t=$(tables)
+	echo
+	echo "$t"
+	echo
+	for f in "${SKIPPED[@]}"; do echo "Not measured: $f"; done
+	for f in "${NOTES[@]}"; do echo "Note: $f"; done
+	for f in "${FAILED[@]}"; do echo "FAILED: $f"; done
+	if ((${#FAILED[@]} > 0)); then
+		[[ $WRITE -eq 1 ]] && say "gc_run.sh: a benchmark failed; $DOC not updated"
+		exit 1
+	fi
+	if [[ $WRITE -eq 1 ]]; then
+		grep -q '^[a-z]* mgc ' "$RESULTS" ||
+			die "mgc was not measured; $DOC not updated"
+		write_doc "$t"
+	fi
+}
+
+main "$@"

@@ -1,0 +1,278 @@
+/* gc.c — the collection driver: when to collect, and the phases.
+ *
+ * A collection, under gc_lock:
+ *   1. Finish the previous cycle's sweep (sweep_finish): marking needs
+ *      every mark bit clear and every span swept.
+ *   2. List the data/bss segments (roots.c); the rest runs inside the
+ *      loader-lock callback, so no listed library is unloaded meanwhile.
+ *   3. Take the thread lock and stop the world (world.c).  A thread is
+ *      never stopped inside an allocator lock or a busy section, so the
+ *      collector may then touch every cache and span.
+ *   4. Empty every thread cache back to its spans: after the collection
+ *      each block handed out comes from a swept span.
+ *   5. Start a sweep generation and snapshot the in-use spans (heap.c).
+ *   6. Mark from the roots: segments, added ranges, every registered
+ *      thread's stack (from its saved stack pointer to its base, registers
+ *      spilled on it) and static TLS blocks (mark.c).
+ *   7. In debug builds, check the heap (verify.c).
+ *   8. Hand the snapshot to the sweeper, restart the world, release the
+ *      locks.  The pause is steps 3-8.
+ *   9. Pace the next collection; print the trace line.
+ *  10. mgc_collect sweeps everything before returning; a collection that
+ *      started by itself leaves the sweep to allocation and the background
+ *      sweeper (sweep.c).
+ *
+ * Pacing.  heap_live counts the bytes handed out to caches and large
+ * blocks since the mark, on top of the marked bytes; a collection starts
+ * (gc_auto, called from allocation slow paths) when it reaches gc_trigger =
+ * marked × (1 + percent/100), at least 4 MiB.  Blocks sitting in caches
+ * count, so the trigger fires at most a few cache batches early.
+ *
+ * Locking: gc_lock (roots.c) is the top of the lock order.  The figures
+ * below are [gc lock].
+ */
+#include "internal.h"
+
+#include <stdio.h>
+
+enum { MIN_HEAP = 4 << 20 };
+
+_Atomic int64_t gc_trigger = MIN_HEAP;
+bool gc_stress;
+
+static int percent;                  /* [gc lock] -1: off */
+static uint64_t live_after;          /* [gc lock] marked bytes of the last cycle */
+static struct gc_figures figs;       /* [gc lock] */
+static _Atomic uint64_t completed;   /* [atomic] copy of figs.num_gc */
+static uint64_t start_ns;
+
+struct cycle {
+	size_t stopped;
+	uint64_t pause_ns;
+	uint64_t heap_before, blocks_before;
+	struct mark_result mark;
+};
+
+/* ---- pacing -------------------------------------------------------------- */
+
+static uint64_t
+goal(void)
+{
+	if (percent < 0)
+		return UINT64_MAX;
+	uint64_t g = live_after + live_after / 100 * (uint64_t)percent +
+		     live_after % 100 * (uint64_t)percent / 100;
+	return g < MIN_HEAP ? MIN_HEAP : g;
+}
+
+static void
+set_goal_locked(void)
+{
+	figs.next_gc = goal();
+	figs.enabled = percent >= 0;
+	atomic_store(&gc_trigger, figs.next_gc > INT64_MAX ? INT64_MAX : (int64_t)figs.next_gc);
+}
+
+int
+mgc_set_gc_percent(int p)
+{
+	mgc_init();
+	lock_acquire(&gc_lock);
+	int old = percent;
+	percent = p < 0 ? -1 : p;
+	set_goal_locked();
+	lock_release(&gc_lock);
+	return old;
+}
+
+/* ---- the stop-the-world part --------------------------------------------- */
+
+static void
+scan_root(uintptr_t lo, uintptr_t hi, void *arg)
+{
+	uint64_t *bytes = arg;
+	*bytes += hi - lo;
+	mark_range(lo, hi);
+}
+
+/* Every registered thread's stack and TLS; for the collecting thread, from
+ * here up (its registers spilled into this frame first). */
+static uint64_t
+mark_threads(void)
+{
+	uint64_t bytes = 0;
+	__builtin_unwind_init();
+	volatile uintptr_t here = 0;
+	for (struct thread *t = thread_first(); t != NULL; t = thread_next(t)) {
+		uintptr_t lo = t == tls_thread ? (uintptr_t)&here
+					       : atomic_load_explicit(&t->stack_lo,
+								      memory_order_acquire);
+		scan_root(lo, t->stack_hi, &bytes);
+		scan_root((uintptr_t)&t->pinned, (uintptr_t)(&t->pinned + 1), &bytes);
+		for (int i = 0; i < t->ntls; i++)
+			scan_root(t->tls[i][0], t->tls[i][1], &bytes);
+	}
+	(void)here;
+	return bytes;
+}
+
+static void
+count_before(struct cycle *cy)
+{
+	struct counters k;
+	uint64_t blocks, bytes;
+	thread_sum_counters_locked(&k);
+	sweep_read_counts(&blocks, &bytes);
+	cy->heap_before = k.bytes_alloc - k.bytes_freed - bytes;
+	cy->blocks_before = k.nmalloc - k.nfree - blocks;
+}
+
+static void
+stopped_phase(struct cycle *cy)
+{
+	for (struct thread *t = thread_first(); t != NULL; t = thread_next(t))
+		cache_flush_locked(&t->cache);
+	count_before(cy);
+	struct sweep_item *items;
+	size_t n = heap_begin_cycle(&items);
+	mark_set_spans(items, n);
+	mark_begin();
+	uint64_t root_bytes = 0;
+	roots_each_segment(scan_root, &root_bytes);
+	roots_each_added(scan_root, &root_bytes);
+	uint64_t stack_bytes = mark_threads();
+	mark_add_root_bytes(root_bytes, stack_bytes);
+	mark_end(&cy->mark);
+	if (MGC_DEBUG)
+		verify_heap(items, n);
+	atomic_store(&heap_live, (int64_t)cy->mark.marked_bytes);
+	sweep_begin(items, n, atomic_load(&heap_sweepgen));
+}
+
+static void
+stop_and_mark(void *arg)
+{
+	struct cycle *cy = arg;
+	thread_lock_registry();
+	uint64_t t0 = now_ns();
+	cy->stopped = world_stop();
+	stopped_phase(cy);
+	world_start();
+	cy->pause_ns = now_ns() - t0;
+	thread_unlock_registry();
+}
+
+/* ---- the driver ---------------------------------------------------------- */
+
+static void
+trace(const struct cycle *cy)
+{
+	double mib = 1024.0 * 1024.0;
+	fprintf(stderr,
+		"mgc: gc %llu @%.3fs pause %.3fms: heap %.1f -> %.1f -> %.1f MiB, %llu blocks freed, "
+		"%zu threads stopped, roots %llu KiB, stacks %llu KiB\n",
+		(unsigned long long)figs.num_gc, (double)(now_ns() - start_ns) / 1e9,
+		(double)cy->pause_ns / 1e6, (double)cy->heap_before / mib,
+		(double)cy->mark.marked_bytes / mib,
+		figs.next_gc == UINT64_MAX ? 0.0 : (double)figs.next_gc / mib,
+		(unsigned long long)(cy->blocks_before - cy->mark.marked_blocks), cy->stopped,
+		(unsigned long long)cy->mark.root_bytes / 1024,
+		(unsigned long long)cy->mark.stack_bytes / 1024);
+}
+
+/* One collection; gc lock held, previous sweep finished. */
+static void
+collect_locked(void)
+{
+	struct cycle cy = {0};
+	roots_collect_then(stop_and_mark, &cy);
+	figs.num_gc++;
+	figs.pause_last_ns = cy.pause_ns;
+	figs.pause_total_ns += cy.pause_ns;
+	if (cy.pause_ns > figs.pause_max_ns)
+		figs.pause_max_ns = cy.pause_ns;
+	live_after = cy.mark.marked_bytes;
+	set_goal_locked();
+	atomic_store(&completed, figs.num_gc);
+	if (knobs.trace)
+		trace(&cy);
+}
+
+void
+gc_auto(void)
+{
+	uint64_t seen = atomic_load(&completed);
+	lock_acquire(&gc_lock);
+	if (gc_stress || atomic_load(&completed) == seen) {
+		sweep_finish();
+		if (gc_stress || gc_due()) {
+			collect_locked();
+			sweep_start_background();
+		}
+	}
+	lock_release(&gc_lock);
+}
+
+void
+mgc_collect(void)
+{
+	if (thread_attach() == NULL)
+		return;
+	lock_acquire(&gc_lock);
+	sweep_finish();
+	collect_locked();
+	sweep_finish();
+	lock_release(&gc_lock);
+	heap_release_free();
+}
+
+void
+gc_read_figures(struct gc_figures *out)
+{
+	lock_acquire(&gc_lock);
+	*out = figs;
+	lock_release(&gc_lock);
+}
+
+/* ---- fork ---------------------------------------------------------------- */
+
+/* Fork with the world stopped: no other thread then holds an allocator
+ * lock (internal.h), and the sweeper is idle, so the child's copy of every
+ * lock is free.  The child keeps only the forking thread. */
+static void
+fork_prepare(void)
+{
+	lock_acquire(&gc_lock);
+	sweep_finish();
+	thread_lock_registry();
+	world_stop();
+}
+
+static void
+fork_parent(void)
+{
+	world_start();
+	thread_unlock_registry();
+	lock_release(&gc_lock);
+}
+
+static void
+fork_child(void)
+{
+	thread_after_fork_child();
+	sweep_after_fork_child();
+	world_after_fork_child();
+	thread_unlock_registry();
+	lock_release(&gc_lock);
+}
+
+void
+gc_init(void)
+{
+	start_ns = now_ns();
+	percent = knobs.gc_percent;
+	gc_stress = knobs.collect_every;
+	set_goal_locked();
+	if (pthread_atfork(fork_prepare, fork_parent, fork_child) != 0)
+		fatal("mgc: pthread_atfork failed");
+}

@@ -1,0 +1,222 @@
+/* mark.c — conservative marking and the mark stack.
+ *
+ * Every aligned word of a root range or of a reached scan block is a
+ * candidate pointer.  A candidate marks a block when it points anywhere
+ * inside the block's usable size (interior pointers count, as the seed's
+ * mlookup; one past the end does not) and the block is live.  Marking a
+ * scan block pushes its range on the mark stack; noscan blocks are marked
+ * and never scanned.  The loop pops ranges until the stack is empty: no
+ * recursion, so a ten-million-node list needs one slot at a time.
+ *
+ * Cheap rejections come first: a word outside [heap_lo, heap_hi) costs two
+ * compares, one in a page with no span costs the page-map loads, and only
+ * then are span fields read.  A pushed block is prefetched, so its first
+ * line is on its way while the stack above it is scanned.
+ *
+ * Overflow.  The stack grows by doubling (os_alloc_meta) up to a limit.  A
+ * block that cannot be pushed is still marked, and `overflowed` is set;
+ * when the stack drains, every span is searched for marked scan blocks,
+ * which are scanned again (rescanning marked blocks is harmless), until a
+ * pass completes without overflow (the Boehm collector's recovery).
+ *
+ * Runs only with the world stopped, on the collecting thread: nothing here
+ * is locked, and mark bits are plain words.
+ */
+#include "internal.h"
+
+struct range {
+	uintptr_t lo, hi;
+};
+
+static struct range *stack;     /* [world stopped] */
+static size_t depth, capacity;  /* [world stopped] */
+static size_t limit = (size_t)1 << 26; /* entries: 1 GiB of stack */
+static bool overflowed;
+static struct mark_result result;
+
+void
+mark_set_stack_limit(size_t entries)
+{
+	limit = entries;
+}
+
+static bool
+grow_stack(void)
+{
+	size_t ncap = capacity ? capacity * 2 : 1 << 16;
+	if (ncap > limit)
+		return false;
+	struct range *n = os_alloc_meta(ncap * sizeof *n);
+	if (n == NULL)
+		return false;
+	for (size_t i = 0; i < depth; i++)
+		n[i] = stack[i];
+	if (stack != NULL)
+		os_free_meta(stack, capacity * sizeof *stack);
+	stack = n;
+	capacity = ncap;
+	return true;
+}
+
+static void
+push(uintptr_t lo, uintptr_t hi)
+{
+	if (unlikely(depth == capacity) && !grow_stack()) {
+		overflowed = true;
+		return;
+	}
+	__builtin_prefetch((const void *)lo);
+	stack[depth++] = (struct range){lo, hi};
+}
+
+/* Mark the block w points into, if any; push it if it is to be scanned. */
+static inline void
+mark_candidate(uintptr_t w)
+{
+	struct span *s = pagemap_lookup(w);
+	if (s == NULL || s->kind == SPAN_FREE)
+		return;
+	uint32_t i = span_block_index(s, w);
+	uintptr_t base = s->base + i * s->elem_size;
+	if (i >= s->nelems || w >= base + s->elem_size)
+		return;
+	if (atomic_load_explicit(&s->state[i], memory_order_relaxed) != BLOCK_LIVE)
+		return;
+	uint64_t bit = (uint64_t)1 << (i & 63);
+	uint64_t *word = &s->mark[i >> 6];
+	if (*word & bit)
+		return;
+	*word |= bit;
+	result.marked_bytes += s->elem_size;
+	result.marked_blocks++;
+	if (!(s->spanclass & 1))
+		push(base, base + s->elem_size);
+}
+
+/* Scanning reads whatever the roots hold, including other threads' stacks
+ * and memory that unregistered threads may be writing: by design, not a
+ * race the sanitizers should report. */
+__attribute__((no_sanitize("address", "thread"))) static void
+scan(uintptr_t lo, uintptr_t hi)
+{
+	uintptr_t min = atomic_load_explicit(&heap_lo, memory_order_relaxed);
+	uintptr_t span = atomic_load_explicit(&heap_hi, memory_order_relaxed) - min;
+	const uintptr_t *p = (const uintptr_t *)round_up(lo, WORD);
+	const uintptr_t *end = (const uintptr_t *)(hi & ~(uintptr_t)(WORD - 1));
+	for (; p < end; p++) {
+		uintptr_t w = *p;
+		if (w - min < span)
+			mark_candidate(w);
+	}
+}
+
+void
+mark_begin(void)
+{
+	depth = 0;
+	overflowed = false;
+	result = (struct mark_result){0};
+	if (capacity == 0)
+		grow_stack();
+}
+
+void
+mark_range(uintptr_t lo, uintptr_t hi)
+{
+	scan(lo, hi);
+	mark_drain();
+}
+
+static struct sweep_item *recover_items; /* the spans overflow recovery searches */
+static size_t recover_n;
+
+void
+mark_set_spans(struct sweep_item *items, size_t n)
+{
+	recover_items = items;
+	recover_n = n;
+}
+
+static void
+drain_stack(void)
+{
+	while (depth > 0) {
+		struct range r = stack[--depth];
+		scan(r.lo, r.hi);
+	}
+}
+
+/* Scan every marked block of scan span s again (overflow recovery). */
+static void
+rescan_span(struct span *s)
+{
+	if (s->kind == SPAN_FREE || (s->spanclass & 1))
+		return;
+	for (uint32_t i = 0; i < s->nelems; i++) {
+		if (!(s->mark[i >> 6] >> (i & 63) & 1))
+			continue;
+		uintptr_t base = s->base + i * s->elem_size;
+		scan(base, base + s->elem_size);
+		drain_stack();
+	}
+}
+
+void
+mark_drain(void)
+{
+	drain_stack();
+	while (overflowed) {
+		overflowed = false;
+		for (size_t k = 0; k < recover_n; k++)
+			rescan_span(recover_items[k].span);
+	}
+}
+
+void
+mark_end(struct mark_result *out)
+{
+	*out = result;
+}
+
+void
+mark_add_root_bytes(uint64_t roots, uint64_t stacks)
+{
+	result.root_bytes += roots;
+	result.stack_bytes += stacks;
+}
+
+/* ---- debug: the mark is closed ------------------------------------------------ */
+
+static bool
+candidate_unmarked(uintptr_t w)
+{
+	struct span *s = pagemap_lookup(w);
+	if (s == NULL || s->kind == SPAN_FREE)
+		return false;
+	uint32_t i = span_block_index(s, w);
+	uintptr_t base = s->base + i * s->elem_size;
+	if (i >= s->nelems || w >= base + s->elem_size ||
+	    atomic_load_explicit(&s->state[i], memory_order_relaxed) != BLOCK_LIVE)
+		return false;
+	return !(s->mark[i >> 6] >> (i & 63) & 1);
+}
+
+void
+mark_check_closed(void)
+{
+	for (size_t k = 0; k < recover_n; k++) {
+		struct span *s = recover_items[k].span;
+		if (s->kind == SPAN_FREE || (s->spanclass & 1))
+			continue;
+		for (uint32_t i = 0; i < s->nelems; i++) {
+			if (!(s->mark[i >> 6] >> (i & 63) & 1))
+				continue;
+			const uintptr_t *p = (const uintptr_t *)(s->base + i * s->elem_size);
+			for (size_t w = 0; w < s->elem_size / WORD; w++)
+				if (candidate_unmarked(p[w]))
+					fatal("mgc: verify: marked block %p word %zu points to unmarked "
+					      "live block %#lx",
+					      (const void *)p, w, (unsigned long)p[w]);
+		}
+	}
+}

@@ -1,0 +1,188 @@
+/* roots.c — where the roots are: data and bss segments, and added ranges.
+ *
+ * Segments.  Every collection lists the writable PT_LOAD segments of the
+ * executable and of every loaded shared object with dl_iterate_phdr, so
+ * libraries loaded or unloaded since the last collection are seen.  The
+ * world is stopped and marked from inside the iteration's last callback:
+ * dl_iterate_phdr holds the loader's lock throughout, so no listed library
+ * can be unmapped before it has been scanned, and because the lock is taken
+ * before any thread is stopped, no stopped thread can be holding it.  A
+ * first pass counts the objects; the second knows its last one by count and
+ * by the loader's add/remove counters (a change in between means a retry).
+ *
+ * mgc's own static state that could look like heap pointers (arena bounds,
+ * the root list) lives in the section "mgc_state", which is cut out of
+ * whatever segment holds it.
+ *
+ * Added ranges (mgc_add_roots) are a list of metadata records.  Locking:
+ * gc_lock guards the list; the collector holds it throughout a collection.
+ */
+#include "internal.h"
+
+#include <link.h>
+
+extern char __start_mgc_state[] __attribute__((visibility("hidden")));
+extern char __stop_mgc_state[] __attribute__((visibility("hidden")));
+
+struct lock gc_lock = LOCK_INIT(LOCK_GC);
+
+struct root_range {
+	uintptr_t lo, hi;
+	struct root_range *next;
+};
+static struct fixalloc root_fix = FIXALLOC_INIT(32);
+static struct root_range *added MGC_STATE; /* [gc lock] */
+
+/* ---- segments ------------------------------------------------------------ */
+
+struct segment_walk {
+	void (*then)(void *);
+	void *arg;
+	size_t objects, seen;
+	unsigned long long adds, subs;
+	bool stale;
+};
+
+static uintptr_t (*segs)[2]; /* [gc lock] the segments of this collection */
+static size_t nsegs, segs_cap;
+
+static int
+count_object(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	struct segment_walk *w = arg;
+	(void)size;
+	w->objects++;
+	w->adds = info->dlpi_adds;
+	w->subs = info->dlpi_subs;
+	return 0;
+}
+
+static void
+add_segment(uintptr_t lo, uintptr_t hi)
+{
+	if (nsegs == segs_cap) {
+		size_t ncap = segs_cap ? segs_cap * 2 : 256;
+		uintptr_t(*n)[2] = os_alloc_meta(ncap * sizeof *n);
+		if (n == NULL)
+			fatal("mgc: out of memory listing root segments");
+		for (size_t i = 0; i < nsegs; i++) {
+			n[i][0] = segs[i][0];
+			n[i][1] = segs[i][1];
+		}
+		if (segs != NULL)
+			os_free_meta(segs, segs_cap * sizeof *segs);
+		segs = n;
+		segs_cap = ncap;
+	}
+	segs[nsegs][0] = lo;
+	segs[nsegs][1] = hi;
+	nsegs++;
+}
+
+/* Add [lo, hi) minus mgc's own state section. */
+static void
+add_segment_clipped(uintptr_t lo, uintptr_t hi)
+{
+	uintptr_t xlo = (uintptr_t)__start_mgc_state, xhi = (uintptr_t)__stop_mgc_state;
+	if (xhi <= lo || xlo >= hi) {
+		add_segment(lo, hi);
+		return;
+	}
+	if (lo < xlo)
+		add_segment(lo, xlo);
+	if (xhi < hi)
+		add_segment(xhi, hi);
+}
+
+static int
+walk_object(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	struct segment_walk *w = arg;
+	(void)size;
+	if (info->dlpi_adds != w->adds || info->dlpi_subs != w->subs) {
+		w->stale = true;
+		return 1;
+	}
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		if (ph->p_type == PT_LOAD && (ph->p_flags & PF_W) && ph->p_memsz > 0) {
+			uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
+			add_segment_clipped(lo, lo + ph->p_memsz);
+		}
+	}
+	if (++w->seen == w->objects) {
+		w->then(w->arg);
+		return 1;
+	}
+	return 0;
+}
+
+void
+roots_collect_then(void (*then)(void *), void *arg)
+{
+	for (;;) {
+		struct segment_walk w = {.then = then, .arg = arg};
+		dl_iterate_phdr(count_object, &w);
+		nsegs = 0;
+		dl_iterate_phdr(walk_object, &w);
+		if (!w.stale && w.seen == w.objects)
+			return;
+	}
+}
+
+void
+roots_each_segment(roots_fn fn, void *arg)
+{
+	for (size_t i = 0; i < nsegs; i++)
+		fn(segs[i][0], segs[i][1], arg);
+}
+
+/* ---- added ranges ----------------------------------------------------------- */
+
+void
+roots_each_added(roots_fn fn, void *arg)
+{
+	for (struct root_range *r = added; r != NULL; r = r->next)
+		fn(r->lo, r->hi, arg);
+}
+
+void
+mgc_add_roots(void *start, void *end)
+{
+	uintptr_t lo = round_up((uintptr_t)start, WORD);
+	uintptr_t hi = (uintptr_t)end & ~(uintptr_t)(WORD - 1);
+	if (hi <= lo)
+		return;
+	mgc_init();
+	lock_acquire(&gc_lock);
+	struct root_range *r = added;
+	while (r != NULL && !(r->lo == lo && r->hi == hi))
+		r = r->next;
+	if (r == NULL && (r = fixalloc_alloc(&root_fix)) != NULL) {
+		r->lo = lo;
+		r->hi = hi;
+		r->next = added;
+		added = r;
+	}
+	lock_release(&gc_lock);
+	if (r == NULL)
+		fatal("mgc: out of memory adding a root range");
+}
+
+void
+mgc_remove_roots(void *start, void *end)
+{
+	mgc_init();
+	lock_acquire(&gc_lock);
+	struct root_range **p = &added;
+	while (*p != NULL) {
+		struct root_range *r = *p;
+		if (r->lo >= (uintptr_t)start && r->hi <= (uintptr_t)end) {
+			*p = r->next;
+			fixalloc_free(&root_fix, r);
+		} else {
+			p = &r->next;
+		}
+	}
+	lock_release(&gc_lock);
+}

@@ -1,0 +1,174 @@
+/* sweep.c — sweeping: unmarked live blocks go back to their spans.
+ *
+ * A collection ends its stop-the-world phase by handing this file the
+ * spans that were in use (heap_begin_cycle's snapshot) and a new sweep
+ * generation sg.  From then on each of those spans is swept exactly once,
+ * by whoever gets to it first:
+ *   - central_take, before it hands out blocks of an unswept span (a block
+ *     allocated from an unswept span would be live and unmarked);
+ *   - the background sweeper thread, which walks the snapshot;
+ *   - mgc_collect and the next collection, which finish the walk
+ *     themselves (sweep_finish) so a sweep never overlaps a mark.
+ * Claiming is a compare-and-swap of the span's sweepgen from sg-2 to sg-1,
+ * done under the span's central lock (small spans) or the heap lock (large
+ * spans), so no one sees a span half swept.
+ *
+ * Sweeping a small span frees every live, unmarked block below its bump
+ * mark: the state byte goes to BLOCK_FREE, the block is zeroed (the zeroing
+ * rule of alloc.c) and pushed on the span's free list; mark bits are
+ * cleared for the next cycle.  A span left with no block out goes back to
+ * the page heap (central.c decides).  The blocks and bytes freed are counted
+ * here, so the stats stay exact: until a dead block is swept it still
+ * counts in alloc, as the contract says.
+ *
+ * Sweeping reads a block's state only when its mark bit is clear: a marked
+ * block may be freed by its owner meanwhile, an unmarked one is touched by
+ * no one else.
+ */
+#include "internal.h"
+
+#include <sched.h>
+#include <string.h>
+
+static struct sweep_item *_Atomic items; /* this cycle's spans (set with the world stopped) */
+static _Atomic size_t nitems;
+/* Next item to take: the cycle's sweepgen in the high half, so a thread
+ * that took a number in an earlier cycle cannot take one of this cycle. */
+static _Atomic uint64_t next;
+static _Atomic size_t done; /* items finished this cycle */
+static _Atomic uint64_t swept_blocks, swept_bytes;
+
+static pthread_mutex_t bg_mutex = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t bg_cond = PTHREAD_COND_INITIALIZER;
+static bool bg_started;  /* [bg_mutex] */
+static uint64_t bg_work; /* [bg_mutex] bumped when there is a cycle to sweep */
+
+void
+sweep_count(uint64_t blocks, uint64_t bytes)
+{
+	atomic_fetch_add_explicit(&swept_blocks, blocks, memory_order_relaxed);
+	atomic_fetch_add_explicit(&swept_bytes, bytes, memory_order_relaxed);
+}
+
+void
+sweep_read_counts(uint64_t *blocks, uint64_t *bytes)
+{
+	*blocks = atomic_load_explicit(&swept_blocks, memory_order_relaxed);
+	*bytes = atomic_load_explicit(&swept_bytes, memory_order_relaxed);
+}
+
+void
+sweep_small_locked(struct span *s, uint32_t sg, uint64_t *freed_out)
+{
+	size_t size = s->elem_size;
+	uint64_t freed = 0;
+	for (uint32_t w = 0; w * 64 < s->bump; w++) {
+		uint64_t marks = s->mark[w];
+		s->mark[w] = 0;
+		uint32_t end = w * 64 + 64 < s->bump ? w * 64 + 64 : s->bump;
+		for (uint32_t i = w * 64; i < end; i++) {
+			if ((marks >> (i & 63) & 1) ||
+			    atomic_load_explicit(&s->state[i], memory_order_relaxed) != BLOCK_LIVE)
+				continue;
+			atomic_store_explicit(&s->state[i], BLOCK_FREE, memory_order_relaxed);
+			void **b = (void **)(s->base + i * size);
+			memset(b, 0, size);
+			*b = s->free;
+			s->free = b;
+			freed++;
+		}
+	}
+	s->nout -= (uint32_t)freed;
+	sweep_count(freed, freed * size);
+	atomic_store_explicit(&s->sweepgen, sg, memory_order_release);
+	*freed_out = freed;
+}
+
+void
+sweep_begin(struct sweep_item *list, size_t n, uint32_t sg)
+{
+	atomic_store(&items, list);
+	atomic_store(&nitems, n);
+	atomic_store(&done, 0);
+	atomic_store(&next, (uint64_t)sg << 32);
+}
+
+static void
+sweep_item(const struct sweep_item *it, uint32_t sg)
+{
+	if (atomic_load_explicit(&it->span->sweepgen, memory_order_acquire) != sg - 2)
+		return;
+	if (it->kind == SPAN_SMALL) {
+		central_sweep(it->span, it->spanclass, sg);
+	} else {
+		heap_lock();
+		heap_sweep_large_locked(it->span, sg);
+		heap_unlock();
+	}
+}
+
+/* Sweep one more span of the current cycle; false when none is left. */
+static bool
+sweep_one(void)
+{
+	uint64_t v = atomic_fetch_add(&next, 1);
+	uint32_t sg = (uint32_t)(v >> 32);
+	size_t i = (size_t)(uint32_t)v;
+	if (sg != atomic_load(&heap_sweepgen) || i >= nitems)
+		return false;
+	sweep_item(&atomic_load(&items)[i], sg);
+	atomic_fetch_add(&done, 1);
+	return true;
+}
+
+void
+sweep_finish(void)
+{
+	while (sweep_one())
+		;
+	while (atomic_load(&done) < nitems)
+		sched_yield(); /* another thread is finishing its last span */
+}
+
+static void *
+background(void *arg)
+{
+	(void)arg;
+	uint64_t seen = 0;
+	for (;;) {
+		pthread_mutex_lock(&bg_mutex);
+		while (bg_work == seen)
+			pthread_cond_wait(&bg_cond, &bg_mutex);
+		seen = bg_work;
+		pthread_mutex_unlock(&bg_mutex);
+		while (sweep_one())
+			;
+	}
+	return NULL;
+}
+
+void
+sweep_start_background(void)
+{
+	pthread_mutex_lock(&bg_mutex);
+	if (!bg_started) {
+		pthread_t t;
+		pthread_attr_t attr;
+		pthread_attr_init(&attr);
+		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+		bg_started = pthread_create(&t, &attr, background, NULL) == 0;
+		pthread_attr_destroy(&attr);
+	}
+	bg_work++;
+	pthread_cond_signal(&bg_cond);
+	pthread_mutex_unlock(&bg_mutex);
+}
+
+/* In the child of fork: the background thread did not come along. */
+void
+sweep_after_fork_child(void)
+{
+	pthread_mutex_init(&bg_mutex, NULL);
+	pthread_cond_init(&bg_cond, NULL);
+	bg_started = false;
+}

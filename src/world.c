@@ -1,0 +1,173 @@
+/* world.c — stopping and starting the world; the only file that touches
+ * signals.
+ *
+ * The protocol, as in the Boehm collector and Go's preemption: the
+ * collecting thread bumps `epoch` to an odd value and sends the suspend
+ * signal (SIGPWR, or MGC_SIGNAL_SUSPEND) to every other registered thread.
+ * Each handler spills the registers onto its stack (they are scanned with
+ * it), publishes its stack pointer in its record, acknowledges on a
+ * semaphore and waits in sigsuspend, where only the restart signal (SIGXCPU,
+ * or MGC_SIGNAL_RESTART) is let through, until the epoch moves on.  The
+ * collector waits for every acknowledgement, works, then bumps the epoch
+ * back to even and sends the restart signal.
+ *
+ * A thread that is inside a busy section (changing its cache without a
+ * lock, internal.h) when the signal lands does not stop there: the handler
+ * records the request and returns, and busy_leave stops the thread as soon
+ * as the section ends; busy sections take no locks and end quickly.
+ *
+ * Both handlers are installed with SA_RESTART, so a thread blocked in
+ * read() or similar resumes the call rather than seeing EINTR.  Calls the
+ * kernel never restarts (sleeps, poll, select, epoll_wait) may return EINTR,
+ * as with any signal; see the header.
+ *
+ * Locking: world_stop and world_start are called with the gc and thread
+ * locks held.  Threads holding allocator locks are busy, so none is stopped
+ * holding one (internal.h).
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <semaphore.h>
+#include <signal.h>
+
+static sem_t acks;              /* [atomic] one post per stopped thread */
+static _Atomic unsigned epoch;  /* [atomic] odd while the world is stopped */
+
+/* Publish this thread's stack pointer, acknowledge, and wait for the
+ * restart.  The restart signal must be blocked on entry. */
+static void
+suspend_here(struct thread *t)
+{
+	unsigned stopped = atomic_load(&epoch);
+	__builtin_unwind_init(); /* callee-saved registers onto this frame */
+	volatile uintptr_t marker = 0;
+	atomic_store_explicit(&t->stack_lo, (uintptr_t)&marker, memory_order_release);
+	atomic_store(&t->stopped_in, stopped);
+	sem_post(&acks);
+	sigset_t wait;
+	sigfillset(&wait);
+	sigdelset(&wait, knobs.sig_restart);
+	while (atomic_load(&epoch) == stopped)
+		sigsuspend(&wait);
+	(void)marker;
+}
+
+/* True when the world is being stopped and this thread has not stopped for
+ * it yet.  A thread may be asked twice for one stop (a signal that arrives
+ * late, or a poll, see world_poll); it stops once. */
+static bool
+stop_wanted(const struct thread *t)
+{
+	unsigned e = atomic_load(&epoch);
+	return t != NULL && (e & 1) && atomic_load(&t->stopped_in) != e;
+}
+
+static void
+on_suspend(int sig, siginfo_t *info, void *ctx)
+{
+	(void)sig;
+	(void)info;
+	(void)ctx;
+	int saved = errno;
+	struct thread *t = tls_thread;
+	if (stop_wanted(t)) {
+		if (atomic_load_explicit(&t->cache.busy, memory_order_relaxed))
+			atomic_store_explicit(&t->cache.stop_pending, 1, memory_order_relaxed);
+		else
+			suspend_here(t);
+	}
+	errno = saved;
+}
+
+static void
+on_restart(int sig)
+{
+	(void)sig; /* only wakes sigsuspend */
+}
+
+void
+world_deferred_stop(struct cache *c)
+{
+	atomic_store_explicit(&c->stop_pending, 0, memory_order_relaxed);
+	sigset_t block, old;
+	sigemptyset(&block);
+	sigaddset(&block, knobs.sig_suspend);
+	sigaddset(&block, knobs.sig_restart);
+	pthread_sigmask(SIG_BLOCK, &block, &old);
+	if (stop_wanted(tls_thread))
+		suspend_here(tls_thread);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
+void
+world_poll(void)
+{
+	struct thread *t = tls_thread;
+	if (stop_wanted(t) && atomic_load_explicit(&t->cache.busy, memory_order_relaxed) == 0)
+		world_deferred_stop(&t->cache);
+}
+
+void
+world_init(void)
+{
+	struct sigaction sa = {0};
+	if (sem_init(&acks, 0, 0) != 0)
+		fatal("mgc: sem_init failed");
+	sa.sa_flags = SA_RESTART | SA_SIGINFO;
+	sa.sa_sigaction = on_suspend;
+	sigemptyset(&sa.sa_mask);
+	sigaddset(&sa.sa_mask, knobs.sig_restart);
+	if (sigaction(knobs.sig_suspend, &sa, NULL) != 0)
+		fatal("mgc: cannot install the suspend handler for signal %d", knobs.sig_suspend);
+	struct sigaction sr = {0};
+	sr.sa_flags = SA_RESTART;
+	sr.sa_handler = on_restart;
+	sigemptyset(&sr.sa_mask);
+	if (sigaction(knobs.sig_restart, &sr, NULL) != 0)
+		fatal("mgc: cannot install the restart handler for signal %d", knobs.sig_restart);
+}
+
+size_t
+world_stop(void)
+{
+	atomic_fetch_add(&epoch, 1);
+	size_t n = 0;
+	for (struct thread *t = thread_first(); t != NULL; t = thread_next(t)) {
+		if (t == tls_thread)
+			continue;
+		int err = pthread_kill(t->id, knobs.sig_suspend);
+		if (err != 0)
+			fatal("mgc: cannot signal a registered thread (error %d): did it exit "
+			      "without unregistering?",
+			      err);
+		n++;
+	}
+	for (size_t i = 0; i < n; i++)
+		while (sem_wait(&acks) != 0)
+			if (errno != EINTR)
+				fatal("mgc: sem_wait failed while stopping the world");
+	if (MGC_DEBUG)
+		for (struct thread *t = thread_first(); t != NULL; t = thread_next(t))
+			if (t != tls_thread && atomic_load(&t->stopped_in) != atomic_load(&epoch))
+				fatal("mgc: internal error: a thread acknowledged without stopping");
+	return n;
+}
+
+void
+world_start(void)
+{
+	atomic_fetch_add(&epoch, 1);
+	for (struct thread *t = thread_first(); t != NULL; t = thread_next(t))
+		if (t != tls_thread)
+			pthread_kill(t->id, knobs.sig_restart);
+}
+
+void
+world_after_fork_child(void)
+{
+	atomic_fetch_add(&epoch, 1); /* the world is running again: it is just us */
+	sem_destroy(&acks);
+	if (sem_init(&acks, 0, 0) != 0)
+		fatal("mgc: sem_init failed");
+}
