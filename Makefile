@@ -69,9 +69,14 @@ test: test-release test-debug test-tsan
 
 bench: lib
 	bash bench/run.sh --write
+	bash bench/gc_run.sh --write
 
-demo: lib
-	@echo "the demo comes with the examples"
+build/examples/%: examples/%.c build/libmgc.a include/mgc.h
+	@mkdir -p build/examples
+	$(CC) -std=c11 -O2 -Wall -Wextra -Werror -Iinclude $< build/libmgc.a -o $@ $(LIBS)
+
+demo: build/examples/demo
+	MGC_TRACE=1 build/examples/demo
 
 install: lib
 	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig

@@ -16,6 +16,10 @@
 #include <stdint.h>
 #include <stdbool.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* What is a root (scanned conservatively, every aligned word): the data and
  * bss of the executable and of every loaded shared library, dlopen'ed ones
  * included; each registered thread's registers, stack and thread-local
@@ -70,7 +74,11 @@ void   mgc_collect(void);
  * The trigger compares alloc with next_gc (UINT64_MAX while off). */
 int    mgc_set_gc_percent(int percent);
 
-/* Finalizers, with the seed's ordering: if A reaches B, both have finalizers
+/* NOT YET AVAILABLE in this version: mgc_set_finalizer, mgc_add_cleanup and
+ * mgc_weak_new fail with errno ENOSYS (mgc_run_finalizers returns 0 and
+ * mgc_weak_get NULL).  The meaning below is what they will implement.
+ *
+ * Finalizers, with the seed's ordering: if A reaches B, both have finalizers
  * and both become unreachable, A's finalizer runs first and B's only after A
  * has been reclaimed.  A cycle holding a finalizable block is never reclaimed.
  * The block is kept alive (resurrected) for its finalizer and reclaimed by a
@@ -152,5 +160,38 @@ typedef struct mgc_stats {
 /* Exact when no other thread (finalizer runner included) is allocating.
  * mgc's own metadata is counted in sys only; weak handles are blocks. */
 void   mgc_read_stats(mgc_stats *out);
+
+/* ---- Notes for users (beyond the contract) --------------------------------
+ *
+ * Environment (read once, at initialisation):
+ *   MGC_GCPERCENT        see mgc_set_gc_percent.
+ *   MGC_TRACE=1          one line per collection on stderr: number, time since
+ *                        start, pause, heap before -> after -> next goal, blocks
+ *                        freed, threads stopped, root and stack bytes scanned.
+ *   MGC_COLLECT_EVERY=1  debugging: collect at every allocation (very slow);
+ *                        shakes out pointers kept where mgc cannot see them.
+ *   MGC_SIGNAL_SUSPEND, MGC_SIGNAL_RESTART
+ *                        the signal numbers used to stop and restart threads
+ *                        during a collection (default SIGPWR and SIGXCPU);
+ *                        set them if the program uses those signals.
+ *
+ * Threads.  Collections stop registered threads with signals.  Both handlers
+ * use SA_RESTART, so read(), write() and the like resume transparently; calls
+ * the kernel never restarts (nanosleep, poll, select, epoll_wait, sem_wait
+ * with a timeout...) may return EINTR during a collection, as with any
+ * signal.  A pointer passed to a new thread (its pthread_create argument) is
+ * not seen by the collector until the new thread has called mgc: keep another
+ * reference until then, or register the thread first.  Stacks used through
+ * sigaltstack, and thread-local variables of libraries loaded with dlopen
+ * after a thread registered, are not scanned.
+ *
+ * Memory mgc does not scan: malloc'ed memory, mmap'ed memory and anything
+ * hidden (xor-ed or compressed pointers).  Register such ranges with
+ * mgc_add_roots, or keep the pointers in mgc blocks.
+ */
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -147,6 +147,7 @@ alloc_large(struct cache *c, size_t size, bool noscan)
 	}
 	counter_add(&c->nmalloc, 1);
 	counter_add(&c->bytes_alloc, s->elem_size);
+	cache_publish(c);
 	return p;
 }
 
@@ -208,6 +209,7 @@ free_slow(void *p, struct span *s)
 	if (s->kind == SPAN_LARGE) {
 		counter_add(&c->nfree, 1);
 		counter_add(&c->bytes_freed, s->elem_size);
+		cache_publish(c);
 		heap_free_large(s);
 		return;
 	}
@@ -243,8 +245,10 @@ mgc_free(void *p)
 	if (unlikely(++l->count > l->limit))
 		chain = cache_overflow(c, sc);
 	busy_leave(c);
-	if (unlikely(chain != NULL))
+	if (unlikely(chain != NULL)) {
+		cache_publish(c);
 		central_give(sc, chain);
+	}
 }
 
 /* ---- lookup and realloc -------------------------------------------------- */

@@ -34,10 +34,22 @@ cache_init(struct cache *c)
 		c->list[sc].limit = gc_stress ? 0 : 2u * class_batch[sc >> 1];
 }
 
+void
+cache_publish(struct cache *c)
+{
+	uint64_t net = counter_read(&c->bytes_alloc) - counter_read(&c->bytes_freed);
+	if (net != c->published) {
+		atomic_fetch_add_explicit(&heap_live, (int64_t)(net - c->published),
+					  memory_order_relaxed);
+		c->published = net;
+	}
+}
+
 /* Refill list sc from its central list; false on ENOMEM. */
 bool
 cache_refill(struct cache *c, unsigned spanclass)
 {
+	cache_publish(c);
 	size_t want = gc_stress ? 1 : class_batch[spanclass >> 1];
 	return central_take(spanclass, &c->list[spanclass], want) > 0;
 }

@@ -156,8 +156,6 @@ central_take(unsigned spanclass, struct cache_list *l, size_t want)
 	l->head = head;
 	l->count += (uint32_t)n;
 	lock_release(&c->lock);
-	atomic_fetch_add_explicit(&heap_live, (int64_t)(n * class_size[spanclass >> 1]),
-				  memory_order_relaxed);
 	return n;
 }
 
@@ -176,20 +174,17 @@ give_to_span(struct central *c, void **b)
 	return s;
 }
 
-static size_t
+static void
 give_chain(struct central *c, void *head, bool release)
 {
-	size_t n = 0;
 	uint32_t sg = atomic_load(&heap_sweepgen);
 	while (head != NULL) {
 		void **b = head;
 		head = *b;
 		struct span *s = give_to_span(c, b);
-		n++;
 		if (release && atomic_load_explicit(&s->sweepgen, memory_order_relaxed) == sg)
 			maybe_release(c, s);
 	}
-	return n;
 }
 
 void
@@ -197,18 +192,14 @@ central_give(unsigned spanclass, void *head)
 {
 	struct central *c = &centrals[spanclass];
 	lock_acquire(&c->lock);
-	size_t n = give_chain(c, head, true);
+	give_chain(c, head, true);
 	lock_release(&c->lock);
-	atomic_fetch_sub_explicit(&heap_live, (int64_t)(n * class_size[spanclass >> 1]),
-				  memory_order_relaxed);
 }
 
 void
 central_give_locked(unsigned spanclass, void *head)
 {
-	size_t n = give_chain(&centrals[spanclass], head, false);
-	atomic_fetch_sub_explicit(&heap_live, (int64_t)(n * class_size[spanclass >> 1]),
-				  memory_order_relaxed);
+	give_chain(&centrals[spanclass], head, false);
 }
 
 void

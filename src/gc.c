@@ -22,11 +22,13 @@
  *      started by itself leaves the sweep to allocation and the background
  *      sweeper (sweep.c).
  *
- * Pacing.  heap_live counts the bytes handed out to caches and large
- * blocks since the mark, on top of the marked bytes; a collection starts
- * (gc_auto, called from allocation slow paths) when it reaches gc_trigger =
- * marked × (1 + percent/100), at least 4 MiB.  Blocks sitting in caches
- * count, so the trigger fires at most a few cache batches early.
+ * Pacing.  heap_live is the marked bytes plus each thread's allocations
+ * minus its frees since the mark, which threads add from their slow paths
+ * (cache_publish: refills, cache overflows, large blocks), so it follows
+ * alloc within a few cache batches per thread without a shared counter on
+ * the fast path.  A collection starts (gc_auto, called from allocation slow
+ * paths) when it reaches gc_trigger = marked × (1 + percent/100), at least
+ * 4 MiB.
  *
  * Locking: gc_lock (roots.c) is the top of the lock order.  The figures
  * below are [gc lock].
@@ -37,6 +39,7 @@
 
 enum { MIN_HEAP = 4 << 20 };
 
+_Atomic int64_t heap_live;
 _Atomic int64_t gc_trigger = MIN_HEAP;
 bool gc_stress;
 
@@ -130,8 +133,11 @@ count_before(struct cycle *cy)
 static void
 stopped_phase(struct cycle *cy)
 {
-	for (struct thread *t = thread_first(); t != NULL; t = thread_next(t))
+	for (struct thread *t = thread_first(); t != NULL; t = thread_next(t)) {
 		cache_flush_locked(&t->cache);
+		t->cache.published = counter_read(&t->cache.bytes_alloc) -
+				     counter_read(&t->cache.bytes_freed);
+	}
 	count_before(cy);
 	struct sweep_item *items;
 	size_t n = heap_begin_cycle(&items);

@@ -53,7 +53,6 @@ enum {
 struct chunk_map *_Atomic *pagemap_l1;
 _Atomic uint32_t heap_sweepgen = 4;
 _Atomic uintptr_t heap_lo MGC_STATE = UINTPTR_MAX, heap_hi MGC_STATE;
-_Atomic int64_t heap_live;
 
 static struct lock heap_mutex = LOCK_INIT(LOCK_HEAP); /* "the heap lock" */
 static struct span buckets[NUM_BUCKETS]; /* [heap lock] list sentinels */
@@ -459,7 +458,6 @@ span_setup(struct span *s, enum span_kind kind, unsigned spanclass)
 		s->state = &s->state1;
 		s->mark = &s->mark1;
 		atomic_store_explicit(&s->state1, BLOCK_LIVE, memory_order_relaxed);
-		atomic_fetch_add_explicit(&heap_live, (int64_t)s->elem_size, memory_order_relaxed);
 	} else {
 		unsigned c = spanclass >> 1;
 		s->elem_size = class_size[c];
@@ -579,7 +577,6 @@ heap_free_large(struct span *s)
 	 * sweep, the span only has to count as swept before it goes. */
 	set_swept(s);
 	atomic_store_explicit(&s->state1, BLOCK_FREE, memory_order_relaxed);
-	atomic_fetch_sub_explicit(&heap_live, (int64_t)s->elem_size, memory_order_relaxed);
 	free_span_locked(s);
 	lock_release(&heap_mutex);
 }
@@ -599,7 +596,6 @@ heap_sweep_large_locked(struct span *s, uint32_t sg)
 		return;
 	atomic_store_explicit(&s->state1, BLOCK_FREE, memory_order_relaxed);
 	sweep_count(1, s->elem_size);
-	atomic_fetch_sub_explicit(&heap_live, (int64_t)s->elem_size, memory_order_relaxed);
 	free_span_locked(s);
 }
 

@@ -244,7 +244,6 @@ void heap_release_free(void); /* give every free span's pages back to the OS */
 void heap_free_large(struct span *s); /* explicit free of a large block's span */
 extern _Atomic uint32_t heap_sweepgen;   /* [atomic; written with the world stopped] */
 extern _Atomic uintptr_t heap_lo, heap_hi; /* [atomic] bounds of every arena so far */
-extern _Atomic int64_t heap_live; /* [atomic] marked bytes + bytes handed out since (may dip below 0 briefly) */
 /* What a cycle sweeps: the spans in use when the world stopped, with the
  * kind and class they had then (read from here, not from a record that may
  * have been swept, freed and reused meanwhile). */
@@ -288,6 +287,9 @@ struct cache {
 	struct cache_list list[MAX_SPANCLASSES];
 	/* Counters: written by the owner thread only, read by mgc_read_stats. */
 	_Atomic uint64_t nmalloc, nfree, bytes_alloc, bytes_freed, nlookup;
+	/* bytes_alloc - bytes_freed as last added to heap_live (cache_publish);
+	 * [owner], and [world stopped] for the collector's reset. */
+	uint64_t published;
 	/* The stop-the-world handshake: `busy` (a nesting count) while the
 	 * thread changes its lists or a block's state without a lock, and while
 	 * it holds a central, heap or fixalloc lock; a stop request that lands
@@ -300,6 +302,7 @@ extern __thread struct cache *tls_cache __attribute__((tls_model("initial-exec")
 bool cache_refill(struct cache *c, unsigned spanclass);
 void *cache_overflow(struct cache *c, unsigned spanclass); /* chain for central_give */
 void cache_flush_locked(struct cache *c); /* world stopped */
+void cache_publish(struct cache *c); /* add this thread's net allocation to heap_live */
 
 static inline void
 busy_enter(struct cache *c)
@@ -397,6 +400,10 @@ void sweep_read_counts(uint64_t *blocks, uint64_t *bytes);
 void sweep_after_fork_child(void);
 
 /* ---- gc.c */
+/* Live bytes as the trigger sees them: the bytes marked by the last
+ * collection, plus what threads have allocated minus what they have freed
+ * since, as they publish it from their slow paths.  [atomic] */
+extern _Atomic int64_t heap_live;
 extern _Atomic int64_t gc_trigger; /* [atomic] collect when heap_live reaches it */
 extern bool gc_stress;              /* [init only] collect at every allocation */
 void gc_init(void);
