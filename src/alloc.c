@@ -159,6 +159,7 @@ alloc_slow(size_t size, bool noscan)
 		return enomem();
 	if (unlikely(gc_stress || gc_due()))
 		gc_auto();
+	sweep_some();
 	if (size > MAX_SMALL)
 		return alloc_large(c, size, noscan);
 	unsigned sc = sizeclass_of(size) << 1 | noscan;

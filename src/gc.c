@@ -19,8 +19,7 @@
  *      locks.  The pause is steps 3-8.
  *   9. Pace the next collection; print the trace line.
  *  10. mgc_collect sweeps everything before returning; a collection that
- *      started by itself leaves the sweep to allocation and the background
- *      sweeper (sweep.c).
+ *      started by itself leaves the sweep to allocation (sweep.c).
  *
  * Pacing.  heap_live is the marked bytes plus each thread's allocations
  * minus its frees since the mark, which threads add from their slow paths
@@ -211,10 +210,8 @@ gc_auto(void)
 	lock_acquire(&gc_lock);
 	if (gc_stress || atomic_load(&completed) == seen) {
 		sweep_finish();
-		if (gc_stress || gc_due()) {
+		if (gc_stress || gc_due())
 			collect_locked();
-			sweep_start_background();
-		}
 	}
 	lock_release(&gc_lock);
 }
@@ -242,9 +239,9 @@ gc_read_figures(struct gc_figures *out)
 
 /* ---- fork ---------------------------------------------------------------- */
 
-/* Fork with the world stopped: no other thread then holds an allocator
- * lock (internal.h), and the sweeper is idle, so the child's copy of every
- * lock is free.  The child keeps only the forking thread. */
+/* Fork with the world stopped and the sweep finished: no other thread then
+ * holds an allocator lock (internal.h), so the child's copy of every lock is
+ * free.  The child keeps only the forking thread. */
 static void
 fork_prepare(void)
 {
@@ -266,7 +263,6 @@ static void
 fork_child(void)
 {
 	thread_after_fork_child();
-	sweep_after_fork_child();
 	world_after_fork_child();
 	thread_unlock_registry();
 	lock_release(&gc_lock);

@@ -393,11 +393,10 @@ void mark_check_closed(void); /* debug: no marked block points to an unmarked on
 /* ---- sweep.c */
 void sweep_begin(struct sweep_item *items, size_t n, uint32_t sg); /* world stopped */
 void sweep_finish(void);           /* sweep everything left in this thread */
-void sweep_start_background(void); /* hand the rest to the background sweeper */
+void sweep_some(void);   /* a little sweeping, from allocation slow paths */
 void sweep_small_locked(struct span *s, uint32_t sg, uint64_t *freed_blocks);
 void sweep_count(uint64_t blocks, uint64_t bytes);
 void sweep_read_counts(uint64_t *blocks, uint64_t *bytes);
-void sweep_after_fork_child(void);
 
 /* ---- gc.c */
 /* Live bytes as the trigger sees them: the bytes marked by the last

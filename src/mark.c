@@ -10,8 +10,9 @@
  *
  * Cheap rejections come first: a word outside [heap_lo, heap_hi) costs two
  * compares, one in a page with no span costs the page-map loads, and only
- * then are span fields read.  A pushed block is prefetched, so its first
- * line is on its way while the stack above it is scanned.
+ * then are span fields read.  A newly marked block is prefetched and waits
+ * in a short FIFO before it reaches the stack, so its first line is on its
+ * way while other blocks are scanned.
  *
  * Overflow.  The stack grows by doubling (os_alloc_meta) up to a limit.  A
  * block that cannot be pushed is still marked, and `overflowed` is set;
@@ -65,8 +66,44 @@ push(uintptr_t lo, uintptr_t hi)
 		overflowed = true;
 		return;
 	}
-	__builtin_prefetch((const void *)lo);
 	stack[depth++] = (struct range){lo, hi};
+}
+
+/* Newly marked blocks wait in a small FIFO, prefetched on entry, before
+ * they reach the stack: by the time one is scanned its first line has
+ * arrived, instead of the scan stalling on each pointer it follows. */
+enum { FIFO = 16 };
+static struct range fifo[FIFO];
+static unsigned fifo_head, fifo_len;
+
+static void
+enqueue(uintptr_t lo, uintptr_t hi)
+{
+	__builtin_prefetch((const void *)lo);
+	if (fifo_len == FIFO) {
+		struct range old = fifo[fifo_head];
+		push(old.lo, old.hi);
+		fifo[fifo_head] = (struct range){lo, hi};
+		fifo_head = (fifo_head + 1) % FIFO;
+		return;
+	}
+	fifo[(fifo_head + fifo_len++) % FIFO] = (struct range){lo, hi};
+}
+
+/* The next range to scan: the stack's top, or the FIFO's oldest. */
+static bool
+next_range(struct range *r)
+{
+	if (depth > 0) {
+		*r = stack[--depth];
+		return true;
+	}
+	if (fifo_len == 0)
+		return false;
+	*r = fifo[fifo_head];
+	fifo_head = (fifo_head + 1) % FIFO;
+	fifo_len--;
+	return true;
 }
 
 /* Mark the block w points into, if any; push it if it is to be scanned. */
@@ -90,7 +127,7 @@ mark_candidate(uintptr_t w)
 	result.marked_bytes += s->elem_size;
 	result.marked_blocks++;
 	if (!(s->spanclass & 1))
-		push(base, base + s->elem_size);
+		enqueue(base, base + s->elem_size);
 }
 
 /* Scanning reads whatever the roots hold, including other threads' stacks
@@ -114,6 +151,7 @@ void
 mark_begin(void)
 {
 	depth = 0;
+	fifo_len = 0;
 	overflowed = false;
 	result = (struct mark_result){0};
 	if (capacity == 0)
@@ -140,10 +178,9 @@ mark_set_spans(struct sweep_item *items, size_t n)
 static void
 drain_stack(void)
 {
-	while (depth > 0) {
-		struct range r = stack[--depth];
+	struct range r;
+	while (next_range(&r))
 		scan(r.lo, r.hi);
-	}
 }
 
 /* Scan every marked block of scan span s again (overflow recovery). */

@@ -6,7 +6,9 @@
  * by whoever gets to it first:
  *   - central_take, before it hands out blocks of an unswept span (a block
  *     allocated from an unswept span would be live and unmarked);
- *   - the background sweeper thread, which walks the snapshot;
+ *   - allocation slow paths, which sweep two more spans of the snapshot
+ *     on each refill (sweep_some), so the sweep keeps pace with allocation
+ *     without a thread of its own contending for the central locks;
  *   - mgc_collect and the next collection, which finish the walk
  *     themselves (sweep_finish) so a sweep never overlaps a mark.
  * Claiming is a compare-and-swap of the span's sweepgen from sg-2 to sg-1,
@@ -38,10 +40,7 @@ static _Atomic uint64_t next;
 static _Atomic size_t done; /* items finished this cycle */
 static _Atomic uint64_t swept_blocks, swept_bytes;
 
-static pthread_mutex_t bg_mutex = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t bg_cond = PTHREAD_COND_INITIALIZER;
-static bool bg_started;  /* [bg_mutex] */
-static uint64_t bg_work; /* [bg_mutex] bumped when there is a cycle to sweep */
+static _Atomic bool pending; /* [atomic] spans of this cycle are left to take */
 
 void
 sweep_count(uint64_t blocks, uint64_t bytes)
@@ -91,6 +90,7 @@ sweep_begin(struct sweep_item *list, size_t n, uint32_t sg)
 	atomic_store(&nitems, n);
 	atomic_store(&done, 0);
 	atomic_store(&next, (uint64_t)sg << 32);
+	atomic_store(&pending, n > 0);
 }
 
 static void
@@ -114,8 +114,10 @@ sweep_one(void)
 	uint64_t v = atomic_fetch_add(&next, 1);
 	uint32_t sg = (uint32_t)(v >> 32);
 	size_t i = (size_t)(uint32_t)v;
-	if (sg != atomic_load(&heap_sweepgen) || i >= nitems)
+	if (sg != atomic_load(&heap_sweepgen) || i >= nitems) {
+		atomic_store_explicit(&pending, false, memory_order_relaxed);
 		return false;
+	}
 	sweep_item(&atomic_load(&items)[i], sg);
 	atomic_fetch_add(&done, 1);
 	return true;
@@ -130,45 +132,10 @@ sweep_finish(void)
 		sched_yield(); /* another thread is finishing its last span */
 }
 
-static void *
-background(void *arg)
+void
+sweep_some(void)
 {
-	(void)arg;
-	uint64_t seen = 0;
-	for (;;) {
-		pthread_mutex_lock(&bg_mutex);
-		while (bg_work == seen)
-			pthread_cond_wait(&bg_cond, &bg_mutex);
-		seen = bg_work;
-		pthread_mutex_unlock(&bg_mutex);
-		while (sweep_one())
+	if (atomic_load_explicit(&pending, memory_order_relaxed))
+		for (int i = 0; i < 2 && sweep_one(); i++)
 			;
-	}
-	return NULL;
-}
-
-void
-sweep_start_background(void)
-{
-	pthread_mutex_lock(&bg_mutex);
-	if (!bg_started) {
-		pthread_t t;
-		pthread_attr_t attr;
-		pthread_attr_init(&attr);
-		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-		bg_started = pthread_create(&t, &attr, background, NULL) == 0;
-		pthread_attr_destroy(&attr);
-	}
-	bg_work++;
-	pthread_cond_signal(&bg_cond);
-	pthread_mutex_unlock(&bg_mutex);
-}
-
-/* In the child of fork: the background thread did not come along. */
-void
-sweep_after_fork_child(void)
-{
-	pthread_mutex_init(&bg_mutex, NULL);
-	pthread_cond_init(&bg_cond, NULL);
-	bg_started = false;
 }
