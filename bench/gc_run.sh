@@ -285,6 +285,11 @@ run_one() {
 	cmd="${argv[*]}"
 	timeout "$RUN_TIMEOUT" "${argv[@]}" >"$out" 2>"$err" || rc=$?
 	line=$(tail -n 1 "$out")
+	if ((rc == 77)); then # the backend lacks the feature (ENOSYS)
+		skip "$b ($w): not available: $(tail -n 1 "$err")"
+		unset "ACTIVE[$w $b]"
+		return
+	fi
 	if ((rc != 0)) || [[ $(wc -w <<<"$line") -ne $(bench_fields "$w") ]] ||
 		[[ $line != "$w $b "* ]]; then
 		fail "$w" "$b" "$r" "$(exit_reason "$rc")$(tail -n 1 "$err" | sed 's/^./: &/')" "$cmd"
