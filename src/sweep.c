@@ -56,29 +56,50 @@ sweep_read_counts(uint64_t *blocks, uint64_t *bytes)
 	*bytes = atomic_load_explicit(&swept_bytes, memory_order_relaxed);
 }
 
+/* Is block i of s live and unmarked (garbage)?  marks is its mark word. */
+static inline bool
+is_garbage(const struct span *s, uint64_t marks, uint32_t i)
+{
+	return !(marks >> (i & 63) & 1) &&
+	       atomic_load_explicit(&s->state[i], memory_order_relaxed) == BLOCK_LIVE;
+}
+
+/* Free blocks [first, end) of s: one memset for the run, then each block
+ * goes on the free list. */
+static void
+free_run(struct span *s, uint32_t first, uint32_t end)
+{
+	size_t size = s->elem_size;
+	memset((void *)(s->base + first * size), 0, (end - first) * size);
+	for (uint32_t i = first; i < end; i++) {
+		atomic_store_explicit(&s->state[i], BLOCK_FREE, memory_order_relaxed);
+		void **b = (void **)(s->base + i * size);
+		*b = s->free;
+		s->free = b;
+	}
+}
+
 void
 sweep_small_locked(struct span *s, uint32_t sg, uint64_t *freed_out)
 {
-	size_t size = s->elem_size;
 	uint64_t freed = 0;
 	for (uint32_t w = 0; w * 64 < s->bump; w++) {
 		uint64_t marks = s->mark[w];
 		s->mark[w] = 0;
 		uint32_t end = w * 64 + 64 < s->bump ? w * 64 + 64 : s->bump;
 		for (uint32_t i = w * 64; i < end; i++) {
-			if ((marks >> (i & 63) & 1) ||
-			    atomic_load_explicit(&s->state[i], memory_order_relaxed) != BLOCK_LIVE)
+			if (!is_garbage(s, marks, i))
 				continue;
-			atomic_store_explicit(&s->state[i], BLOCK_FREE, memory_order_relaxed);
-			void **b = (void **)(s->base + i * size);
-			memset(b, 0, size);
-			*b = s->free;
-			s->free = b;
-			freed++;
+			uint32_t j = i + 1;
+			while (j < end && is_garbage(s, marks, j))
+				j++;
+			free_run(s, i, j);
+			freed += j - i;
+			i = j;
 		}
 	}
 	s->nout -= (uint32_t)freed;
-	sweep_count(freed, freed * size);
+	sweep_count(freed, freed * s->elem_size);
 	atomic_store_explicit(&s->sweepgen, sg, memory_order_release);
 	*freed_out = freed;
 }
