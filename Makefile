@@ -86,7 +86,7 @@ install: lib
 	sed 's|@PREFIX@|$(PREFIX)|' mgc.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/mgc.pc
 
 format:
-	clang-format -i src/*.c src/*.h include/*.h tests/*.c tests/*.h bench/*.c
+	clang-format -i src/*.c src/*.h include/*.h tests/*.c tests/*.h bench/*.c bench/*.h
 
 clean:
 	rm -rf build

@@ -21,21 +21,9 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/resource.h>
-#include <time.h>
 
-#if defined(BACKEND_MGC)
-#include "mgc.h"
-#define BACKEND_NAME "mgc"
-#elif defined(BACKEND_BOEHM)
-#include <gc.h>
-#define BACKEND_NAME "boehm"
-#else
-#error "define one of BACKEND_MGC, BACKEND_BOEHM"
-#endif
+#define BENCH_NAME "bintree"
+#include "backend.h"
 
 #define MIN_DEPTH 4
 #define DEFAULT_DEPTH 21
@@ -48,109 +36,6 @@ typedef struct node {
 
 /* The long-lived tree lives in bss, a root for both collectors. */
 static node *long_lived;
-
-/* ---- helpers ---------------------------------------------------------- */
-
-static double now_sec(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static long peak_rss_kib(void)
-{
-	struct rusage ru;
-
-	getrusage(RUSAGE_SELF, &ru);
-	return ru.ru_maxrss;
-}
-
-static void die_oom(size_t n)
-{
-	fprintf(stderr, "bintree: %s: allocation of %zu bytes failed\n",
-		BACKEND_NAME, n);
-	exit(1);
-}
-
-/* ---- backend ---------------------------------------------------------- */
-
-#ifdef BACKEND_MGC
-static void bk_init(void)
-{
-	mgc_init();
-}
-
-static void *bk_alloc(size_t n)
-{
-	void *p = mgc_alloc(n);
-
-	if (p == NULL)
-		die_oom(n);
-	return p;
-}
-
-/* Longest pause in milliseconds and number of collections. */
-static void bk_gc_stats(double *max_pause_ms, unsigned long *num_gc)
-{
-	mgc_stats st;
-
-	mgc_read_stats(&st);
-	*max_pause_ms = st.pause_max_ns / 1e6;
-	*num_gc = (unsigned long)st.num_gc;
-}
-
-static void bk_which(void)
-{
-	printf("mgc: statically linked\n");
-}
-#else
-static double gc_started, gc_max_pause;
-
-/* Called by the collector, with its lock held, around every collection. */
-static void GC_CALLBACK on_gc_event(GC_EventType e)
-{
-	double d;
-
-	if (e == GC_EVENT_START) {
-		gc_started = now_sec();
-	} else if (e == GC_EVENT_END) {
-		d = now_sec() - gc_started;
-		if (d > gc_max_pause)
-			gc_max_pause = d;
-	}
-}
-
-static void bk_init(void)
-{
-	GC_INIT();
-	GC_set_on_collection_event(on_gc_event);
-}
-
-static void *bk_alloc(size_t n)
-{
-	void *p = GC_MALLOC(n);
-
-	if (p == NULL)
-		die_oom(n);
-	return p;
-}
-
-static void bk_gc_stats(double *max_pause_ms, unsigned long *num_gc)
-{
-	*max_pause_ms = gc_max_pause * 1e3;
-	*num_gc = (unsigned long)GC_get_gc_no();
-}
-
-static void bk_which(void)
-{
-	unsigned v = GC_get_version();
-
-	printf("boehm: bdwgc %u.%u.%u, default settings\n",
-		v >> 16, (v >> 8) & 0xff, v & 0xff);
-}
-#endif
 
 /* ---- the benchmark ---------------------------------------------------- */
 
@@ -240,14 +125,9 @@ static int parse_depth(const char *arg)
 int main(int argc, char **argv)
 {
 	int depth = DEFAULT_DEPTH;
-	double t0, secs, max_pause;
-	unsigned long num_gc;
+	double t0, secs;
 
-	bk_init();
-	if (argc == 2 && strcmp(argv[1], "--which") == 0) {
-		bk_which();
-		return 0;
-	}
+	bk_start(argc, argv);
 	if (argc > 2) {
 		fprintf(stderr, "usage: bintree [DEPTH]\n       bintree --which\n");
 		return 2;
@@ -257,8 +137,7 @@ int main(int argc, char **argv)
 	t0 = now_sec();
 	bintree(depth);
 	secs = now_sec() - t0;
-	bk_gc_stats(&max_pause, &num_gc);
-	printf("bintree %s %.3f %ld %.2f %lu\n", BACKEND_NAME, secs,
-		peak_rss_kib(), max_pause, num_gc);
+	bk_print_result("bintree", 3, secs);
+	printf("\n");
 	return 0;
 }

@@ -27,31 +27,10 @@
 #include <sched.h>
 #include <stdalign.h>
 #include <stdatomic.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/resource.h>
-#include <time.h>
 
-#if defined(BACKEND_MGC)
-#include "mgc.h"
-#define BACKEND_NAME "mgc"
-#elif defined(BACKEND_GLIBC)
-#define BACKEND_NAME "glibc"
-#define BACKEND_SO "/libc.so"
-#elif defined(BACKEND_MIMALLOC)
-#define BACKEND_NAME "mimalloc"
-#define BACKEND_SO "/libmimalloc"
-#elif defined(BACKEND_JEMALLOC)
-#define BACKEND_NAME "jemalloc"
-#define BACKEND_SO "/libjemalloc"
-#elif defined(BACKEND_TCMALLOC)
-#define BACKEND_NAME "tcmalloc"
-#define BACKEND_SO "/libtcmalloc"
-#else
-#error "define one of BACKEND_MGC, BACKEND_GLIBC, BACKEND_MIMALLOC, BACKEND_JEMALLOC, BACKEND_TCMALLOC"
-#endif
+#define BENCH_NAME "churn"
+#define BENCH_MALLOC_BACKENDS
+#include "backend.h"
 
 #define NSLOTS 10000
 #define MIN_SIZE 8
@@ -71,32 +50,6 @@ static alignas(64) atomic_size_t ring_tail; /* written by the consumer */
 static volatile unsigned sink;              /* keeps the reads alive */
 
 /* ---- backend ---------------------------------------------------------- */
-
-static void *bk_alloc(size_t n)
-{
-#ifdef BACKEND_MGC
-	return mgc_alloc(n);
-#else
-	return calloc(1, n);
-#endif
-}
-
-static void bk_free(void *p)
-{
-#ifdef BACKEND_MGC
-	mgc_free(p);
-#else
-	free(p);
-#endif
-}
-
-/* Called first thing by every worker thread. */
-static void bk_thread_start(void)
-{
-#ifdef BACKEND_MGC
-	mgc_register_thread();
-#endif
-}
 
 #ifdef BACKEND_MGC
 /* mgc is linked statically and called directly; check that it answers. */
@@ -218,42 +171,9 @@ static void bk_report(void)
 
 /* ---- helpers ---------------------------------------------------------- */
 
-static uint64_t xorshift64(uint64_t *s)
-{
-	uint64_t x = *s;
-
-	x ^= x << 13;
-	x ^= x >> 7;
-	x ^= x << 17;
-	return *s = x;
-}
-
 static size_t rand_size(uint64_t *s)
 {
 	return MIN_SIZE + (size_t)((xorshift64(s) >> 32) % (MAX_SIZE - MIN_SIZE + 1));
-}
-
-static double now_sec(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static long peak_rss_kib(void)
-{
-	struct rusage ru;
-
-	getrusage(RUSAGE_SELF, &ru);
-	return ru.ru_maxrss;
-}
-
-static void die_oom(size_t n)
-{
-	fprintf(stderr, "churn: %s: allocation of %zu bytes failed\n",
-		BACKEND_NAME, n);
-	exit(1);
 }
 
 /* New block of a random size with its first and last byte written. */
@@ -262,8 +182,6 @@ static unsigned char *new_block(uint64_t *s, unsigned char tag)
 	size_t n = rand_size(s);
 	unsigned char *p = bk_alloc(n);
 
-	if (p == NULL)
-		die_oom(n);
 	p[0] = tag;
 	p[n - 1] = tag;
 	return p;
@@ -373,20 +291,6 @@ static void usage(void)
 	fprintf(stderr, "usage: churn [-v] churn1|prodcons [N]\n"
 		"       churn --which\n");
 	exit(2);
-}
-
-static uint64_t parse_count(const char *arg)
-{
-	char *end;
-	unsigned long long v;
-
-	errno = 0;
-	v = strtoull(arg, &end, 10);
-	if (errno != 0 || end == arg || *end != '\0' || v == 0 || arg[0] == '-') {
-		fprintf(stderr, "churn: bad count '%s'\n", arg);
-		exit(2);
-	}
-	return v;
 }
 
 static void run(const char *workload, uint64_t n)

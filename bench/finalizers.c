@@ -34,22 +34,9 @@
 #include <errno.h>
 #include <sched.h>
 #include <stdatomic.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/resource.h>
-#include <time.h>
 
-#if defined(BACKEND_MGC)
-#include "mgc.h"
-#define BACKEND_NAME "mgc"
-#elif defined(BACKEND_BOEHM)
-#include <gc.h>
-#define BACKEND_NAME "boehm"
-#else
-#error "define one of BACKEND_MGC, BACKEND_BOEHM"
-#endif
+#define BENCH_NAME "finalizers"
+#include "backend.h"
 
 #define DEFAULT_N 1000000
 #define BLOCK_SIZE 32
@@ -64,31 +51,6 @@ static uint64_t **table;
 
 /* ---- helpers ---------------------------------------------------------- */
 
-static double now_sec(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static long peak_rss_kib(void)
-{
-	struct rusage ru;
-
-	getrusage(RUSAGE_SELF, &ru);
-	return ru.ru_maxrss;
-}
-
-/* Exit status 77 means "this backend does not have the feature" (ENOSYS):
- * gc_run.sh reports the benchmark as skipped rather than failed. */
-static void die(const char *what)
-{
-	fprintf(stderr, "finalizers: %s: %s failed: %s\n", BACKEND_NAME, what,
-		strerror(errno));
-	exit(errno == ENOSYS ? 77 : 1);
-}
-
 static void count_one(void)
 {
 	atomic_fetch_add_explicit(&finalized, 1, memory_order_relaxed);
@@ -97,18 +59,13 @@ static void count_one(void)
 /* ---- backend ---------------------------------------------------------- */
 
 #ifdef BACKEND_MGC
-static void bk_init(void)
+/* Exit status 77 means "this backend does not have the feature" (ENOSYS):
+ * gc_run.sh reports the benchmark as skipped rather than failed. */
+static void die(const char *what)
 {
-	mgc_init();
-}
-
-static void *bk_alloc(size_t n)
-{
-	void *p = mgc_alloc(n);
-
-	if (p == NULL)
-		die("mgc_alloc");
-	return p;
+	fprintf(stderr, "finalizers: %s: %s failed: %s\n", BACKEND_NAME, what,
+		strerror(errno));
+	exit(errno == ENOSYS ? 77 : 1);
 }
 
 static void on_finalize(void *obj, void *arg)
@@ -134,11 +91,6 @@ static void bk_set_finalizer(void *p, int cleanup)
 	}
 }
 
-static void bk_collect(void)
-{
-	mgc_collect();
-}
-
 /* Runs what is queued here, then gives the background runner up to
  * SETTLE_SEC to finish the finalizers it has already taken. */
 static void bk_run_finalizers(void)
@@ -156,53 +108,7 @@ static void bk_run_finalizers(void)
 			sched_yield();
 	}
 }
-
-/* Longest pause in milliseconds and number of collections. */
-static void bk_gc_stats(double *max_pause_ms, unsigned long *num_gc)
-{
-	mgc_stats st;
-
-	mgc_read_stats(&st);
-	*max_pause_ms = st.pause_max_ns / 1e6;
-	*num_gc = (unsigned long)st.num_gc;
-}
-
-static void bk_which(void)
-{
-	printf("mgc: statically linked\n");
-}
 #else
-static double gc_started, gc_max_pause;
-
-/* Called by the collector, with its lock held, around every collection. */
-static void GC_CALLBACK on_gc_event(GC_EventType e)
-{
-	double d;
-
-	if (e == GC_EVENT_START) {
-		gc_started = now_sec();
-	} else if (e == GC_EVENT_END) {
-		d = now_sec() - gc_started;
-		if (d > gc_max_pause)
-			gc_max_pause = d;
-	}
-}
-
-static void bk_init(void)
-{
-	GC_INIT();
-	GC_set_on_collection_event(on_gc_event);
-}
-
-static void *bk_alloc(size_t n)
-{
-	void *p = GC_MALLOC(n);
-
-	if (p == NULL)
-		die("GC_MALLOC");
-	return p;
-}
-
 static void GC_CALLBACK on_finalize(void *obj, void *arg)
 {
 	(void)obj;
@@ -218,28 +124,9 @@ static void bk_set_finalizer(void *p, int cleanup)
 		GC_register_finalizer(p, on_finalize, NULL, NULL, NULL);
 }
 
-static void bk_collect(void)
-{
-	GC_gcollect();
-}
-
 static void bk_run_finalizers(void)
 {
 	GC_invoke_finalizers();
-}
-
-static void bk_gc_stats(double *max_pause_ms, unsigned long *num_gc)
-{
-	*max_pause_ms = gc_max_pause * 1e3;
-	*num_gc = (unsigned long)GC_get_gc_no();
-}
-
-static void bk_which(void)
-{
-	unsigned v = GC_get_version();
-
-	printf("boehm: bdwgc %u.%u.%u, default settings\n",
-		v >> 16, (v >> 8) & 0xff, v & 0xff);
 }
 #endif
 
@@ -261,17 +148,6 @@ static __attribute__((noinline)) void make_blocks(size_t n, int cleanup)
 	}
 }
 
-/* Overwrites the dead part of the stack, so that no stale copy of a block
- * pointer left by make_blocks keeps its block reachable. */
-static __attribute__((noinline)) void clear_stack(void)
-{
-	volatile char buf[16384];
-	size_t i;
-
-	for (i = 0; i < sizeof buf; i++)
-		buf[i] = 0;
-}
-
 /* Collections until all n finalizers have run, or ROUNDS of them. */
 static int finalize_all(size_t n)
 {
@@ -285,20 +161,6 @@ static int finalize_all(size_t n)
 	return rounds;
 }
 
-static size_t parse_count(const char *arg)
-{
-	char *end;
-	unsigned long long v;
-
-	errno = 0;
-	v = strtoull(arg, &end, 10);
-	if (errno != 0 || end == arg || *end != '\0' || v == 0 || arg[0] == '-') {
-		fprintf(stderr, "finalizers: bad count '%s'\n", arg);
-		exit(2);
-	}
-	return (size_t)v;
-}
-
 static _Noreturn void usage(void)
 {
 	fprintf(stderr, "usage: finalizers finalizers|cleanups [N]\n"
@@ -309,15 +171,10 @@ static _Noreturn void usage(void)
 int main(int argc, char **argv)
 {
 	size_t n = DEFAULT_N, done;
-	double t0, t1, t2, max_pause;
-	unsigned long num_gc;
+	double t0, t1, t2;
 	int cleanup, rounds;
 
-	bk_init();
-	if (argc == 2 && strcmp(argv[1], "--which") == 0) {
-		bk_which();
-		return 0;
-	}
+	bk_start(argc, argv);
 	if (argc < 2 || argc > 3)
 		usage();
 	if (strcmp(argv[1], "finalizers") == 0)
@@ -336,13 +193,12 @@ int main(int argc, char **argv)
 	rounds = finalize_all(n);
 	t2 = now_sec();
 	done = atomic_load(&finalized);
-	bk_gc_stats(&max_pause, &num_gc);
 	if (done != n) {
 		fprintf(stderr, "finalizers: %s: %s: %zu of %zu ran after %d collections\n",
 			BACKEND_NAME, argv[1], done, n, rounds);
 		return 1;
 	}
-	printf("%s %s %.3f %ld %.2f %lu %zu %d %.3f\n", argv[1], BACKEND_NAME,
-		t2 - t0, peak_rss_kib(), max_pause, num_gc, done, rounds, t2 - t1);
+	bk_print_result(argv[1], 3, t2 - t0);
+	printf(" %zu %d %.3f\n", done, rounds, t2 - t1);
 	return 0;
 }

@@ -16,25 +16,16 @@
 #   MGC_LIB              libmgc.a to link (default build/libmgc.a, built with make)
 set -euo pipefail
 
-# The settings given in the environment, for the record in the docs.
-GIVEN_ENV=""
-for v in BENCH_RUNS BENCH_PAUSE_RUNS BENCH_PAUSE_MIB BENCH_BINTREE_DEPTH \
-	BENCH_FINALIZERS_N CC MGC_LIB; do
-	if [[ -n ${!v:-} ]]; then GIVEN_ENV+="$v=$(printf %q "${!v}") "; fi
-done
-unset v
-
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-OUT=$ROOT/build/bench
-DOC=$ROOT/docs/BENCHMARKS.md
-CC=${CC:-cc}
+ENV_SETTINGS="BENCH_RUNS BENCH_PAUSE_RUNS BENCH_PAUSE_MIB BENCH_BINTREE_DEPTH BENCH_FINALIZERS_N"
+# shellcheck source=bench/common.sh
+source "$ROOT/bench/common.sh"
+
 RUNS=${BENCH_RUNS:-5}
 PAUSE_RUNS=${BENCH_PAUSE_RUNS:-3}
 PAUSE_MIB=${BENCH_PAUSE_MIB:-1024}
 BINTREE_DEPTH=${BENCH_BINTREE_DEPTH:-21}
 FINALIZERS_N=${BENCH_FINALIZERS_N:-1000000}
-CFLAGS="-O2 -std=c11 -Wall -Wextra"
-RUN_TIMEOUT=300
 PROGRAMS="gcbench bintree pause finalizers"
 BENCHMARKS="gcbench bintree pause finalizers cleanups"
 BACKENDS="mgc boehm"
@@ -46,7 +37,6 @@ SKIPPED=()              # "backend: reason", printed and written, never silent
 NOTES=()                # caveats about what was measured, printed and written
 FAILED=()
 
-say() { printf '%s\n' "$*" >&2; }
 die() { say "gc_run.sh: $*"; exit 1; }
 
 usage() {
@@ -85,19 +75,6 @@ have_boehm() {
 # with -q, nm could die of SIGPIPE and pipefail would report a failure.)
 defines() {
 	nm -g "$1" 2>/dev/null | grep -E " T $2\$" >/dev/null
-}
-
-# The mgc library: MGC_LIB if given, else build/libmgc.a, brought up to
-# date with make unless make is already running us.
-find_mgc() {
-	if [[ -n ${MGC_LIB:-} ]]; then
-		return
-	fi
-	MGC_LIB=$ROOT/build/libmgc.a
-	if [[ -z ${MAKELEVEL:-} && -f $ROOT/Makefile ]]; then
-		say "== make -C $ROOT"
-		make -s -C "$ROOT" >&2 || die "make failed: cannot build $MGC_LIB"
-	fi
 }
 
 backend_libs() {
@@ -228,20 +205,6 @@ bench_runs() {
 	esac
 }
 
-# Why a run failed, from its exit status.
-exit_reason() {
-	local rc=$1
-	if ((rc == 124)); then
-		echo "timed out after $RUN_TIMEOUT s"
-	elif ((rc > 128)); then
-		echo "killed by SIG$(kill -l $((rc - 128)) 2>/dev/null || echo $((rc - 128)))"
-	elif ((rc == 0)); then
-		echo "malformed output"
-	else
-		echo "exit status $rc"
-	fi
-}
-
 # The check lines binary-trees must print for a depth: a tree of depth d
 # has 2^(d+1) - 1 nodes.
 expected_checks() {
@@ -321,18 +284,6 @@ run_all() {
 			done
 		done
 	done
-}
-
-# Median of column $3 for benchmark $1 and backend $2; empty if no runs.
-median() {
-	awk -v w="$1" -v b="$2" -v c="$3" '$1 == w && $2 == b { print $c }' "$RESULTS" |
-		sort -g |
-		awk '{ v[NR] = $1 }
-		END {
-			if (NR == 0) exit
-			m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
-			print m
-		}'
 }
 
 # $1 / $2 with two decimals, or n/a.
@@ -432,12 +383,6 @@ collector_env() {
 	echo "${e:-none}"
 }
 
-cpu_model() {
-	local m
-	m=$(awk -F': *' '/^model name/ { print $2; exit }' /proc/cpuinfo 2>/dev/null)
-	echo "${m:-unknown}"
-}
-
 section() {
 	local tables=$1 b s
 	echo "<!-- gc:begin -->"
@@ -471,27 +416,8 @@ section() {
 
 # Replace the gc section of docs/BENCHMARKS.md, or add it.
 write_doc() {
-	local new=$OUT/gc-section.md begins ends
-	section "$1" >"$new"
-	mkdir -p "$(dirname "$DOC")"
-	if [[ ! -f $DOC ]]; then
-		{ echo "# mgc benchmarks"; echo; cat "$new"; } >"$DOC"
-	else
-		begins=$(grep -c '^<!-- gc:begin -->$' "$DOC" || true)
-		ends=$(grep -c '^<!-- gc:end -->$' "$DOC" || true)
-		if [[ $begins -eq 0 && $ends -eq 0 ]]; then
-			{ echo; cat "$new"; } >>"$DOC"
-		elif [[ $begins -eq 1 && $ends -eq 1 ]]; then
-			awk -v sec="$new" '
-				/^<!-- gc:begin -->$/ { while ((getline l < sec) > 0) print l; skip = 1; next }
-				/^<!-- gc:end -->$/ { skip = 0; next }
-				!skip { print }' "$DOC" >"$DOC.tmp"
-			mv "$DOC.tmp" "$DOC"
-		else
-			die "$DOC: gc markers are unbalanced; not touching it"
-		fi
-	fi
-	say "== wrote the gc section of $DOC"
+	section "$1" >"$OUT/gc-section.md"
+	replace_doc_section gc "$OUT/gc-section.md"
 }
 
 main() {

@@ -19,21 +19,8 @@
  *   gcbench backend seconds peak_rss_kib max_pause_ms num_gc
  */
 #define _GNU_SOURCE
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/resource.h>
-#include <time.h>
-
-#if defined(BACKEND_MGC)
-#include "mgc.h"
-#define BACKEND_NAME "mgc"
-#elif defined(BACKEND_BOEHM)
-#include <gc.h>
-#define BACKEND_NAME "boehm"
-#else
-#error "define one of BACKEND_MGC, BACKEND_BOEHM"
-#endif
+#define BENCH_NAME "gcbench"
+#include "backend.h"
 
 #define STRETCH_DEPTH 18
 #define LONG_LIVED_DEPTH 16
@@ -52,127 +39,6 @@ typedef struct node {
 static node *long_lived;
 static double *array;
 static int verbose;
-
-/* ---- helpers ---------------------------------------------------------- */
-
-static double now_sec(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static long peak_rss_kib(void)
-{
-	struct rusage ru;
-
-	getrusage(RUSAGE_SELF, &ru);
-	return ru.ru_maxrss;
-}
-
-static void die_oom(size_t n)
-{
-	fprintf(stderr, "gcbench: %s: allocation of %zu bytes failed\n",
-		BACKEND_NAME, n);
-	exit(1);
-}
-
-/* ---- backend ---------------------------------------------------------- */
-
-#ifdef BACKEND_MGC
-static void bk_init(void)
-{
-	mgc_init();
-}
-
-static void *bk_alloc(size_t n)
-{
-	void *p = mgc_alloc(n);
-
-	if (p == NULL)
-		die_oom(n);
-	return p;
-}
-
-static void *bk_alloc_noscan(size_t n)
-{
-	void *p = mgc_alloc_noscan(n);
-
-	if (p == NULL)
-		die_oom(n);
-	return p;
-}
-
-/* Longest pause in milliseconds and number of collections. */
-static void bk_gc_stats(double *max_pause_ms, unsigned long *num_gc)
-{
-	mgc_stats st;
-
-	mgc_read_stats(&st);
-	*max_pause_ms = st.pause_max_ns / 1e6;
-	*num_gc = (unsigned long)st.num_gc;
-}
-
-static void bk_which(void)
-{
-	printf("mgc: statically linked\n");
-}
-#else
-static double gc_started, gc_max_pause;
-
-/* Called by the collector, with its lock held, around every collection. */
-static void GC_CALLBACK on_gc_event(GC_EventType e)
-{
-	double d;
-
-	if (e == GC_EVENT_START) {
-		gc_started = now_sec();
-	} else if (e == GC_EVENT_END) {
-		d = now_sec() - gc_started;
-		if (d > gc_max_pause)
-			gc_max_pause = d;
-	}
-}
-
-static void bk_init(void)
-{
-	GC_INIT();
-	GC_set_on_collection_event(on_gc_event);
-}
-
-static void *bk_alloc(size_t n)
-{
-	void *p = GC_MALLOC(n);
-
-	if (p == NULL)
-		die_oom(n);
-	return p;
-}
-
-static void *bk_alloc_noscan(size_t n)
-{
-	void *p = GC_MALLOC_ATOMIC(n);
-
-	if (p == NULL)
-		die_oom(n);
-	return p;
-}
-
-static void bk_gc_stats(double *max_pause_ms, unsigned long *num_gc)
-{
-	*max_pause_ms = gc_max_pause * 1e3;
-	*num_gc = (unsigned long)GC_get_gc_no();
-}
-
-static void bk_which(void)
-{
-	unsigned v = GC_get_version();
-
-	printf("boehm: bdwgc %u.%u.%u, default settings\n",
-		v >> 16, (v >> 8) & 0xff, v & 0xff);
-}
-#endif
 
 /* ---- the benchmark ---------------------------------------------------- */
 
@@ -275,14 +141,9 @@ static void gcbench(void)
 
 int main(int argc, char **argv)
 {
-	double t0, secs, max_pause;
-	unsigned long num_gc;
+	double t0, secs;
 
-	bk_init();
-	if (argc == 2 && strcmp(argv[1], "--which") == 0) {
-		bk_which();
-		return 0;
-	}
+	bk_start(argc, argv);
 	if (argc == 2 && strcmp(argv[1], "-v") == 0)
 		verbose = 1;
 	else if (argc != 1) {
@@ -297,8 +158,7 @@ int main(int argc, char **argv)
 			BACKEND_NAME);
 		return 1;
 	}
-	bk_gc_stats(&max_pause, &num_gc);
-	printf("gcbench %s %.3f %ld %.2f %lu\n", BACKEND_NAME, secs,
-		peak_rss_kib(), max_pause, num_gc);
+	bk_print_result("gcbench", 3, secs);
+	printf("\n");
 	return 0;
 }

@@ -28,22 +28,9 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/resource.h>
-#include <time.h>
 
-#if defined(BACKEND_MGC)
-#include "mgc.h"
-#define BACKEND_NAME "mgc"
-#elif defined(BACKEND_BOEHM)
-#include <gc.h>
-#define BACKEND_NAME "boehm"
-#else
-#error "define one of BACKEND_MGC, BACKEND_BOEHM"
-#endif
+#define BENCH_NAME "pause"
+#include "backend.h"
 
 #define DEFAULT_MIB 1024
 #define LIMIT_MIB (64 * 1024)
@@ -61,129 +48,6 @@ _Static_assert(sizeof(node) == 64, "a node is 64 bytes");
 
 /* The list heads live in bss, a root for both collectors. */
 static node *heads[NLISTS];
-
-/* ---- helpers ---------------------------------------------------------- */
-
-static double now_sec(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static long peak_rss_kib(void)
-{
-	struct rusage ru;
-
-	getrusage(RUSAGE_SELF, &ru);
-	return ru.ru_maxrss;
-}
-
-static void die_oom(size_t n)
-{
-	fprintf(stderr, "pause: %s: allocation of %zu bytes failed\n",
-		BACKEND_NAME, n);
-	exit(1);
-}
-
-static uint64_t xorshift64(uint64_t *s)
-{
-	uint64_t x = *s;
-
-	x ^= x << 13;
-	x ^= x >> 7;
-	x ^= x << 17;
-	return *s = x;
-}
-
-/* ---- backend ---------------------------------------------------------- */
-
-#ifdef BACKEND_MGC
-static void bk_init(void)
-{
-	mgc_init();
-}
-
-static void *bk_alloc(size_t n)
-{
-	void *p = mgc_alloc(n);
-
-	if (p == NULL)
-		die_oom(n);
-	return p;
-}
-
-static void bk_collect(void)
-{
-	mgc_collect();
-}
-
-/* Longest pause in milliseconds and number of collections. */
-static void bk_gc_stats(double *max_pause_ms, unsigned long *num_gc)
-{
-	mgc_stats st;
-
-	mgc_read_stats(&st);
-	*max_pause_ms = st.pause_max_ns / 1e6;
-	*num_gc = (unsigned long)st.num_gc;
-}
-
-static void bk_which(void)
-{
-	printf("mgc: statically linked\n");
-}
-#else
-static double gc_started, gc_max_pause;
-
-/* Called by the collector, with its lock held, around every collection. */
-static void GC_CALLBACK on_gc_event(GC_EventType e)
-{
-	double d;
-
-	if (e == GC_EVENT_START) {
-		gc_started = now_sec();
-	} else if (e == GC_EVENT_END) {
-		d = now_sec() - gc_started;
-		if (d > gc_max_pause)
-			gc_max_pause = d;
-	}
-}
-
-static void bk_init(void)
-{
-	GC_INIT();
-	GC_set_on_collection_event(on_gc_event);
-}
-
-static void *bk_alloc(size_t n)
-{
-	void *p = GC_MALLOC(n);
-
-	if (p == NULL)
-		die_oom(n);
-	return p;
-}
-
-static void bk_collect(void)
-{
-	GC_gcollect();
-}
-
-static void bk_gc_stats(double *max_pause_ms, unsigned long *num_gc)
-{
-	*max_pause_ms = gc_max_pause * 1e3;
-	*num_gc = (unsigned long)GC_get_gc_no();
-}
-
-static void bk_which(void)
-{
-	unsigned v = GC_get_version();
-
-	printf("boehm: bdwgc %u.%u.%u, default settings\n",
-		v >> 16, (v >> 8) & 0xff, v & 0xff);
-}
-#endif
 
 /* ---- the benchmark ---------------------------------------------------- */
 
@@ -224,18 +88,6 @@ static void build(size_t nodes)
 	for (k = 0; k < nodes; k++)
 		all[k] = new_node(all, k, &rng);
 	free(all);
-}
-
-/* Overwrites the dead part of the stack below us, so that no stale copy of
- * a pointer from build() is left there; harmless here, since everything is
- * live anyway, but it keeps the roots the same for both collectors. */
-static void clear_stack(void)
-{
-	volatile char buf[16384];
-	size_t i;
-
-	for (i = 0; i < sizeof buf; i++)
-		buf[i] = 0;
 }
 
 static int node_ok(const node *n, size_t k)
@@ -287,14 +139,9 @@ static size_t parse_mib(const char *arg)
 int main(int argc, char **argv)
 {
 	size_t mib = DEFAULT_MIB, nodes;
-	double t0, build_s, collect_s, max_pause;
-	unsigned long num_gc;
+	double t0, build_s, collect_s;
 
-	bk_init();
-	if (argc == 2 && strcmp(argv[1], "--which") == 0) {
-		bk_which();
-		return 0;
-	}
+	bk_start(argc, argv);
 	if (argc > 2) {
 		fprintf(stderr, "usage: pause [LIVE_MIB]\n       pause --which\n");
 		return 2;
@@ -314,9 +161,7 @@ int main(int argc, char **argv)
 			BACKEND_NAME);
 		return 1;
 	}
-	bk_gc_stats(&max_pause, &num_gc);
-	printf("pause %s %.4f %ld %.2f %lu %zu %.3f %.3f\n", BACKEND_NAME,
-		collect_s, peak_rss_kib(), max_pause, num_gc, mib,
-		nodes * sizeof(node) / collect_s / 1e9, build_s);
+	bk_print_result("pause", 4, collect_s);
+	printf(" %zu %.3f %.3f\n", mib, nodes * sizeof(node) / collect_s / 1e9, build_s);
 	return 0;
 }

@@ -14,22 +14,14 @@
 #   MGC_LIB           libmgc.a to link (default build/libmgc.a, built with make)
 set -euo pipefail
 
-# The settings given in the environment, for the record in the docs.
-GIVEN_ENV=""
-for v in BENCH_RUNS BENCH_CHURN1_N BENCH_PRODCONS_N CC MGC_LIB; do
-	if [[ -n ${!v:-} ]]; then GIVEN_ENV+="$v=$(printf %q "${!v}") "; fi
-done
-unset v
-
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-OUT=$ROOT/build/bench
-DOC=$ROOT/docs/BENCHMARKS.md
-CC=${CC:-cc}
+ENV_SETTINGS="BENCH_RUNS BENCH_CHURN1_N BENCH_PRODCONS_N"
+# shellcheck source=bench/common.sh
+source "$ROOT/bench/common.sh"
+
 RUNS=${BENCH_RUNS:-5}
 CHURN1_N=${BENCH_CHURN1_N:-5000000}
 PRODCONS_N=${BENCH_PRODCONS_N:-2000000}
-CFLAGS="-O2 -std=c11 -Wall -Wextra"
-RUN_TIMEOUT=300
 WORKLOADS="churn1 prodcons"
 BACKENDS="mgc glibc mimalloc jemalloc tcmalloc"
 WRITE=0
@@ -39,7 +31,6 @@ declare -A IDENT=()     # backend -> what the binary says it is running on
 SKIPPED=()              # "backend: reason", printed and written, never silent
 FAILED=()
 
-say() { printf '%s\n' "$*" >&2; }
 die() { say "run.sh: $*"; exit 1; }
 
 usage() {
@@ -87,19 +78,6 @@ missing_hint() {
 	jemalloc) echo "-ljemalloc not found (apt-get install libjemalloc-dev)" ;;
 	tcmalloc) echo "neither -ltcmalloc_minimal nor -ltcmalloc found (apt-get install libgoogle-perftools-dev)" ;;
 	esac
-}
-
-# The mgc library: MGC_LIB if given, else build/libmgc.a, brought up to
-# date with make unless make is already running us (make bench).
-find_mgc() {
-	if [[ -n ${MGC_LIB:-} ]]; then
-		return
-	fi
-	MGC_LIB=$ROOT/build/libmgc.a
-	if [[ -z ${MAKELEVEL:-} && -f $ROOT/Makefile ]]; then
-		say "== make -C $ROOT"
-		make -s -C "$ROOT" >&2 || die "make failed: cannot build $MGC_LIB"
-	fi
 }
 
 build_one() {
@@ -156,20 +134,6 @@ iterations() {
 	esac
 }
 
-# Why a run failed, from its exit status.
-exit_reason() {
-	local rc=$1
-	if ((rc == 124)); then
-		echo "timed out after $RUN_TIMEOUT s"
-	elif ((rc > 128)); then
-		echo "killed by SIG$(kill -l $((rc - 128)) 2>/dev/null || echo $((rc - 128)))"
-	elif ((rc == 0)); then
-		echo "malformed output"
-	else
-		echo "exit status $rc"
-	fi
-}
-
 # One run; appends its line to the results file.  A backend that fails
 # once is dropped, and its failure reported with the command to repeat it.
 run_one() {
@@ -205,18 +169,6 @@ run_all() {
 	done
 }
 
-# Median of column $3 for workload $1 and backend $2; empty if no runs.
-median() {
-	awk -v w="$1" -v b="$2" -v c="$3" '$1 == w && $2 == b { print $c }' "$RESULTS" |
-		sort -g |
-		awk '{ v[NR] = $1 }
-		END {
-			if (NR == 0) exit
-			m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
-			print m
-		}'
-}
-
 print_table() {
 	local w b s ns rss base ratio
 	echo "| workload | backend | median s | median ns/op | ratio to mgc | median peak RSS (MiB) |"
@@ -249,12 +201,6 @@ command_line() {
 	fi
 }
 
-cpu_model() {
-	local m
-	m=$(awk -F': *' '/^model name/ { print $2; exit }' /proc/cpuinfo 2>/dev/null)
-	echo "${m:-unknown}"
-}
-
 section() {
 	local table=$1 b s
 	echo "<!-- churn:begin -->"
@@ -284,27 +230,8 @@ section() {
 
 # Replace the churn section of docs/BENCHMARKS.md, or add it.
 write_doc() {
-	local new=$OUT/section.md begins ends
-	section "$1" >"$new"
-	mkdir -p "$(dirname "$DOC")"
-	if [[ ! -f $DOC ]]; then
-		{ echo "# mgc benchmarks"; echo; cat "$new"; } >"$DOC"
-	else
-		begins=$(grep -c '^<!-- churn:begin -->$' "$DOC" || true)
-		ends=$(grep -c '^<!-- churn:end -->$' "$DOC" || true)
-		if [[ $begins -eq 0 && $ends -eq 0 ]]; then
-			{ echo; cat "$new"; } >>"$DOC"
-		elif [[ $begins -eq 1 && $ends -eq 1 ]]; then
-			awk -v sec="$new" '
-				/^<!-- churn:begin -->$/ { while ((getline l < sec) > 0) print l; skip = 1; next }
-				/^<!-- churn:end -->$/ { skip = 0; next }
-				!skip { print }' "$DOC" >"$DOC.tmp"
-			mv "$DOC.tmp" "$DOC"
-		else
-			die "$DOC: churn markers are unbalanced; not touching it"
-		fi
-	fi
-	say "== wrote the churn section of $DOC"
+	section "$1" >"$OUT/section.md"
+	replace_doc_section churn "$OUT/section.md"
 }
 
 main() {

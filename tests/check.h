@@ -12,6 +12,18 @@
  *
  * check_child(fn, arg, err, errsz, &status) runs fn(arg) in a child process
  * with its stderr captured, for misuse that must abort the program.
+ *
+ * check_arg(argc, argv, usage, i, def, lo, hi) reads a numeric argument.
+ *
+ * UNDER_TSAN is 1 when the program is built with ThreadSanitizer, else 0.
+ *
+ * check_rng_next(&state) is the tests' pseudo-random generator (xorshift64*),
+ * check_mix(x) their hash of a word (the splitmix64 finaliser).
+ * check_fill(w, words, seed) writes the word pattern mix(seed + i) into
+ * w[i]; CHECK_PATTERN(w, words, seed, what) checks it is still there.
+ *
+ * check_clear_stack() overwrites the dead frames below the caller's, where
+ * the functions it called may have left pointers to garbage.
  */
 #ifndef MGC_TESTS_CHECK_H
 #define MGC_TESTS_CHECK_H
@@ -32,6 +44,17 @@
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#if defined(__SANITIZE_THREAD__)
+#define UNDER_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define UNDER_TSAN 1
+#endif
+#endif
+#ifndef UNDER_TSAN
+#define UNDER_TSAN 0
+#endif
 
 #if defined(__GNUC__) || defined(__clang__)
 #define CHECK_PRINTF(f, a) __attribute__((format(printf, f, a)))
@@ -141,6 +164,80 @@ check_child(void (*fn)(void *), void *arg, char *err, size_t errsz,
 	if (exit_status != NULL)
 		*exit_status = WEXITSTATUS(status);
 	return 0;
+}
+
+/* Argument i of the command line, a number from lo to hi, or def if there
+ * are fewer arguments; a bad one ends the program, showing usage. */
+static inline long
+check_arg(int argc, char **argv, const char *usage, int i, long def, long lo, long hi)
+{
+	char *end;
+	long v;
+
+	if (argc <= i)
+		return def;
+	v = strtol(argv[i], &end, 10);
+	CHECK(*argv[i] != '\0' && *end == '\0' && v >= lo && v <= hi,
+	      "argument %d: %s not in %ld..%ld (usage: %s %s)", i, argv[i], lo, hi, argv[0],
+	      usage);
+	return v;
+}
+
+/* xorshift64*: the next pseudo-random word of the sequence in *s. */
+static inline uint64_t
+check_rng_next(uint64_t *s)
+{
+	uint64_t x = *s;
+
+	x ^= x >> 12;
+	x ^= x << 25;
+	x ^= x >> 27;
+	*s = x;
+	return x * 0x2545f4914f6cdd1du;
+}
+
+/* The splitmix64 finaliser: a well-mixed hash of x. */
+static inline uint64_t
+check_mix(uint64_t x)
+{
+	x += 0x9e3779b97f4a7c15u;
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9u;
+	x = (x ^ (x >> 27)) * 0x94d049bb133111ebu;
+	return x ^ (x >> 31);
+}
+
+/* Writes the pattern of seed into words w[0..words): mix(seed + i). */
+static inline void
+check_fill(uint64_t *w, size_t words, uint64_t seed)
+{
+	for (size_t i = 0; i < words; i++)
+		w[i] = check_mix(seed + i);
+}
+
+/* Checks that w[0..words) still holds the pattern of seed; the message
+ * names the block by what and its address. */
+static inline void
+check_pattern_at(const uint64_t *w, size_t words, uint64_t seed, const char *what,
+		 const char *file, int line)
+{
+	for (size_t i = 0; i < words; i++)
+		check_at(w[i] == check_mix(seed + i), file, line,
+			 "%s %p: word %zu is %#jx, want %#jx", what, (const void *)w, i,
+			 (uintmax_t)w[i], (uintmax_t)check_mix(seed + i));
+}
+
+#define CHECK_PATTERN(w, words, seed, what)                                                        \
+	check_pattern_at((w), (words), (seed), (what), __FILE__, __LINE__)
+
+/* Overwrites the dead frames below the caller's.  Not inlined, so that its
+ * buffer lies below the caller's frame; unused, as few tests call it. */
+static __attribute__((noinline, unused)) void
+check_clear_stack(void)
+{
+	char buf[64 * 1024];
+
+	memset(buf, 0, sizeof buf);
+	__asm__ volatile("" : : "r"(buf) : "memory");
 }
 
 #endif

@@ -34,44 +34,21 @@ struct lib {
 	get_fn get, get_data;
 };
 
-static uint64_t
-mix(uint64_t x)
-{
-	x += 0x9e3779b97f4a7c15u;
-	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9u;
-	x = (x ^ (x >> 27)) * 0x94d049bb133111ebu;
-	return x ^ (x >> 31);
-}
-
 static __attribute__((noinline)) void *
 make_block(size_t size, uint64_t seed)
 {
 	uint64_t *w = mgc_alloc(size);
 
 	CHECK(w != NULL, "mgc_alloc(%zu) failed (errno %d)", size, errno);
-	for (size_t i = 0; i < size / 8; i++)
-		w[i] = mix(seed + i);
+	check_fill(w, size / 8, seed);
 	return w;
 }
 
 static void
 check_block(const void *p, size_t size, uint64_t seed, const char *what)
 {
-	const uint64_t *w = p;
-
 	CHECK(p != NULL && mgc_base(p, NULL) == p, "%s: block %p is not live", what, p);
-	for (size_t i = 0; i < size / 8; i++)
-		CHECK(w[i] == mix(seed + i), "%s: block %p word %zu is %#jx, want %#jx", what, p,
-		      i, (uintmax_t)w[i], (uintmax_t)mix(seed + i));
-}
-
-static __attribute__((noinline)) void
-clear_stack(void)
-{
-	char buf[64 * 1024];
-
-	memset(buf, 0, sizeof buf);
-	__asm__ volatile("" : : "r"(buf) : "memory");
+	CHECK_PATTERN(p, size / 8, seed, what);
 }
 
 static void
@@ -91,7 +68,7 @@ churn(void)
 		garbage(SMALL);
 	for (int i = 0; i < 4; i++)
 		garbage(LARGE);
-	clear_stack();
+	check_clear_stack();
 	mgc_collect();
 }
 

@@ -68,21 +68,12 @@ verify(long n)
 	CHECK(sum == want, "the values sum to %#jx, want %#jx", (uintmax_t)sum, (uintmax_t)want);
 }
 
-static __attribute__((noinline)) void
-clear_stack(void)
-{
-	char buf[64 * 1024];
-
-	memset(buf, 0, sizeof buf);
-	__asm__ volatile("" : : "r"(buf) : "memory");
-}
-
 static uint64_t
 alloc_after_collect(void)
 {
 	mgc_stats s;
 
-	clear_stack();
+	check_clear_stack();
 	mgc_collect();
 	mgc_read_stats(&s);
 	return s.alloc;

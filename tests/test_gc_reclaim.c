@@ -48,32 +48,11 @@ static size_t live_size[NLIVE_MAX];
 static int nlive;
 static const char *self_name;
 
-static uint64_t
-rng_next(uint64_t *s)
-{
-	uint64_t x = *s;
-
-	x ^= x >> 12;
-	x ^= x << 25;
-	x ^= x >> 27;
-	*s = x;
-	return x * 0x2545f4914f6cdd1du;
-}
-
-static uint64_t
-mix(uint64_t x)
-{
-	x += 0x9e3779b97f4a7c15u;
-	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9u;
-	x = (x ^ (x >> 27)) * 0x94d049bb133111ebu;
-	return x ^ (x >> 31);
-}
-
 /* Mostly small sizes, some medium, one in 64 large (64 KiB to 1 MiB). */
 static size_t
 random_size(uint64_t *rng)
 {
-	uint64_t r = rng_next(rng);
+	uint64_t r = check_rng_next(rng);
 
 	if (r % 64 == 0)
 		return (size_t)(64 * 1024 + (r >> 8) % (MiB - 64 * 1024));
@@ -92,8 +71,7 @@ make_live_set(void)
 		uint64_t *w = nlive % 3 ? mgc_alloc(size) : mgc_alloc_noscan(size);
 
 		CHECK(w != NULL, "allocation of %zu bytes failed (errno %d)", size, errno);
-		for (size_t i = 0; i < size / 8; i++)
-			w[i] = mix((uint64_t)nlive << 32 | i);
+		check_fill(w, size / 8, (uint64_t)nlive << 32);
 		live[nlive] = w;
 		live_size[nlive++] = size;
 		total += size;
@@ -108,9 +86,7 @@ check_live_set(const char *when)
 
 		CHECK(mgc_base(w, NULL) == w, "%s: live block %d (%p) was freed", when, k,
 		      (const void *)w);
-		for (size_t i = 0; i < live_size[k] / 8; i++)
-			CHECK(w[i] == mix((uint64_t)k << 32 | i), "%s: live block %d (%p) word "
-			      "%zu is corrupt", when, k, (const void *)w, i);
+		CHECK_PATTERN(w, live_size[k] / 8, (uint64_t)k << 32, when);
 	}
 }
 
@@ -122,7 +98,7 @@ make_garbage(uint64_t bytes, uint64_t seed)
 
 	while (total < bytes) {
 		size_t size = random_size(&rng);
-		char *p = rng_next(&rng) & 1 ? mgc_alloc(size) : mgc_alloc_noscan(size);
+		char *p = check_rng_next(&rng) & 1 ? mgc_alloc(size) : mgc_alloc_noscan(size);
 
 		CHECK(p != NULL, "allocation of %zu bytes failed (errno %d)", size, errno);
 		p[0] = 1;
@@ -132,21 +108,12 @@ make_garbage(uint64_t bytes, uint64_t seed)
 	return total;
 }
 
-static __attribute__((noinline)) void
-clear_stack(void)
-{
-	char buf[64 * 1024];
-
-	memset(buf, 0, sizeof buf);
-	__asm__ volatile("" : : "r"(buf) : "memory");
-}
-
 static mgc_stats
 collected_stats(void)
 {
 	mgc_stats s;
 
-	clear_stack();
+	check_clear_stack();
 	mgc_collect();
 	mgc_read_stats(&s);
 	return s;

@@ -46,54 +46,22 @@ static void *volatile root_static;
 static _Thread_local void *volatile tls_data = (void *)(uintptr_t)0x5a5a;
 static _Thread_local void *volatile tls_bss;
 
-static uint64_t
-mix(uint64_t x)
-{
-	x += 0x9e3779b97f4a7c15u;
-	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9u;
-	x = (x ^ (x >> 27)) * 0x94d049bb133111ebu;
-	return x ^ (x >> 31);
-}
-
-static void
-fill(void *p, size_t size, uint64_t seed)
-{
-	uint64_t *w = p;
-
-	for (size_t i = 0; i < size / 8; i++)
-		w[i] = mix(seed + i);
-}
-
 /* The block holding p is live, starts at base and still holds its pattern. */
 static void
 check_block(const void *p, const void *base, size_t size, uint64_t seed, const char *what)
 {
-	const uint64_t *w = base;
 	size_t u = 0;
 
 	CHECK(mgc_base(p, &u) == base, "%s: %p is no longer in the live block %p", what, p,
 	      base);
 	CHECK(u >= size, "%s: block %p has %zu usable bytes, want %zu", what, base, u, size);
-	for (size_t i = 0; i < size / 8; i++)
-		CHECK(w[i] == mix(seed + i), "%s: block %p word %zu is %#jx, want %#jx", what,
-		      base, i, (uintmax_t)w[i], (uintmax_t)mix(seed + i));
-}
-
-/* Overwrites the dead frames below the caller's, where the functions that
- * made garbage left their pointers. */
-static __attribute__((noinline)) void
-clear_stack(void)
-{
-	char buf[64 * 1024];
-
-	memset(buf, 0, sizeof buf);
-	__asm__ volatile("" : : "r"(buf) : "memory");
+	CHECK_PATTERN(base, size / 8, seed, what);
 }
 
 static void
 collect(void)
 {
-	clear_stack();
+	check_clear_stack();
 	mgc_collect();
 }
 
@@ -145,7 +113,7 @@ make_block(size_t size, uint64_t seed)
 	void *p = mgc_alloc(size);
 
 	CHECK(p != NULL, "mgc_alloc(%zu) failed (errno %d)", size, errno);
-	fill(p, size, seed);
+	check_fill(p, size / 8, seed);
 	return p;
 }
 
@@ -428,7 +396,7 @@ static struct node *volatile list_root;
 static uint64_t
 node_check(const struct node *n)
 {
-	return mix(n->value ^ (uint64_t)(uintptr_t)n->next);
+	return check_mix(n->value ^ (uint64_t)(uintptr_t)n->next);
 }
 
 static __attribute__((noinline)) void
@@ -441,7 +409,7 @@ make_list(void)
 
 		CHECK(n != NULL, "mgc_alloc of a list node failed");
 		n->next = head;
-		n->value = mix((uint64_t)i);
+		n->value = check_mix((uint64_t)i);
 		n->check = node_check(n);
 		head = n;
 	}
@@ -463,7 +431,7 @@ test_list(void)
 		sum += n->value;
 	}
 	for (int i = 0; i < NLIST; i++)
-		want += mix((uint64_t)i);
+		want += check_mix((uint64_t)i);
 	CHECK(count == NLIST, "the list has %d nodes, want %d", count, NLIST);
 	CHECK(sum == want, "the list's values sum to %#jx, want %#jx", (uintmax_t)sum,
 	      (uintmax_t)want);

@@ -37,17 +37,6 @@ mk1(void)
 	mk2();
 }
 
-/* Overwrites the dead frames below the caller's, where mk2 left its
- * pointer. */
-static __attribute__((noinline)) void
-clear_stack(void)
-{
-	char buf[64 * 1024];
-
-	memset(buf, 0, sizeof buf);
-	__asm__ volatile("" : : "r"(buf) : "memory");
-}
-
 static size_t
 block_usable(void)
 {
@@ -70,7 +59,7 @@ run_seed(bool automatic)
 	mgc_read_stats(&a);
 	for (int i = 0; i < ROUNDS; i++) {
 		mk1();
-		clear_stack();
+		check_clear_stack();	/* where mk2 left its pointer */
 		mgc_collect();
 	}
 	mgc_read_stats(&b);

@@ -52,15 +52,6 @@ static char *volatile list_mid;		/* &head->value */
 static uint64_t *gheld[NHELD];		/* in bss */
 static uint64_t nallocs;
 
-static uint64_t
-mix(uint64_t x)
-{
-	x += 0x9e3779b97f4a7c15u;
-	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9u;
-	x = (x ^ (x >> 27)) * 0x94d049bb133111ebu;
-	return x ^ (x >> 31);
-}
-
 static void *
 alloc(size_t size, bool scan)
 {
@@ -76,8 +67,7 @@ pattern_block(size_t words, uint64_t key, bool scan)
 {
 	uint64_t *w = alloc(words * 8, scan);
 
-	for (size_t i = 0; i < words; i++)
-		w[i] = mix(key + i);
+	check_fill(w, words, key);
 	return w;
 }
 
@@ -85,9 +75,7 @@ static void
 check_pattern(const uint64_t *w, size_t words, uint64_t key, const char *what)
 {
 	CHECK(mgc_base(w, NULL) == w, "%s %p is not a live block", what, (const void *)w);
-	for (size_t i = 0; i < words; i++)
-		CHECK(w[i] == mix(key + i), "%s %p: word %zu is %#jx, want %#jx", what,
-		      (const void *)w, i, (uintmax_t)w[i], (uintmax_t)mix(key + i));
+	CHECK_PATTERN(w, words, key, what);
 }
 
 static size_t
@@ -107,7 +95,7 @@ from_mid(char *mid)
 static uint64_t
 lnode_sum(const struct lnode *n)
 {
-	return mix(mix((uint64_t)(uintptr_t)n->next_mid ^ n->value) ^ (uint64_t)(uintptr_t)n->payload);
+	return check_mix(check_mix((uint64_t)(uintptr_t)n->next_mid ^ n->value) ^ (uint64_t)(uintptr_t)n->payload);
 }
 
 static void
@@ -131,7 +119,7 @@ verify_list(int count)
 		i--;
 		CHECK(i >= 0, "the list is too long");
 		CHECK(mgc_base(&n->value, NULL) == n, "list node %d (%p) is not live", i, (void *)n);
-		CHECK(n->check == lnode_sum(n) && n->value == mix((uint64_t)i),
+		CHECK(n->check == lnode_sum(n) && n->value == check_mix((uint64_t)i),
 		      "list node %d (%p) is corrupt", i, (void *)n);
 		check_pattern(n->payload, 2, n->value, "list payload");
 	}
@@ -143,9 +131,9 @@ verify_list(int count)
 static uint64_t
 tnode_sum(const struct tnode *n)
 {
-	uint64_t h = mix((uint64_t)(uintptr_t)n->left ^ n->key);
+	uint64_t h = check_mix((uint64_t)(uintptr_t)n->left ^ n->key);
 
-	return mix(mix(h ^ (uint64_t)(uintptr_t)n->right) ^ (uint64_t)(uintptr_t)n->holder);
+	return check_mix(check_mix(h ^ (uint64_t)(uintptr_t)n->right) ^ (uint64_t)(uintptr_t)n->holder);
 }
 
 static void
@@ -231,14 +219,14 @@ run(void)
 		sheld[i] = pattern_block(held_words(i), 2000000 + (uint64_t)i * 1000, i % 2 == 1);
 	}
 	for (int i = 0; i < LIST_NODES; i++) {
-		list_push(mix((uint64_t)i));
+		list_push(check_mix((uint64_t)i));
 		if (i % CHECK_EVERY == CHECK_EVERY - 1)
 			verify_list(i + 1);
 	}
 	for (int i = 0; i < TREE_NODES; i++) {
 		struct tnode *t = tree;
 
-		tree_insert(&t, mix((uint64_t)i + 0x1234));
+		tree_insert(&t, check_mix((uint64_t)i + 0x1234));
 		tree = t;
 		if (i % CHECK_EVERY == CHECK_EVERY - 1)
 			CHECK(verify_tree(tree, 0, UINT64_MAX) == i + 1, "tree nodes missing");

@@ -22,17 +22,7 @@
 
 #include <mgc.h>
 
-#if defined(__SANITIZE_THREAD__)
-#define UNDER_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define UNDER_TSAN 1
-#endif
-#endif
-#ifndef UNDER_TSAN
-#define UNDER_TSAN 0
-#endif
-
+#define USAGE "[THREADS [SCALE [ITER]]]"
 #define DEFAULT_THREADS 4
 #define DEFAULT_ITER (UNDER_TSAN ? 3000 : 20000)
 #define SLOTS_PER_SCALE 64
@@ -69,18 +59,6 @@ struct worker {
 	long iter;
 	uint64_t rng;
 };
-
-static uint64_t
-rng_next(uint64_t *s)
-{
-	uint64_t x = *s;
-
-	x ^= x >> 12;
-	x ^= x << 25;
-	x ^= x >> 27;
-	*s = x;
-	return x * 0x2545f4914f6cdd1du;
-}
 
 static uint64_t
 pattern_word(uint64_t key, size_t i)
@@ -133,7 +111,7 @@ verify(const struct blk *b, int by)
 static size_t
 random_size(uint64_t *rng)
 {
-	uint64_t r = rng_next(rng);
+	uint64_t r = check_rng_next(rng);
 
 	if (r % 64 == 0)
 		return (size_t)(64 * 1024 + (r >> 8) % (1024 * 1024 - 64 * 1024 + 1));
@@ -143,7 +121,7 @@ random_size(uint64_t *rng)
 static void
 make_block(struct blk *b, size_t size, int owner, uint64_t *rng)
 {
-	uint64_t r = rng_next(rng);
+	uint64_t r = check_rng_next(rng);
 	size_t u = 0;
 
 	b->p = r & 1 ? mgc_alloc(size) : mgc_alloc_noscan(size);
@@ -220,7 +198,7 @@ static void
 churn_slot(struct worker *w, struct blk *b)
 {
 	if (b->p != NULL) {
-		if (rng_next(&w->rng) & 2)
+		if (check_rng_next(&w->rng) & 2)
 			hand_over(b, w->id);
 		else
 			release(b, w->id);
@@ -237,7 +215,7 @@ worker_main(void *arg)
 
 	CHECK(live != NULL, "thread %d: no table", w->id);
 	for (long i = 0; i < w->iter || !atomic_load(&exiters_done); i++) {
-		churn_slot(w, &live[rng_next(&w->rng) % (uint64_t)w->slots]);
+		churn_slot(w, &live[check_rng_next(&w->rng) % (uint64_t)w->slots]);
 		take_over_one(w->id);
 	}
 	for (int i = 0; i < w->slots; i++)
@@ -284,21 +262,6 @@ run_exiters(int first_id)
 	atomic_store(&exiters_done, 1);
 }
 
-static long
-parse_arg(int argc, char **argv, int i, long def, long lo, long hi)
-{
-	char *end;
-	long v;
-
-	if (argc <= i)
-		return def;
-	v = strtol(argv[i], &end, 10);
-	CHECK(*argv[i] != '\0' && *end == '\0' && v >= lo && v <= hi,
-	      "argument %d: %s not in %ld..%ld (usage: %s [THREADS [SCALE [ITER]]])", i,
-	      argv[i], lo, hi, argv[0]);
-	return v;
-}
-
 static void
 check_stats(const mgc_stats *a, const mgc_stats *b)
 {
@@ -316,9 +279,9 @@ int
 main(int argc, char **argv)
 {
 	static struct worker w[MAX_THREADS];
-	int nthreads = (int)parse_arg(argc, argv, 1, DEFAULT_THREADS, 1, MAX_THREADS);
-	int scale = (int)parse_arg(argc, argv, 2, 1, 1, 1000);
-	long iter = parse_arg(argc, argv, 3, DEFAULT_ITER, 1, 1L << 40);
+	int nthreads = (int)check_arg(argc, argv, USAGE, 1, DEFAULT_THREADS, 1, MAX_THREADS);
+	int scale = (int)check_arg(argc, argv, USAGE, 2, 1, 1, 1000);
+	long iter = check_arg(argc, argv, USAGE, 3, DEFAULT_ITER, 1, 1L << 40);
 	mgc_stats start, end;
 	struct blk b;
 

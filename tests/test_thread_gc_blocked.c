@@ -20,17 +20,6 @@
 
 #include <mgc.h>
 
-#if defined(__SANITIZE_THREAD__)
-#define UNDER_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define UNDER_TSAN 1
-#endif
-#endif
-#ifndef UNDER_TSAN
-#define UNDER_TSAN 0
-#endif
-
 #define NBLOCKED 3
 #define ROUNDS (UNDER_TSAN ? 5 : 20)
 #define SMALL 96
@@ -46,23 +35,13 @@ struct blocked {
 	int wake[2];	/* main writes WAKE_BYTE */
 };
 
-static uint64_t
-mix(uint64_t x)
-{
-	x += 0x9e3779b97f4a7c15u;
-	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9u;
-	x = (x ^ (x >> 27)) * 0x94d049bb133111ebu;
-	return x ^ (x >> 31);
-}
-
 static __attribute__((noinline)) uint64_t *
 make_block(size_t size, uint64_t key)
 {
 	uint64_t *w = mgc_alloc(size);
 
 	CHECK(w != NULL, "mgc_alloc(%zu) failed (errno %d)", size, errno);
-	for (size_t i = 0; i < size / 8; i++)
-		w[i] = mix(key + i);
+	check_fill(w, size / 8, key);
 	return w;
 }
 
@@ -70,9 +49,7 @@ static void
 check_block(const uint64_t *w, size_t size, uint64_t key, const char *what)
 {
 	CHECK(mgc_base(w, NULL) == w, "%s %p is no longer a live block", what, (const void *)w);
-	for (size_t i = 0; i < size / 8; i++)
-		CHECK(w[i] == mix(key + i), "%s %p: word %zu is %#jx, want %#jx", what,
-		      (const void *)w, i, (uintmax_t)w[i], (uintmax_t)mix(key + i));
+	CHECK_PATTERN(w, size / 8, key, what);
 }
 
 /* Works on all four blocks at once, keeping their pointers live. */
@@ -82,7 +59,7 @@ register_loop(const uint64_t *a, const uint64_t *b, const uint64_t *c, const uin
 	uint64_t x = 0;
 
 	for (size_t i = 0; i < 4096; i++)
-		x = mix(x ^ a[i % (SMALL / 8)] ^ b[i % (LARGE / 8)] ^ c[(i * 7) % (SMALL / 8)] ^
+		x = check_mix(x ^ a[i % (SMALL / 8)] ^ b[i % (LARGE / 8)] ^ c[(i * 7) % (SMALL / 8)] ^
 			d[(i * 13) % (LARGE / 8)]);
 	return x;
 }

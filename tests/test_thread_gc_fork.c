@@ -16,17 +16,6 @@
 
 #include <mgc.h>
 
-#if defined(__SANITIZE_THREAD__)
-#define UNDER_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define UNDER_TSAN 1
-#endif
-#endif
-#ifndef UNDER_TSAN
-#define UNDER_TSAN 0
-#endif
-
 #define NTHREADS 3
 #define NFORKS (UNDER_TSAN ? 2 : 8)
 #define LIST_NODES 200
@@ -59,18 +48,9 @@ static atomic_long rounds[NTHREADS];
 static struct node *volatile before_fork;	/* the main thread's list */
 
 static uint64_t
-mix(uint64_t x)
-{
-	x += 0x9e3779b97f4a7c15u;
-	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9u;
-	x = (x ^ (x >> 27)) * 0x94d049bb133111ebu;
-	return x ^ (x >> 31);
-}
-
-static uint64_t
 node_sum(const struct node *n)
 {
-	return mix(mix((uint64_t)(uintptr_t)n->next ^ n->key) ^ (uint64_t)(uintptr_t)n->payload);
+	return check_mix(check_mix((uint64_t)(uintptr_t)n->next ^ n->key) ^ (uint64_t)(uintptr_t)n->payload);
 }
 
 static struct node *
@@ -86,7 +66,7 @@ build_list(int count, uint64_t seed)
 		CHECK(n->payload != NULL, "mgc_alloc_noscan failed (errno %d)", errno);
 		n->key = seed + (uint64_t)i;
 		for (int k = 0; k < 4; k++)
-			n->payload[k] = mix(n->key + (uint64_t)k);
+			n->payload[k] = check_mix(n->key + (uint64_t)k);
 		n->next = head;
 		n->check = node_sum(n);
 		head = n;
@@ -108,7 +88,7 @@ verify_list(const struct node *head, int count, uint64_t seed, const char *what)
 		CHECK(mgc_base(n->payload, NULL) == n->payload, "%s: payload of node %d freed",
 		      what, i);
 		for (int k = 0; k < 4; k++)
-			CHECK(n->payload[k] == mix(n->key + (uint64_t)k), "%s: payload of node %d "
+			CHECK(n->payload[k] == check_mix(n->key + (uint64_t)k), "%s: payload of node %d "
 			      "is corrupt", what, i);
 	}
 	CHECK(i == 0, "%s: %d nodes missing", what, i);

@@ -25,17 +25,7 @@
 
 #include <mgc.h>
 
-#if defined(__SANITIZE_THREAD__)
-#define UNDER_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define UNDER_TSAN 1
-#endif
-#endif
-#ifndef UNDER_TSAN
-#define UNDER_TSAN 0
-#endif
-
+#define USAGE "[THREADS [SCALE [ITER]]]"
 #define DEFAULT_THREADS 4
 #define DEFAULT_ITER (UNDER_TSAN ? 20 : 150)
 #define MAX_THREADS 64
@@ -82,42 +72,14 @@ static atomic_ullong short_threads;
 static atomic_ullong nodes_checked;
 
 static uint64_t
-rng_next(uint64_t *s)
-{
-	uint64_t x = *s;
-
-	x ^= x >> 12;
-	x ^= x << 25;
-	x ^= x >> 27;
-	*s = x;
-	return x * 0x2545f4914f6cdd1du;
-}
-
-static uint64_t
-mix(uint64_t x)
-{
-	x += 0x9e3779b97f4a7c15u;
-	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9u;
-	x = (x ^ (x >> 27)) * 0x94d049bb133111ebu;
-	return x ^ (x >> 31);
-}
-
-static uint64_t
 node_sum(const struct node *n)
 {
-	uint64_t h = mix((uint64_t)(uintptr_t)n->left);
+	uint64_t h = check_mix((uint64_t)(uintptr_t)n->left);
 
-	h = mix(h ^ (uint64_t)(uintptr_t)n->right);
-	h = mix(h ^ (uint64_t)(uintptr_t)n->payload);
-	h = mix(h ^ ((uint64_t)n->plen << 32 | n->kind));
-	return mix(h ^ n->key);
-}
-
-static void
-fill_words(uint64_t *w, size_t nwords, uint64_t key)
-{
-	for (size_t i = 0; i < nwords; i++)
-		w[i] = mix(key + i);
+	h = check_mix(h ^ (uint64_t)(uintptr_t)n->right);
+	h = check_mix(h ^ (uint64_t)(uintptr_t)n->payload);
+	h = check_mix(h ^ ((uint64_t)n->plen << 32 | n->kind));
+	return check_mix(h ^ n->key);
 }
 
 static void
@@ -125,9 +87,7 @@ check_words(const uint64_t *w, size_t nwords, uint64_t key, const char *what)
 {
 	CHECK(mgc_base(w, NULL) == w, "%s %p (key %#jx) is not a live block", what,
 	      (const void *)w, (uintmax_t)key);
-	for (size_t i = 0; i < nwords; i++)
-		CHECK(w[i] == mix(key + i), "%s %p (key %#jx): word %zu is %#jx, want %#jx", what,
-		      (const void *)w, (uintmax_t)key, i, (uintmax_t)w[i], (uintmax_t)mix(key + i));
+	CHECK_PATTERN(w, nwords, key, what);
 }
 
 static void *
@@ -141,7 +101,7 @@ must(void *p, size_t size)
 static void
 make_noscan_payload(struct node *n, uint64_t *rng)
 {
-	uint64_t r = rng_next(rng);
+	uint64_t r = check_rng_next(rng);
 	size_t words = 1 + r % 64;
 	uint64_t *w;
 
@@ -149,11 +109,11 @@ make_noscan_payload(struct node *n, uint64_t *rng)
 		words = 5000;
 	w = must(mgc_alloc_noscan(words * 8), words * 8);
 	if (r % 8 == 3) {
-		fill_words(w, words, n->key);
+		check_fill(w, words, n->key);
 		words *= 2;
 		w = must(mgc_realloc(w, words * 8), words * 8);
 	}
-	fill_words(w, words, n->key);
+	check_fill(w, words, n->key);
 	n->payload = w;
 	n->plen = (uint32_t)words;
 	n->kind = NOSCAN_PAYLOAD;
@@ -163,12 +123,12 @@ make_noscan_payload(struct node *n, uint64_t *rng)
 static void
 make_scan_payload(struct node *n, uint64_t *rng)
 {
-	uint64_t r = rng_next(rng);
+	uint64_t r = check_rng_next(rng);
 	struct holder *h = must(mgc_alloc(sizeof *h), sizeof *h);
 	size_t words = 1 + r % 32;
 
 	h->leaf = must(r & 64 ? mgc_alloc(words * 8) : mgc_alloc_noscan(words * 8), words * 8);
-	fill_words(h->leaf, words, ~n->key);
+	check_fill(h->leaf, words, ~n->key);
 	h->leaf_words = words;
 	h->key = n->key;
 	n->payload = h;
@@ -182,7 +142,7 @@ make_node(uint64_t key, uint64_t *rng)
 	struct node *n = must(mgc_alloc(sizeof *n), sizeof *n);
 
 	n->key = key;
-	if (rng_next(rng) % 3 == 0)
+	if (check_rng_next(rng) % 3 == 0)
 		make_scan_payload(n, rng);
 	else
 		make_noscan_payload(n, rng);
@@ -225,7 +185,7 @@ build_list(struct shape *s, long count, uint64_t *rng)
 	s->count = count;
 	s->key_sum = 0;
 	for (long i = 0; i < count; i++) {
-		struct node *n = make_node(rng_next(rng), rng);
+		struct node *n = make_node(check_rng_next(rng), rng);
 
 		n->left = s->root;
 		n->check = node_sum(n);
@@ -287,7 +247,7 @@ build_tree(struct shape *s, long count, uint64_t *rng)
 	s->count = 0;
 	s->key_sum = 0;
 	for (long i = 0; i < count; i++)
-		tree_insert(s, make_node(rng_next(rng), rng));
+		tree_insert(s, make_node(check_rng_next(rng), rng));
 }
 
 /* Checks the subtree at n, whose keys lie in [lo, hi]; counts and sums it. */
@@ -324,7 +284,7 @@ worker_round(struct worker *w, struct shape *lists, struct shape *trees, long ro
 
 	if (lists[slot].root != NULL) {
 		verify_list(&lists[slot]);
-		if (rng_next(&w->rng) & 1)
+		if (check_rng_next(&w->rng) & 1)
 			free_list(&lists[slot]);
 	}
 	build_list(&lists[slot], LIST_NODES * w->scale, &w->rng);
@@ -364,7 +324,7 @@ collector_main(void *arg)
 static void *
 short_main(void *arg)
 {
-	uint64_t id = (uint64_t)(uintptr_t)arg, rng = mix(id) | 1;
+	uint64_t id = (uint64_t)(uintptr_t)arg, rng = check_mix(id) | 1;
 	struct shape s;
 
 	if (id % 3 == 1)
@@ -394,28 +354,13 @@ spawner_main(void *arg)
 	return NULL;
 }
 
-static long
-parse_arg(int argc, char **argv, int i, long def, long lo, long hi)
-{
-	char *end;
-	long v;
-
-	if (argc <= i)
-		return def;
-	v = strtol(argv[i], &end, 10);
-	CHECK(*argv[i] != '\0' && *end == '\0' && v >= lo && v <= hi,
-	      "argument %d: %s not in %ld..%ld (usage: %s [THREADS [SCALE [ITER]]])", i,
-	      argv[i], lo, hi, argv[0]);
-	return v;
-}
-
 int
 main(int argc, char **argv)
 {
 	static struct worker w[MAX_THREADS];
-	int nthreads = (int)parse_arg(argc, argv, 1, DEFAULT_THREADS, 1, MAX_THREADS);
-	int scale = (int)parse_arg(argc, argv, 2, 1, 1, 1000);
-	long iter = parse_arg(argc, argv, 3, DEFAULT_ITER, 1, 1L << 40);
+	int nthreads = (int)check_arg(argc, argv, USAGE, 1, DEFAULT_THREADS, 1, MAX_THREADS);
+	int scale = (int)check_arg(argc, argv, USAGE, 2, 1, 1, 1000);
+	long iter = check_arg(argc, argv, USAGE, 3, DEFAULT_ITER, 1, 1L << 40);
 	pthread_t collector, spawner;
 	mgc_stats s;
 
