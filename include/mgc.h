@@ -74,11 +74,7 @@ void   mgc_collect(void);
  * The trigger compares alloc with next_gc (UINT64_MAX while off). */
 int    mgc_set_gc_percent(int percent);
 
-/* NOT YET AVAILABLE in this version: mgc_set_finalizer, mgc_add_cleanup and
- * mgc_weak_new fail with errno ENOSYS (mgc_run_finalizers returns 0 and
- * mgc_weak_get NULL).  The meaning below is what they will implement.
- *
- * Finalizers, with the seed's ordering: if A reaches B, both have finalizers
+/* Finalizers, with the seed's ordering: if A reaches B, both have finalizers
  * and both become unreachable, A's finalizer runs first and B's only after A
  * has been reclaimed.  A cycle holding a finalizable block is never reclaimed.
  * The block is kept alive (resurrected) for its finalizer and reclaimed by a

@@ -208,6 +208,8 @@ free_slow(void *p, struct span *s)
 	if (c == NULL && (c = thread_attach()) == NULL)
 		fatal("mgc: free of %p: out of memory registering the thread", p);
 	if (s->kind == SPAN_LARGE) {
+		if (special_any())
+			special_drop((uintptr_t)p);
 		counter_add(&c->nfree, 1);
 		counter_add(&c->bytes_freed, s->elem_size);
 		cache_publish(c);
@@ -228,6 +230,8 @@ mgc_free(void *p)
 		free_slow(p, s);
 		return;
 	}
+	if (unlikely(special_any()))
+		special_drop((uintptr_t)p);
 	uint32_t i = span_block_index(s, (uintptr_t)p);
 	size_t size = s->elem_size;
 	unsigned sc = s->spanclass;
@@ -254,6 +258,22 @@ mgc_free(void *p)
 
 /* ---- lookup and realloc -------------------------------------------------- */
 
+uintptr_t
+alloc_block_base(uintptr_t p, size_t *size)
+{
+	struct span *s = pagemap_lookup(p);
+	if (s == NULL || s->kind == SPAN_FREE)
+		return 0;
+	uint32_t i = span_block_index(s, p);
+	uintptr_t base = s->base + i * s->elem_size;
+	if (i >= s->nelems || p >= base + s->elem_size ||
+	    atomic_load_explicit(&s->state[i], memory_order_relaxed) != BLOCK_LIVE)
+		return 0;
+	if (size != NULL)
+		*size = s->elem_size;
+	return base;
+}
+
 void *
 mgc_base(const void *p, size_t *size)
 {
@@ -261,17 +281,7 @@ mgc_base(const void *p, size_t *size)
 	if (c == NULL && (c = thread_attach()) == NULL)
 		return NULL;
 	counter_add(&c->nlookup, 1);
-	struct span *s = pagemap_lookup((uintptr_t)p);
-	if (s == NULL || s->kind == SPAN_FREE)
-		return NULL;
-	uint32_t i = span_block_index(s, (uintptr_t)p);
-	uintptr_t base = s->base + i * s->elem_size;
-	if (i >= s->nelems || (uintptr_t)p >= base + s->elem_size ||
-	    atomic_load_explicit(&s->state[i], memory_order_relaxed) != BLOCK_LIVE)
-		return NULL;
-	if (size != NULL)
-		*size = s->elem_size;
-	return (void *)base;
+	return (void *)alloc_block_base((uintptr_t)p, size);
 }
 
 /* True when a block of usable size n may serve a request of size bytes

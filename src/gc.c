@@ -53,6 +53,7 @@ struct cycle {
 	uint64_t pause_ns;
 	uint64_t heap_before, blocks_before;
 	struct mark_result mark;
+	struct special_result special;
 };
 
 /* ---- pacing -------------------------------------------------------------- */
@@ -146,7 +147,9 @@ stopped_phase(struct cycle *cy)
 	roots_each_segment(scan_root, &root_bytes);
 	roots_each_added(scan_root, &root_bytes);
 	uint64_t stack_bytes = mark_threads();
+	special_mark_roots();
 	mark_add_root_bytes(root_bytes, stack_bytes);
+	special_after_mark(&cy->special);
 	mark_end(&cy->mark);
 	if (MGC_DEBUG)
 		verify_heap(items, n);
@@ -175,14 +178,16 @@ trace(const struct cycle *cy)
 	double mib = 1024.0 * 1024.0;
 	fprintf(stderr,
 		"mgc: gc %llu @%.3fs pause %.3fms: heap %.1f -> %.1f -> %.1f MiB, %llu blocks freed, "
-		"%zu threads stopped, roots %llu KiB, stacks %llu KiB\n",
+		"%zu threads stopped, roots %llu KiB, stacks %llu KiB, %llu finalizers queued, "
+		"%llu finalizable blocks held back (ordering or cycles)\n",
 		(unsigned long long)figs.num_gc, (double)(now_ns() - start_ns) / 1e9,
 		(double)cy->pause_ns / 1e6, (double)cy->heap_before / mib,
 		(double)cy->mark.marked_bytes / mib,
 		figs.next_gc == UINT64_MAX ? 0.0 : (double)figs.next_gc / mib,
 		(unsigned long long)(cy->blocks_before - cy->mark.marked_blocks), cy->stopped,
 		(unsigned long long)cy->mark.root_bytes / 1024,
-		(unsigned long long)cy->mark.stack_bytes / 1024);
+		(unsigned long long)cy->mark.stack_bytes / 1024,
+		(unsigned long long)cy->special.queued, (unsigned long long)cy->special.held_back);
 }
 
 /* One collection; gc lock held, previous sweep finished. */
@@ -201,6 +206,7 @@ collect_locked(void)
 	atomic_store(&completed, figs.num_gc);
 	if (knobs.trace)
 		trace(&cy);
+	special_wake_runner();
 }
 
 void
@@ -263,6 +269,7 @@ static void
 fork_child(void)
 {
 	thread_after_fork_child();
+	special_after_fork_child();
 	world_after_fork_child();
 	thread_unlock_registry();
 	lock_release(&gc_lock);

@@ -10,11 +10,12 @@
  *	2. thread_lock       the registry of threads and their caches
  *	3. central[i].lock   one per span class; never two at once
  *	4. heap lock         the page heap and the page map's writers
- *	5. fixalloc_lock     the metadata allocators (a leaf)
+ *	5. special/queue     finalize.c: the specials table; the run queue
+ *	6. fixalloc_lock     the metadata allocators (a leaf)
  * Debug builds check the order with a per-thread record of the levels held
  * (lock_acquire/lock_release in util.c).
  *
- * Locks 3-5 are allocator locks: a registered thread holding one is busy
+ * Locks 3-6 are allocator locks: a registered thread holding one is busy
  * (see struct cache) and is never stopped for a collection until it has let
  * go, and no section holding one waits for anything the collector holds.
  * So when the world is stopped no allocator lock is held by a registered
@@ -96,6 +97,7 @@ enum lock_level {
 	LOCK_THREAD,
 	LOCK_CENTRAL,
 	LOCK_HEAP,
+	LOCK_SPECIAL,
 	LOCK_FIXALLOC,
 };
 struct lock {
@@ -329,6 +331,8 @@ void cache_init(struct cache *c);
 
 /* ---- alloc.c */
 void *alloc_slow(size_t size, bool noscan);
+/* mgc_base without counting a lookup: the live block holding p, or NULL. */
+uintptr_t alloc_block_base(uintptr_t p, size_t *size);
 
 /* ---- thread.c: the registry of threads */
 enum { MAX_TLS_RANGES = 8 };
@@ -389,6 +393,21 @@ void mark_drain(void);
 void mark_end(struct mark_result *out);
 void mark_set_stack_limit(size_t entries); /* test hook: force overflow recovery */
 void mark_check_closed(void); /* debug: no marked block points to an unmarked one */
+bool mark_is_marked(uintptr_t base);  /* base: a live block's start */
+void mark_block(uintptr_t base);      /* mark it (and scan it) if it is not */
+void mark_contents(uintptr_t base);   /* scan its contents without marking it */
+
+/* ---- finalize.c: finalizers, cleanups, weak references */
+bool special_any(void);              /* any finalizer, cleanup or weak handle? */
+void special_drop(uintptr_t base);   /* a block freed explicitly loses its specials */
+void special_mark_roots(void);       /* world stopped: args and queued work are roots */
+struct special_result {
+	uint64_t queued, held_back;
+};
+void special_after_mark(struct special_result *out); /* world stopped: the passes */
+void special_wake_runner(void);      /* after the world restarts */
+void special_read_counts(uint64_t *queued, uint64_t *run);
+void special_after_fork_child(void);
 
 /* ---- sweep.c */
 void sweep_begin(struct sweep_item *items, size_t n, uint32_t sg); /* world stopped */

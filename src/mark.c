@@ -259,3 +259,38 @@ mark_check_closed(void)
 		}
 	}
 }
+
+/* ---- single blocks, for the finalization passes (finalize.c) ----------- */
+
+static struct span *
+block_span(uintptr_t base, uint32_t *index)
+{
+	struct span *s = pagemap_lookup(base);
+	*index = span_block_index(s, base);
+	return s;
+}
+
+bool
+mark_is_marked(uintptr_t base)
+{
+	uint32_t i;
+	struct span *s = block_span(base, &i);
+	return s->mark[i >> 6] >> (i & 63) & 1;
+}
+
+void
+mark_block(uintptr_t base)
+{
+	mark_candidate(base);
+	mark_drain();
+}
+
+void
+mark_contents(uintptr_t base)
+{
+	uint32_t i;
+	struct span *s = block_span(base, &i);
+	if (!(s->spanclass & 1))
+		scan(base, base + s->elem_size);
+	mark_drain();
+}

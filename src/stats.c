@@ -39,4 +39,5 @@ mgc_read_stats(mgc_stats *out)
 	out->pause_total_ns = g.pause_total_ns;
 	out->pause_last_ns = g.pause_last_ns;
 	out->pause_max_ns = g.pause_max_ns;
+	special_read_counts(&out->finalizers_queued, &out->finalizers_run);
 }
