@@ -74,7 +74,28 @@ void   mgc_collect(void);
  * The trigger compares alloc with next_gc (UINT64_MAX while off). */
 int    mgc_set_gc_percent(int percent);
 
-/* Finalizers, with the seed's ordering: if A reaches B, both have finalizers
+/* Which one to use when a block dies:
+ *   - A cleanup (mgc_add_cleanup) to release something the block stands
+ *     for (a file descriptor, a foreign handle) when you do not need the
+ *     block itself: it runs after the block is gone, cycles do not block
+ *     it, and several can be attached.  Trap: arg must not reach the block
+ *     (then it never dies); arg is all the cleanup gets.
+ *   - A finalizer (mgc_set_finalizer) when the code needs the block itself,
+ *     or an order (A's before the B it points to).  Traps: a finalizer whose
+ *     arg reaches its block never runs; a block in a cycle with a finalizer
+ *     (including one pointing to itself) is never finalized nor reclaimed;
+ *     the block lives one more collection (resurrected for the finalizer);
+ *     nothing guarantees finalizers run before the program exits.
+ *   - A weak reference (mgc_weak_new) to find a block while someone else
+ *     keeps it alive (caches, canonicalising tables), without keeping it
+ *     alive yourself.  Trap: mgc_weak_get may return NULL at any collection
+ *     once no root reaches the block; keep the result in a local while you
+ *     use it (that local keeps the block alive).
+ * Finalizers and cleanups run on a background thread that mgc starts when
+ * the first one is queued, or in whichever thread calls mgc_run_finalizers.
+ * mgc_free of a block drops its finalizer and cleanups without running them.
+ *
+ * Finalizers, with the seed's ordering: if A reaches B, both have finalizers
  * and both become unreachable, A's finalizer runs first and B's only after A
  * has been reclaimed.  A cycle holding a finalizable block is never reclaimed.
  * The block is kept alive (resurrected) for its finalizer and reclaimed by a

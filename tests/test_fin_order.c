@@ -1,0 +1,157 @@
+/* test_fin_order — finalizers of a chain run in chain order.
+ *
+ * A chain of N = 1000 blocks, each with a finalizer and pointing to the
+ * next, is dropped.  Node k is reachable from node k - 1, so its finalizer
+ * may only run once node k - 1 has been finalized and then reclaimed: the
+ * finalizers run strictly head first, and at most one per collection.
+ *
+ * Checked inside the finalizers (errors recorded, reported by main): node k
+ * is the next expected one, its contents and its successor are intact, and
+ * node k - 1 (whose address is kept hidden from the collector) is no longer
+ * a live block.  Checked by main after every collection: no more chain
+ * finalizers have run than collections completed since the drop.  Main
+ * loops up to 5 * N times { mgc_collect(); mgc_run_finalizers(); } until all
+ * N ran; nothing is allocated meanwhile, so no freed node's address is
+ * reused.
+ */
+#include "check.h"
+
+#include <sched.h>
+#include <stdatomic.h>
+
+#include <mgc.h>
+
+#define N 1000
+#define MAX_ROUNDS (5 * N)
+#define HIDE_MASK ((uintptr_t)0xa5a5a5a5a5a5a5a5u)
+
+struct node {
+	struct node *next;
+	long index;
+	uint64_t check;
+};
+
+static uintptr_t hidden[N];	/* node addresses xor HIDE_MASK: not roots */
+static atomic_long next_expected;
+static atomic_long nran;
+
+static atomic_int nerr;
+static atomic_int msg_ready;
+static char msg[256];
+
+static void note_error(const char *fmt, ...) CHECK_PRINTF(1, 2);
+
+static void
+note_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (atomic_fetch_add(&nerr, 1) != 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	atomic_store(&msg_ready, 1);
+}
+
+#define CHECK_NO_ERRORS()                                                                          \
+	CHECK(atomic_load(&nerr) == 0, "%d error(s) in finalizers; first: %s",                     \
+	      atomic_load(&nerr), atomic_load(&msg_ready) ? msg : "(not yet written)")
+
+static void *
+unhide(long k)
+{
+	return (void *)(hidden[k] ^ HIDE_MASK);
+}
+
+static uint64_t
+node_check(long index)
+{
+	return check_mix((uint64_t)index ^ 0x5eed);
+}
+
+static void
+fin_node(void *obj, void *arg)
+{
+	struct node *n = obj;
+	long k = n->index, want = atomic_load(&next_expected);
+
+	if (arg != (void *)&hidden[0])
+		note_error("finalizer of %p: arg %p, want %p", obj, arg, (void *)&hidden[0]);
+	if (mgc_base(n, NULL) != n || k < 0 || k >= N || n->check != node_check(k)) {
+		note_error("finalizer of %p: not an intact node (index %ld)", obj, k);
+		return;
+	}
+	if (k != want)
+		note_error("node %ld finalized while node %ld was expected", k, want);
+	if (n != unhide(k))
+		note_error("node %ld finalized at %p, allocated at %p", k, obj, unhide(k));
+	if (k + 1 < N) {
+		struct node *next = n->next;
+
+		if (next != unhide(k + 1) || mgc_base(next, NULL) != next ||
+		    next->index != k + 1 || next->check != node_check(k + 1))
+			note_error("node %ld: successor %p not intact", k, (void *)next);
+	} else if (n->next != NULL) {
+		note_error("last node: next is %p", (void *)n->next);
+	}
+	if (k > 0 && mgc_base(unhide(k - 1), NULL) == unhide(k - 1))
+		note_error("node %ld finalized while node %ld (%p) is still live", k, k - 1,
+			   unhide(k - 1));
+	atomic_store(&next_expected, k + 1);
+	atomic_fetch_add(&nran, 1);
+}
+
+/* Builds the chain tail first and drops it. */
+static __attribute__((noinline)) void
+make_chain(void)
+{
+	struct node *next = NULL;
+
+	for (long k = N - 1; k >= 0; k--) {
+		struct node *n = mgc_alloc(sizeof *n);
+
+		CHECK(n != NULL, "mgc_alloc failed (errno %d)", errno);
+		n->next = next;
+		n->index = k;
+		n->check = node_check(k);
+		hidden[k] = (uintptr_t)n ^ HIDE_MASK;
+		CHECK(mgc_set_finalizer(n, fin_node, &hidden[0]) == 0,
+		      "mgc_set_finalizer(node %ld) failed: %s", k, strerror(errno));
+		next = n;
+	}
+}
+
+static uint64_t
+num_gc(void)
+{
+	mgc_stats s;
+
+	mgc_read_stats(&s);
+	return s.num_gc;
+}
+
+int
+main(void)
+{
+	uint64_t gc0;
+	long ran = 0;
+	int i;
+
+	make_chain();
+	gc0 = num_gc();
+	for (i = 0; i < MAX_ROUNDS && (ran = atomic_load(&nran)) < N; i++) {
+		uint64_t done = num_gc() - gc0;
+
+		CHECK((uint64_t)ran <= done, "%ld chain finalizers ran after %ju collections",
+		      ran, (uintmax_t)done);
+		check_clear_stack();
+		mgc_collect();
+		mgc_run_finalizers();
+		sched_yield();
+	}
+	CHECK_NO_ERRORS();
+	CHECK(ran == N, "only %ld of %d chain finalizers ran after %d rounds (next expected %ld)",
+	      ran, N, i, atomic_load(&next_expected));
+	return 0;
+}
