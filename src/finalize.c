@@ -39,6 +39,8 @@
 #include "internal.h"
 
 #include <errno.h>
+#include <string.h>
+#include <time.h>
 
 enum special_kind { SP_FINALIZER, SP_CLEANUP, SP_WEAK, SP_HANDLE };
 
@@ -425,13 +427,22 @@ special_after_mark(struct special_result *out)
 
 /* ---- running ------------------------------------------------------------------ */
 
-/* Run one queued finalizer or cleanup; false if none was queued. */
+/* Run one queued finalizer or cleanup; false if none was queued.  The job
+ * is read out under the lock, field by field into general registers, so
+ * its object is never in neither the queue nor this thread's stack. */
 static bool
 run_one(void)
 {
+	mgc_finalizer_fn fin = NULL;
+	mgc_cleanup_fn cleanup = NULL;
+	void *obj = NULL, *arg = NULL;
 	lock_acquire(&queue_lock);
 	struct work *w = qhead;
 	if (w != NULL) {
+		fin = w->fin;
+		cleanup = w->cleanup;
+		obj = w->obj;
+		arg = w->arg;
 		qhead = w->next;
 		if (qhead == NULL) {
 			qtail = NULL;
@@ -441,14 +452,35 @@ run_one(void)
 	lock_release(&queue_lock);
 	if (w == NULL)
 		return false;
-	struct work job = *w; /* obj and arg now live on this stack */
 	fixalloc_free(&work_fix, w);
-	if (job.fin != NULL)
-		job.fin(job.obj, job.arg);
+	if (fin != NULL)
+		fin(obj, arg);
 	else
-		job.cleanup(job.arg);
+		cleanup(arg);
 	atomic_fetch_add(&run_total, 1);
 	return true;
+}
+
+/* Before the runner sleeps: overwrite the stack below it, and on x86-64 the
+ * scratch registers, so that words left by finished jobs do not keep their
+ * blocks alive while it waits (a stopped thread's registers are roots). */
+static NOINLINE void
+wipe_traces(void)
+{
+	volatile char scratch[16384];
+	memset((char *)scratch, 0, sizeof scratch);
+#if defined(__x86_64__)
+	__asm__ volatile("xor %%eax, %%eax\n\txor %%ecx, %%ecx\n\txor %%edx, %%edx\n\t"
+			 "xor %%esi, %%esi\n\txor %%edi, %%edi\n\txor %%r8d, %%r8d\n\t"
+			 "xor %%r9d, %%r9d\n\txor %%r10d, %%r10d\n\txor %%r11d, %%r11d\n\t"
+			 "pxor %%xmm0, %%xmm0\n\tpxor %%xmm1, %%xmm1\n\tpxor %%xmm2, %%xmm2\n\t"
+			 "pxor %%xmm3, %%xmm3\n\tpxor %%xmm4, %%xmm4\n\tpxor %%xmm5, %%xmm5\n\t"
+			 "pxor %%xmm6, %%xmm6\n\tpxor %%xmm7, %%xmm7"
+			 :
+			 :
+			 : "rax", "rcx", "rdx", "rsi", "rdi", "r8", "r9", "r10", "r11", "xmm0",
+			   "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "memory");
+#endif
 }
 
 size_t
@@ -462,6 +494,29 @@ mgc_run_finalizers(void)
 	return n;
 }
 
+/* Sleep until woken, wake_mutex held.  ThreadSanitizer holds back signals
+ * to a thread blocked in pthread_cond_wait, so under it the runner wakes
+ * every millisecond to let a collection stop it (world_poll). */
+static void
+runner_wait(void)
+{
+	if (!MGC_TSAN) {
+		pthread_cond_wait(&wake_cond, &wake_mutex);
+		return;
+	}
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_nsec += 1000000;
+	if (ts.tv_nsec >= 1000000000) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000;
+	}
+	pthread_cond_timedwait(&wake_cond, &wake_mutex, &ts);
+	pthread_mutex_unlock(&wake_mutex);
+	world_poll();
+	pthread_mutex_lock(&wake_mutex);
+}
+
 static void *
 runner(void *arg)
 {
@@ -470,10 +525,11 @@ runner(void *arg)
 	for (;;) {
 		pthread_mutex_lock(&wake_mutex);
 		while (!atomic_load(&work_waiting))
-			pthread_cond_wait(&wake_cond, &wake_mutex);
+			runner_wait();
 		pthread_mutex_unlock(&wake_mutex);
 		while (run_one())
 			;
+		wipe_traces();
 	}
 	return NULL;
 }

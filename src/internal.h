@@ -346,6 +346,7 @@ struct thread {
 	/* The large block this thread is allocating, a root until the thread
 	 * holds the address itself (heap_alloc_span).  [atomic] */
 	_Atomic uintptr_t pinned;
+	_Atomic bool linked;        /* [thread lock] in the registry: stops apply to it */
 	uintptr_t tls[MAX_TLS_RANGES][2]; /* [init only] static TLS blocks */
 	int ntls;                         /* [init only] */
 };

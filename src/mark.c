@@ -73,7 +73,7 @@ push(uintptr_t lo, uintptr_t hi)
  * they reach the stack: by the time one is scanned its first line has
  * arrived, instead of the scan stalling on each pointer it follows. */
 enum { FIFO = 16 };
-static struct range fifo[FIFO];
+static struct range fifo[FIFO] MGC_STATE; /* holds heap addresses: not a root */
 static unsigned fifo_head, fifo_len;
 
 static void

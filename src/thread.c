@@ -98,6 +98,7 @@ thread_attach(void)
 	t->prev = &threads;
 	threads.next->prev = t;
 	threads.next = t;
+	atomic_store(&t->linked, true);
 	lock_release(&thread_lock);
 	return &t->cache;
 }
@@ -115,6 +116,7 @@ add_counters(struct counters *to, const struct cache *c)
 static void
 unlink_locked(struct thread *t)
 {
+	atomic_store(&t->linked, false);
 	t->prev->next = t->next;
 	t->next->prev = t->prev;
 	add_counters(&retired, &t->cache);

@@ -60,7 +60,7 @@ static bool
 stop_wanted(const struct thread *t)
 {
 	unsigned e = atomic_load(&epoch);
-	return t != NULL && (e & 1) && atomic_load(&t->stopped_in) != e;
+	return t != NULL && (e & 1) && atomic_load(&t->linked) && atomic_load(&t->stopped_in) != e;
 }
 
 static void
