@@ -34,6 +34,7 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -239,5 +240,32 @@ check_clear_stack(void)
 	memset(buf, 0, sizeof buf);
 	__asm__ volatile("" : : "r"(buf) : "memory");
 }
+
+/* Errors seen where CHECK cannot end the program cleanly (in finalizers
+ * and cleanups, on the runner thread): check_note records the first
+ * message and counts them; CHECK_NOTED(what) fails if any was noted. */
+static atomic_int check_noted;
+static atomic_int check_note_ready;
+static char check_note_msg[256];
+
+static inline void check_note(const char *fmt, ...) CHECK_PRINTF(1, 2);
+
+static inline void
+check_note(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (atomic_fetch_add(&check_noted, 1) != 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(check_note_msg, sizeof check_note_msg, fmt, ap);
+	va_end(ap);
+	atomic_store(&check_note_ready, 1);
+}
+
+#define CHECK_NOTED(what)                                                                          \
+	CHECK(atomic_load(&check_noted) == 0, "%d error(s) in %s; first: %s",                      \
+	      atomic_load(&check_noted), what,                                                     \
+	      atomic_load(&check_note_ready) ? check_note_msg : "(not yet written)")
 
 #endif

@@ -37,28 +37,6 @@ static uintptr_t hidden[N];	/* node addresses xor HIDE_MASK: not roots */
 static atomic_long next_expected;
 static atomic_long nran;
 
-static atomic_int nerr;
-static atomic_int msg_ready;
-static char msg[256];
-
-static void note_error(const char *fmt, ...) CHECK_PRINTF(1, 2);
-
-static void
-note_error(const char *fmt, ...)
-{
-	va_list ap;
-
-	if (atomic_fetch_add(&nerr, 1) != 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof msg, fmt, ap);
-	va_end(ap);
-	atomic_store(&msg_ready, 1);
-}
-
-#define CHECK_NO_ERRORS()                                                                          \
-	CHECK(atomic_load(&nerr) == 0, "%d error(s) in finalizers; first: %s",                     \
-	      atomic_load(&nerr), atomic_load(&msg_ready) ? msg : "(not yet written)")
 
 static void *
 unhide(long k)
@@ -79,23 +57,23 @@ check_node(void *obj, void *arg)
 	long k = n->index, want = atomic_load(&next_expected);
 
 	if (arg != (void *)&hidden[0])
-		note_error("finalizer of %p: arg %p, want %p", obj, arg, (void *)&hidden[0]);
+		check_note("finalizer of %p: arg %p, want %p", obj, arg, (void *)&hidden[0]);
 	if (mgc_base(n, NULL) != n || k < 0 || k >= N || n->check != node_check(k)) {
-		note_error("finalizer of %p: not an intact node (index %ld)", obj, k);
+		check_note("finalizer of %p: not an intact node (index %ld)", obj, k);
 		return;
 	}
 	if (k != want)
-		note_error("node %ld finalized while node %ld was expected", k, want);
+		check_note("node %ld finalized while node %ld was expected", k, want);
 	if (n != unhide(k))
-		note_error("node %ld finalized at %p, allocated at %p", k, obj, unhide(k));
+		check_note("node %ld finalized at %p, allocated at %p", k, obj, unhide(k));
 	if (k + 1 < N) {
 		struct node *next = n->next;
 
 		if (next != unhide(k + 1) || mgc_base(next, NULL) != next ||
 		    next->index != k + 1 || next->check != node_check(k + 1))
-			note_error("node %ld: successor %p not intact", k, (void *)next);
+			check_note("node %ld: successor %p not intact", k, (void *)next);
 	} else if (n->next != NULL) {
-		note_error("last node: next is %p", (void *)n->next);
+		check_note("last node: next is %p", (void *)n->next);
 	}
 	atomic_store(&next_expected, k + 1);
 	atomic_fetch_add(&nran, 1);
@@ -168,7 +146,7 @@ main(void)
 		mgc_run_finalizers();
 		sched_yield();
 	}
-	CHECK_NO_ERRORS();
+	CHECK_NOTED("finalizers");
 	CHECK(ran == N, "only %ld of %d chain finalizers ran after %d rounds (next expected %ld)",
 	      ran, N, i, atomic_load(&next_expected));
 	return 0;

@@ -41,28 +41,6 @@ static atomic_int nfinal_a;
 static uintptr_t hidden_a[N];	/* A's address xor HIDE_MASK: not a root */
 
 /* Errors seen by finalizers: counted, the first one described. */
-static atomic_int nerr;
-static atomic_int msg_ready;
-static char msg[256];
-
-static void note_error(const char *fmt, ...) CHECK_PRINTF(1, 2);
-
-static void
-note_error(const char *fmt, ...)
-{
-	va_list ap;
-
-	if (atomic_fetch_add(&nerr, 1) != 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof msg, fmt, ap);
-	va_end(ap);
-	atomic_store(&msg_ready, 1);
-}
-
-#define CHECK_NO_ERRORS()                                                                          \
-	CHECK(atomic_load(&nerr) == 0, "%d error(s) in finalizers; first: %s",                     \
-	      atomic_load(&nerr), atomic_load(&msg_ready) ? msg : "(not yet written)")
 
 static void
 final_a(void *obj, void *arg)
@@ -73,18 +51,18 @@ final_a(void *obj, void *arg)
 
 	(void)arg;
 	if (mgc_base(a, NULL) != a) {
-		note_error("finalA: %p is not a live block", obj);
+		check_note("finalA: %p is not a live block", obj);
 		return;
 	}
 	if (n < 0 || n >= N) {
-		note_error("finalA: block %p holds n = %ld", obj, n);
+		check_note("finalA: block %p holds n = %ld", obj, n);
 		return;
 	}
 	if (a->b == NULL || mgc_base(a->b, NULL) != a->b || a->b->n != n)
-		note_error("finalA %ld: B %p not intact (n %ld)", n, (void *)a->b,
+		check_note("finalA %ld: B %p not intact (n %ld)", n, (void *)a->b,
 			   a->b != NULL ? a->b->n : -1L);
 	if (!atomic_compare_exchange_strong(&final[n], &want, 1))
-		note_error("finalA %ld: final[%ld] = %d, want 0", n, n, want);
+		check_note("finalA %ld: final[%ld] = %d, want 0", n, n, want);
 	atomic_fetch_add(&nfinal_a, 1);
 }
 
@@ -97,15 +75,15 @@ final_b(void *obj, void *arg)
 
 	(void)arg;
 	if (mgc_base(b, NULL) != b) {
-		note_error("finalB: %p is not a live block", obj);
+		check_note("finalB: %p is not a live block", obj);
 		return;
 	}
 	if (n < 0 || n >= N) {
-		note_error("finalB: block %p holds n = %ld", obj, n);
+		check_note("finalB: block %p holds n = %ld", obj, n);
 		return;
 	}
 	if (!atomic_compare_exchange_strong(&final[n], &want, 2)) {
-		note_error("finalB %ld: final[%ld] = %d, want 1", n, n, want);
+		check_note("finalB %ld: final[%ld] = %d, want 1", n, n, want);
 		return;
 	}
 	atomic_fetch_add(&nfinal, 1);
@@ -154,7 +132,7 @@ main(void)
 		mgc_run_finalizers();
 		sched_yield();
 	}
-	CHECK_NO_ERRORS();
+	CHECK_NOTED("finalizers");
 	/* The collection that queued B's finalizer reclaimed A, and it is
 	 * over (nothing has been allocated since, to reuse A's address). */
 	for (int n = 0; n < N; n++) {
