@@ -429,8 +429,10 @@ special_after_mark(struct special_result *out)
 
 /* Run one queued finalizer or cleanup; false if none was queued.  The job
  * is read out under the lock, field by field into general registers, so
- * its object is never in neither the queue nor this thread's stack. */
-static bool
+ * its object is never in neither the queue nor this thread's stack.  Not
+ * inlined: its frame, where the object may be spilled, lies below the
+ * caller's, where wipe_traces reaches it. */
+static NOINLINE bool
 run_one(void)
 {
 	mgc_finalizer_fn fin = NULL;
@@ -461,28 +463,6 @@ run_one(void)
 	return true;
 }
 
-/* Before the runner sleeps: overwrite the stack below it, and on x86-64 the
- * scratch registers, so that words left by finished jobs do not keep their
- * blocks alive while it waits (a stopped thread's registers are roots). */
-static NOINLINE void
-wipe_traces(void)
-{
-	volatile char scratch[16384];
-	memset((char *)scratch, 0, sizeof scratch);
-#if defined(__x86_64__)
-	__asm__ volatile("xor %%eax, %%eax\n\txor %%ecx, %%ecx\n\txor %%edx, %%edx\n\t"
-			 "xor %%esi, %%esi\n\txor %%edi, %%edi\n\txor %%r8d, %%r8d\n\t"
-			 "xor %%r9d, %%r9d\n\txor %%r10d, %%r10d\n\txor %%r11d, %%r11d\n\t"
-			 "pxor %%xmm0, %%xmm0\n\tpxor %%xmm1, %%xmm1\n\tpxor %%xmm2, %%xmm2\n\t"
-			 "pxor %%xmm3, %%xmm3\n\tpxor %%xmm4, %%xmm4\n\tpxor %%xmm5, %%xmm5\n\t"
-			 "pxor %%xmm6, %%xmm6\n\tpxor %%xmm7, %%xmm7"
-			 :
-			 :
-			 : "rax", "rcx", "rdx", "rsi", "rdi", "r8", "r9", "r10", "r11", "xmm0",
-			   "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "memory");
-#endif
-}
-
 size_t
 mgc_run_finalizers(void)
 {
@@ -491,6 +471,8 @@ mgc_run_finalizers(void)
 	size_t n = 0;
 	while (run_one())
 		n++;
+	if (n > 0)
+		wipe_traces();
 	return n;
 }
 

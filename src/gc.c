@@ -227,6 +227,7 @@ mgc_collect(void)
 {
 	if (thread_attach() == NULL)
 		return;
+	wipe_traces();
 	lock_acquire(&gc_lock);
 	sweep_finish();
 	collect_locked();

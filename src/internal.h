@@ -453,5 +453,6 @@ struct knobs {
 extern struct knobs knobs;
 void knobs_init(void);
 uint64_t now_ns(void);
+void wipe_traces(void); /* clear stale words below the caller's frame */
 
 #endif

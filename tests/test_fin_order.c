@@ -111,6 +111,20 @@ make_chain(void)
 	}
 }
 
+/* Node k's finalizer was queued by a collection that reclaimed node k - 1,
+ * and that collection is over.  Checked in a function of its own, so that
+ * the node addresses it handles do not linger in main's registers, where
+ * they would keep the next nodes alive. */
+static __attribute__((noinline)) long
+check_reclaimed(long checked, long next)
+{
+	for (; checked < next; checked++)
+		CHECK(mgc_base(unhide(checked - 1), NULL) != unhide(checked - 1),
+		      "node %ld finalized, node %ld (%p) still live after the collection", checked,
+		      checked - 1, unhide(checked - 1));
+	return checked;
+}
+
 static uint64_t
 num_gc(void)
 {
@@ -135,12 +149,7 @@ main(void)
 
 		CHECK((uint64_t)ran <= done, "%ld chain finalizers ran after %ju collections",
 		      ran, (uintmax_t)done);
-		/* Node k's finalizer was queued by a collection that reclaimed
-		 * node k - 1, and that collection is over. */
-		for (; checked < next; checked++)
-			CHECK(mgc_base(unhide(checked - 1), NULL) != unhide(checked - 1),
-			      "node %ld finalized, node %ld (%p) still live after the collection",
-			      checked, checked - 1, unhide(checked - 1));
+		checked = check_reclaimed(checked, next);
 		check_clear_stack();
 		mgc_collect();
 		mgc_run_finalizers();
