@@ -229,15 +229,8 @@ mark_add_root_bytes(uint64_t roots, uint64_t stacks)
 static bool
 candidate_unmarked(uintptr_t w)
 {
-	struct span *s = pagemap_lookup(w);
-	if (s == NULL || s->kind == SPAN_FREE)
-		return false;
-	uint32_t i = span_block_index(s, w);
-	uintptr_t base = s->base + i * s->elem_size;
-	if (i >= s->nelems || w >= base + s->elem_size ||
-	    atomic_load_explicit(&s->state[i], memory_order_relaxed) != BLOCK_LIVE)
-		return false;
-	return !(s->mark[i >> 6] >> (i & 63) & 1);
+	uintptr_t base = alloc_block_base(w, NULL);
+	return base != 0 && !mark_is_marked(base);
 }
 
 void

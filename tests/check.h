@@ -46,6 +46,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <mgc.h>
+
 #if defined(__SANITIZE_THREAD__)
 #define UNDER_TSAN 1
 #elif defined(__has_feature)
@@ -267,5 +269,18 @@ check_note(const char *fmt, ...)
 	CHECK(atomic_load(&check_noted) == 0, "%d error(s) in %s; first: %s",                      \
 	      atomic_load(&check_noted), what,                                                     \
 	      atomic_load(&check_note_ready) ? check_note_msg : "(not yet written)")
+
+/* The bytes still allocated after a full collection, with the stack
+ * cleared first so stale words left by the caller keep nothing alive. */
+static inline uint64_t
+check_alloc_after_collect(void)
+{
+	mgc_stats s;
+
+	check_clear_stack();
+	mgc_collect();
+	mgc_read_stats(&s);
+	return s.alloc;
+}
 
 #endif

@@ -375,16 +375,6 @@ make_big_args(void)
 	return bytes;
 }
 
-static uint64_t
-alloc_after_collect(void)
-{
-	mgc_stats s;
-
-	check_clear_stack();
-	mgc_collect();
-	mgc_read_stats(&s);
-	return s.alloc;
-}
 
 static void
 test_clear(void)
@@ -401,14 +391,14 @@ test_clear(void)
 	      atomic_load(&wrong_runs[B_CLEARED]));
 
 	/* A cleared finalizer's arg is no longer a root. */
-	before = alloc_after_collect();
+	before = check_alloc_after_collect();
 	bytes = make_big_args();
-	held = alloc_after_collect();
+	held = check_alloc_after_collect();
 	CHECK(held + bytes / 10 >= before + bytes, "finalizer args: alloc %ju -> %ju, %ju bytes "
 	      "of args should be kept", (uintmax_t)before, (uintmax_t)held, (uintmax_t)bytes);
 	for (int i = 0; i < NB; i++)
 		set_ok(keep[i], NULL, NULL, "clearing a finalizer with a big arg");
-	after = alloc_after_collect();
+	after = check_alloc_after_collect();
 	CHECK(after + bytes * 9 / 10 <= held, "cleared finalizers' args: alloc %ju -> %ju, less "
 	      "than 90%% of %ju bytes reclaimed", (uintmax_t)held, (uintmax_t)after,
 	      (uintmax_t)bytes);

@@ -240,16 +240,6 @@ churn(void)
 	}
 }
 
-static uint64_t
-alloc_after_collect(void)
-{
-	mgc_stats s;
-
-	check_clear_stack();
-	mgc_collect();
-	mgc_read_stats(&s);
-	return s.alloc;
-}
 
 static void
 test_resurrect(void)
@@ -291,10 +281,10 @@ test_resurrect(void)
 			break;
 		}
 	bytes = (uint64_t)kept * (u1 + u2);
-	held = alloc_after_collect();
+	held = check_alloc_after_collect();
 	for (int i = 0; i < NR; i++)
 		resurrected[i] = NULL;
-	after = alloc_after_collect();
+	after = check_alloc_after_collect();
 	CHECK(after + bytes * 9 / 10 <= held, "resurrected blocks dropped: alloc %ju -> %ju, "
 	      "less than 90%% of %ju bytes reclaimed", (uintmax_t)held, (uintmax_t)after,
 	      (uintmax_t)bytes);

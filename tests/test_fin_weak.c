@@ -62,16 +62,6 @@ pump(void)
 	sched_yield();
 }
 
-static uint64_t
-alloc_after_collect(void)
-{
-	mgc_stats s;
-
-	check_clear_stack();
-	mgc_collect();
-	mgc_read_stats(&s);
-	return s.alloc;
-}
 
 static __attribute__((noinline)) void
 churn(size_t size)
@@ -240,11 +230,11 @@ static void
 test_dropped(void)
 {
 	static bool was_null[NW];
-	uint64_t before = alloc_after_collect(), bytes, hbytes, after;
+	uint64_t before = check_alloc_after_collect(), bytes, hbytes, after;
 	int nulls;
 
 	bytes = make_dropped(&hbytes);
-	after = alloc_after_collect();
+	after = check_alloc_after_collect();
 	nulls = scan_dropped(was_null, "after one collection");
 	CHECK(nulls >= NW * 9 / 10, "%d of %d handles of dropped blocks read NULL after one "
 	      "collection", nulls, NW);
@@ -257,9 +247,9 @@ test_dropped(void)
 		scan_dropped(was_null, "after address reuse");
 	}
 	/* The handles themselves are collected blocks. */
-	before = alloc_after_collect();
+	before = check_alloc_after_collect();
 	memset(wk, 0, sizeof wk);
-	after = alloc_after_collect();
+	after = check_alloc_after_collect();
 	CHECK(after + hbytes * 9 / 10 <= before, "dropped handles: alloc %ju -> %ju, less than "
 	      "90%% of %ju bytes reclaimed", (uintmax_t)before, (uintmax_t)after,
 	      (uintmax_t)hbytes);

@@ -68,16 +68,6 @@ verify(long n)
 	CHECK(sum == want, "the values sum to %#jx, want %#jx", (uintmax_t)sum, (uintmax_t)want);
 }
 
-static uint64_t
-alloc_after_collect(void)
-{
-	mgc_stats s;
-
-	check_clear_stack();
-	mgc_collect();
-	mgc_read_stats(&s);
-	return s.alloc;
-}
 
 static long
 parse_nodes(int argc, char **argv)
@@ -97,18 +87,18 @@ int
 main(int argc, char **argv)
 {
 	long n = parse_nodes(argc, argv);
-	uint64_t before = alloc_after_collect(), bytes, kept, after;
+	uint64_t before = check_alloc_after_collect(), bytes, kept, after;
 
 	bytes = build(n);
 	for (int i = 0; i < COLLECTIONS; i++) {
-		kept = alloc_after_collect();
+		kept = check_alloc_after_collect();
 		CHECK(kept >= before + bytes, "alloc is %llu with a list of %llu bytes live "
 		      "(was %llu)", (unsigned long long)kept, (unsigned long long)bytes,
 		      (unsigned long long)before);
 	}
 	verify(n);
 	list_head = NULL;
-	after = alloc_after_collect();
+	after = check_alloc_after_collect();
 	CHECK(after <= before + bytes / 10, "alloc is %llu after dropping the list of %llu "
 	      "bytes (was %llu before it): less than 90%% reclaimed", (unsigned long long)after,
 	      (unsigned long long)bytes, (unsigned long long)before);
