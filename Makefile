@@ -71,8 +71,17 @@ test-release: $(addprefix build/release/tests/,$(TESTS) gclib_dl.so)
 test-debug: $(addprefix build/debug/tests/,$(TESTS) gclib_dl.so)
 test-tsan: $(addprefix build/tsan/tests/,$(TTESTS))
 
-test: test-release test-debug test-tsan
-	@bash tests/run.sh build/release/tests build/debug/tests build/tsan/tests
+# Parts of the project with their own make fragment (compat/, examples/,
+# tests/programs/) append to these: targets to build before the tests run,
+# and directories of test_* programs handed to tests/run.sh.
+EXTRA_TEST_BINS :=
+EXTRA_TEST_DIRS :=
+-include compat/compat.mk
+-include examples/examples.mk
+-include tests/programs/programs.mk
+
+test: test-release test-debug test-tsan $(EXTRA_TEST_BINS)
+	@bash tests/run.sh build/release/tests build/debug/tests build/tsan/tests $(EXTRA_TEST_DIRS)
 
 test-unstable: build/release/libmgc.a
 	@mkdir -p build/unstable
