@@ -44,14 +44,21 @@
 
 enum special_kind { SP_FINALIZER, SP_CLEANUP, SP_WEAK, SP_HANDLE };
 
+enum { NIL = UINT32_MAX };
+
+/* A record of the table.  Records sit in one dense array, so the
+ * collector's passes are linear walks rather than chases through a million
+ * scattered list nodes; the hash index only serves lookups by block. */
 struct special {
-	uintptr_t base;       /* the block it belongs to */
-	struct special *next; /* [special lock] hash chain */
-	enum special_kind kind;
-	mgc_finalizer_fn fin;
-	mgc_cleanup_fn cleanup;
-	void *arg; /* finalizer/cleanup: a root; weak: the handle; handle: the target */
+	uintptr_t base; /* the block it belongs to */
+	uint32_t next;  /* next record in the same bucket, or NIL */
+	uint8_t kind;   /* enum special_kind */
 	bool unreached; /* [world stopped] finalizer pass: block unmarked after the roots */
+	union {
+		mgc_finalizer_fn fin;
+		mgc_cleanup_fn cleanup;
+	} fn;
+	void *arg; /* finalizer/cleanup: a root; weak: the handle; handle: the target */
 };
 
 struct mgc_weak {
@@ -67,17 +74,18 @@ struct work {
 
 static struct lock special_lock = LOCK_INIT(LOCK_SPECIAL);
 static struct lock queue_lock = LOCK_INIT(LOCK_SPECIAL);
-static struct special **table; /* [special lock] */
-static size_t nbuckets, nspecials; /* [special lock] */
-static _Atomic size_t any;         /* [atomic] nspecials, for the free path */
+static struct special *recs;       /* [special lock] records [0, nrecs) */
+static size_t nrecs, reccap;       /* [special lock] */
+static uint32_t *heads;            /* [special lock] first record of each bucket */
+static size_t nbuckets;            /* [special lock] a power of two, >= reccap */
+static _Atomic size_t any;         /* [atomic] nrecs, for the free path */
 static struct work *qhead, *qtail; /* [queue lock] */
 static _Atomic uint64_t queued_total, run_total;
-static struct fixalloc special_fix = FIXALLOC_INIT((sizeof(struct special) + 15) & ~(size_t)15);
 static struct fixalloc work_fix = FIXALLOC_INIT((sizeof(struct work) + 15) & ~(size_t)15);
 
 static pthread_mutex_t wake_mutex = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t wake_cond = PTHREAD_COND_INITIALIZER;
-static bool runner_started;  /* [wake_mutex] */
+static bool runner_started; /* [wake_mutex] */
 static _Atomic bool work_waiting;
 
 /* ---- the table --------------------------------------------------------------- */
@@ -88,66 +96,93 @@ bucket(uintptr_t base)
 	return (size_t)(((uint64_t)base >> 4) * 0x9e3779b97f4a7c15u >> 32) & (nbuckets - 1);
 }
 
-/* Double the table (or create it); false on ENOMEM. */
+static void
+rebuild_index(void)
+{
+	for (size_t b = 0; b < nbuckets; b++)
+		heads[b] = NIL;
+	for (size_t i = 0; i < nrecs; i++) {
+		size_t b = bucket(recs[i].base);
+		recs[i].next = heads[b];
+		heads[b] = (uint32_t)i;
+	}
+}
+
+/* Double the record array and the index (or create them); false on ENOMEM. */
 static bool
 grow_table(void)
 {
-	size_t n = nbuckets ? nbuckets * 2 : 1024;
-	struct special **t = os_alloc_meta(n * sizeof *t);
-	if (t == NULL)
+	size_t ncap = reccap ? reccap * 2 : 1024;
+	if (ncap >= NIL)
 		return false;
-	struct special **old = table;
-	size_t oldn = nbuckets;
-	table = t;
-	nbuckets = n;
-	for (size_t i = 0; i < oldn; i++)
-		for (struct special *s = old[i], *next; s != NULL; s = next) {
-			next = s->next;
-			s->next = table[bucket(s->base)];
-			table[bucket(s->base)] = s;
-		}
-	if (old != NULL)
-		os_free_meta(old, oldn * sizeof *old);
+	struct special *r = os_alloc_meta(ncap * sizeof *r);
+	uint32_t *h = r ? os_alloc_meta(ncap * sizeof *h) : NULL;
+	if (h == NULL) {
+		if (r != NULL)
+			os_free_meta(r, ncap * sizeof *r);
+		return false;
+	}
+	if (recs != NULL) {
+		memcpy(r, recs, nrecs * sizeof *r);
+		os_free_meta(recs, reccap * sizeof *recs);
+		os_free_meta(heads, nbuckets * sizeof *heads);
+	}
+	recs = r;
+	heads = h;
+	reccap = nbuckets = ncap;
+	rebuild_index();
 	return true;
 }
 
 static struct special *
 add_special(uintptr_t base, enum special_kind kind)
 {
-	if (nspecials >= nbuckets && !grow_table() && nbuckets == 0)
+	if (nrecs == reccap && !grow_table())
 		return NULL;
-	struct special *s = fixalloc_alloc(&special_fix);
-	if (s == NULL)
-		return NULL;
-	s->base = base;
-	s->kind = kind;
-	s->next = table[bucket(base)];
-	table[bucket(base)] = s;
-	nspecials++;
-	atomic_store(&any, nspecials);
+	size_t b = bucket(base);
+	struct special *s = &recs[nrecs];
+	*s = (struct special){.base = base, .next = heads[b], .kind = (uint8_t)kind};
+	heads[b] = (uint32_t)nrecs++;
+	atomic_store(&any, nrecs);
 	return s;
 }
 
-/* Unlink *link's record and free it. */
-static void
-remove_at(struct special **link)
+/* The link (a bucket head or a record's next) that holds index i. */
+static uint32_t *
+link_of(uint32_t i)
 {
-	struct special *s = *link;
-	*link = s->next;
-	fixalloc_free(&special_fix, s);
-	nspecials--;
-	atomic_store(&any, nspecials);
+	uint32_t *l = &heads[bucket(recs[i].base)];
+	while (*l != i)
+		l = &recs[*l].next;
+	return l;
 }
 
-static struct special **
-find(uintptr_t base, enum special_kind kind)
+/* Remove record i: the last record moves into its slot, so a walk of the
+ * array that removes record i must look at slot i again. */
+static void
+remove_index(uint32_t i)
 {
-	if (nbuckets == 0)
-		return NULL;
-	for (struct special **l = &table[bucket(base)]; *l != NULL; l = &(*l)->next)
-		if ((*l)->base == base && (*l)->kind == kind)
-			return l;
-	return NULL;
+	uint32_t *l = link_of(i);
+	*l = recs[i].next;
+	uint32_t last = (uint32_t)--nrecs;
+	if (i != last) {
+		*link_of(last) = i;
+		recs[i] = recs[last];
+	}
+	atomic_store(&any, nrecs);
+}
+
+/* Index of the first record of block base of the given kind (any kind if
+ * kind < 0), or NIL. */
+static uint32_t
+find(uintptr_t base, int kind)
+{
+	if (nrecs == 0)
+		return NIL;
+	for (uint32_t i = heads[bucket(base)]; i != NIL; i = recs[i].next)
+		if (recs[i].base == base && (kind < 0 || recs[i].kind == kind))
+			return i;
+	return NIL;
 }
 
 bool
@@ -183,18 +218,18 @@ mgc_set_finalizer(void *obj, mgc_finalizer_fn fn, void *arg)
 		return fail(EINVAL);
 	int err = 0;
 	lock_acquire(&special_lock);
-	struct special **l = find(base, SP_FINALIZER);
+	uint32_t i = find(base, SP_FINALIZER);
 	if (fn == NULL) {
-		if (l != NULL)
-			remove_at(l);
-	} else if (l != NULL) {
+		if (i != NIL)
+			remove_index(i);
+	} else if (i != NIL) {
 		err = EEXIST;
 	} else {
 		struct special *s = add_special(base, SP_FINALIZER);
 		if (s == NULL)
 			err = ENOMEM;
 		else {
-			s->fin = fn;
+			s->fn.fin = fn;
 			s->arg = arg;
 		}
 	}
@@ -211,7 +246,7 @@ mgc_add_cleanup(void *obj, mgc_cleanup_fn fn, void *arg)
 	lock_acquire(&special_lock);
 	struct special *s = add_special(base, SP_CLEANUP);
 	if (s != NULL) {
-		s->cleanup = fn;
+		s->fn.cleanup = fn;
 		s->arg = arg;
 	}
 	lock_release(&special_lock);
@@ -231,14 +266,18 @@ mgc_weak_new(void *obj)
 		return NULL;
 	atomic_store(&w->ptr, obj);
 	lock_acquire(&special_lock);
-	struct special *ws = add_special(base, SP_WEAK);
-	struct special *hs = ws ? add_special((uintptr_t)w, SP_HANDLE) : NULL;
-	if (ws != NULL)
-		ws->arg = w;
-	if (hs != NULL)
+	/* Both records or neither: the handle's record is added first, so a
+	 * failure to add the weak one removes the last record. */
+	struct special *hs = add_special((uintptr_t)w, SP_HANDLE);
+	if (hs != NULL) {
 		hs->arg = (void *)base;
-	else if (ws != NULL)
-		remove_at(find(base, SP_WEAK));
+		struct special *ws = add_special(base, SP_WEAK);
+		if (ws != NULL)
+			ws->arg = w;
+		else
+			remove_index((uint32_t)(hs - recs));
+		hs = ws;
+	}
 	lock_release(&special_lock);
 	if (hs == NULL) {
 		errno = ENOMEM;
@@ -259,59 +298,50 @@ mgc_weak_get(const mgc_weak *w)
 static void
 remove_weak_record(uintptr_t base, const mgc_weak *w)
 {
-	for (struct special **l = &table[bucket(base)]; *l != NULL; l = &(*l)->next)
-		if ((*l)->base == base && (*l)->kind == SP_WEAK && (*l)->arg == w) {
-			remove_at(l);
+	for (uint32_t i = heads[bucket(base)]; i != NIL; i = recs[i].next)
+		if (recs[i].base == base && recs[i].kind == SP_WEAK && recs[i].arg == w) {
+			remove_index(i);
 			return;
 		}
 }
 
-/* Drop record *l of a block going away (freed, or found dead). */
+/* Drop record i of a block going away (freed, or found dead). */
 static void
-drop_at(struct special **l)
+drop_index(uint32_t i)
 {
-	struct special *s = *l;
-	if (s->kind == SP_WEAK)
-		atomic_store(&((mgc_weak *)s->arg)->ptr, NULL);
-	else if (s->kind == SP_HANDLE)
-		remove_weak_record((uintptr_t)s->arg, (const mgc_weak *)s->base);
-	remove_at(l);
+	struct special s = recs[i];
+	remove_index(i);
+	if (s.kind == SP_WEAK)
+		atomic_store(&((mgc_weak *)s.arg)->ptr, NULL);
+	else if (s.kind == SP_HANDLE)
+		remove_weak_record((uintptr_t)s.arg, (const mgc_weak *)s.base);
 }
 
 void
 special_drop(uintptr_t base)
 {
 	lock_acquire(&special_lock);
-	if (nbuckets != 0) {
-		struct special **l = &table[bucket(base)];
-		while (*l != NULL)
-			if ((*l)->base == base)
-				drop_at(l);
-			else
-				l = &(*l)->next;
-	}
+	for (uint32_t i; (i = find(base, -1)) != NIL;)
+		drop_index(i);
 	lock_release(&special_lock);
 }
 
-/* ---- the collector's passes (world stopped) ---------------------------------- */
-
-static void
-mark_word(void *const *p)
-{
-	mark_range((uintptr_t)p, (uintptr_t)(p + 1));
-}
+/* ---- the collector's passes (world stopped) ----------------------------------
+ * Each pass walks the record array once; one that removes record i looks
+ * at slot i again (remove_index).  Marking inside a pass does not drain:
+ * each pass ends with one mark_drain. */
 
 void
 special_mark_roots(void)
 {
-	for (size_t i = 0; i < nbuckets; i++)
-		for (struct special *s = table[i]; s != NULL; s = s->next)
-			if (s->kind == SP_FINALIZER || s->kind == SP_CLEANUP)
-				mark_word(&s->arg);
+	for (size_t i = 0; i < nrecs; i++)
+		if (recs[i].kind == SP_FINALIZER || recs[i].kind == SP_CLEANUP)
+			mark_word((uintptr_t)recs[i].arg);
 	for (struct work *w = qhead; w != NULL; w = w->next) {
-		mark_word(&w->obj);
-		mark_word(&w->arg);
+		mark_word((uintptr_t)w->obj);
+		mark_word((uintptr_t)w->arg);
 	}
+	mark_drain();
 }
 
 static void
@@ -335,80 +365,74 @@ enqueue(mgc_finalizer_fn fin, mgc_cleanup_fn cleanup, void *obj, void *arg)
 }
 
 /* Pass 1: weak handles of unreachable blocks are cleared; records of dead
- * handles are dropped. */
+ * handles are dropped.  Finalizable blocks the roots do not reach are
+ * noted for pass 2. */
 static void
 pass_weak(void)
 {
-	for (size_t i = 0; i < nbuckets; i++) {
-		struct special **l = &table[i];
-		while (*l != NULL) {
-			struct special *s = *l;
-			bool gone = (s->kind == SP_WEAK &&
-				     (!mark_is_marked((uintptr_t)s->arg) || !mark_is_marked(s->base))) ||
-				    (s->kind == SP_HANDLE && !mark_is_marked(s->base));
-			if (gone)
-				drop_at(l);
-			else
-				l = &s->next;
-		}
+	for (uint32_t i = 0; i < nrecs;) {
+		struct special *s = &recs[i];
+		bool gone = false;
+		if (s->kind == SP_WEAK)
+			gone = !mark_is_marked((uintptr_t)s->arg) || !mark_is_marked(s->base);
+		else if (s->kind == SP_HANDLE)
+			gone = !mark_is_marked(s->base);
+		else if (s->kind == SP_FINALIZER)
+			s->unreached = !mark_is_marked(s->base);
+		if (gone)
+			drop_index(i);
+		else
+			i++;
 	}
 }
 
-/* Pass 2, step 1: note the finalizable blocks the roots do not reach, and
- * mark what they reach (not themselves). */
+/* Pass 2, step 1: mark what the unreached finalizable blocks reach (not
+ * themselves). */
 static void
 pass_finalizer_reach(void)
 {
-	for (size_t i = 0; i < nbuckets; i++)
-		for (struct special *s = table[i]; s != NULL; s = s->next)
-			if (s->kind == SP_FINALIZER)
-				s->unreached = !mark_is_marked(s->base);
-	for (size_t i = 0; i < nbuckets; i++)
-		for (struct special *s = table[i]; s != NULL; s = s->next)
-			if (s->kind == SP_FINALIZER && s->unreached)
-				mark_contents(s->base);
+	for (size_t i = 0; i < nrecs; i++)
+		if (recs[i].kind == SP_FINALIZER && recs[i].unreached)
+			mark_contents(recs[i].base);
+	mark_drain();
 }
 
 /* Pass 2, step 2: queue the finalizer of each such block that is still
  * unmarked, and keep the block alive for it.  One marked now is reached by
- * another finalizable block, or by itself: held back. */
+ * another finalizable block, or by itself: held back.  (Marking a queued
+ * block changes no later verdict: what it reaches was marked in step 1.) */
 static void
 pass_finalizer_queue(struct special_result *out)
 {
-	for (size_t i = 0; i < nbuckets; i++) {
-		struct special **l = &table[i];
-		while (*l != NULL) {
-			struct special *s = *l;
-			if (s->kind != SP_FINALIZER || !s->unreached) {
-				l = &s->next;
-			} else if (mark_is_marked(s->base)) {
-				out->held_back++;
-				l = &s->next;
-			} else {
-				mark_block(s->base);
-				enqueue(s->fin, NULL, (void *)s->base, s->arg);
-				out->queued++;
-				remove_at(l);
-			}
+	for (uint32_t i = 0; i < nrecs;) {
+		struct special *s = &recs[i];
+		if (s->kind != SP_FINALIZER || !s->unreached) {
+			i++;
+		} else if (mark_is_marked(s->base)) {
+			out->held_back++;
+			i++;
+		} else {
+			mark_block(s->base);
+			enqueue(s->fn.fin, NULL, (void *)s->base, s->arg);
+			out->queued++;
+			remove_index(i);
 		}
 	}
+	mark_drain();
 }
 
 /* Pass 3: queue the cleanups of unreachable blocks (not resurrected). */
 static void
 pass_cleanup(struct special_result *out)
 {
-	for (size_t i = 0; i < nbuckets; i++) {
-		struct special **l = &table[i];
-		while (*l != NULL) {
-			struct special *s = *l;
-			if (s->kind == SP_CLEANUP && !mark_is_marked(s->base)) {
-				enqueue(NULL, s->cleanup, NULL, s->arg);
-				out->queued++;
-				remove_at(l);
-			} else {
-				l = &s->next;
-			}
+	for (uint32_t i = 0; i < nrecs;) {
+		struct special *s = &recs[i];
+		if (s->kind == SP_CLEANUP && !mark_is_marked(s->base)) {
+			enqueue(NULL, s->fn.cleanup, NULL, s->arg);
+			out->queued++;
+			remove_index(i);
+		} else {
+			i++;
 		}
 	}
 }
@@ -417,7 +441,7 @@ void
 special_after_mark(struct special_result *out)
 {
 	*out = (struct special_result){0};
-	if (nspecials == 0)
+	if (nrecs == 0)
 		return;
 	pass_weak();
 	pass_finalizer_reach();

@@ -395,8 +395,10 @@ void mark_end(struct mark_result *out);
 void mark_set_stack_limit(size_t entries); /* test hook: force overflow recovery */
 void mark_check_closed(void); /* debug: no marked block points to an unmarked one */
 bool mark_is_marked(uintptr_t base);  /* base: a live block's start */
-void mark_block(uintptr_t base);      /* mark it (and scan it) if it is not */
+/* Without draining (the caller calls mark_drain once after many): */
+void mark_block(uintptr_t base);      /* mark it (it is scanned) if it is not */
 void mark_contents(uintptr_t base);   /* scan its contents without marking it */
+void mark_word(uintptr_t w);          /* w as a candidate pointer */
 
 /* ---- finalize.c: finalizers, cleanups, weak references */
 bool special_any(void);              /* any finalizer, cleanup or weak handle? */
