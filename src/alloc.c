@@ -61,7 +61,7 @@ block_go_live(struct cache *c, void **b, unsigned sc)
 {
 	struct span *s = pagemap_lookup((uintptr_t)b);
 	atomic_store_explicit(&s->state[span_block_index(s, (uintptr_t)b)], BLOCK_LIVE,
-			      memory_order_relaxed);
+	                      memory_order_relaxed);
 	*b = NULL;
 	counter_add(&c->nmalloc, 1);
 	counter_add(&c->bytes_alloc, class_size[sc >> 1]);
@@ -136,7 +136,7 @@ alloc_large(struct cache *c, size_t size, bool noscan)
 	size_t npages = (size + PAGE_SIZE - 1) >> PAGE_SHIFT;
 	_Atomic uintptr_t *pin = &tls_thread->pinned;
 	struct span *s =
-		heap_alloc_span(npages, SPAN_LARGE, noscan, large_usable(size, npages), pin);
+	        heap_alloc_span(npages, SPAN_LARGE, noscan, large_usable(size, npages), pin);
 	if (s == NULL)
 		return enomem();
 	void *volatile p = (void *)s->base; /* held by this thread from here on */
@@ -239,7 +239,7 @@ mgc_free(void *p)
 	void *chain = NULL;
 	busy_enter(c);
 	if (unlikely((uintptr_t)p != s->base + i * size ||
-		     atomic_load_explicit(&s->state[i], memory_order_relaxed) != BLOCK_LIVE))
+	             atomic_load_explicit(&s->state[i], memory_order_relaxed) != BLOCK_LIVE))
 		bad_pointer("free", p, block_problem(s, (uintptr_t)p));
 	atomic_store_explicit(&s->state[i], BLOCK_FREE, memory_order_relaxed);
 	memset(p, 0, size);

@@ -40,7 +40,7 @@ cache_publish(struct cache *c)
 	uint64_t net = counter_read(&c->bytes_alloc) - counter_read(&c->bytes_freed);
 	if (net != c->published) {
 		atomic_fetch_add_explicit(&heap_live, (int64_t)(net - c->published),
-					  memory_order_relaxed);
+		                          memory_order_relaxed);
 		c->published = net;
 	}
 }
@@ -74,8 +74,8 @@ cache_overflow(struct cache *c, unsigned spanclass)
 {
 	struct cache_list *l = &c->list[spanclass];
 	uint32_t n = l->count > class_batch[spanclass >> 1] && !gc_stress
-			     ? class_batch[spanclass >> 1]
-			     : l->count;
+	                     ? class_batch[spanclass >> 1]
+	                     : l->count;
 	return detach_chain(l, n);
 }
 

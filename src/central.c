@@ -17,7 +17,8 @@
  *
  * Invariants [central lock]: s->nout counts the blocks of s held by caches
  * or users; s->in_partial iff s has a block available; blocks on a span's
- * free list and in its bump region are BLOCK_FREE and zero but for word 0.
+ * free list and in its bump region are BLOCK_FREE and zero but for word 0;
+ * dead blocks (sweep.c) are BLOCK_FREE and zeroed when taken.
  *
  * Locking: each central has its own lock; no thread holds two.  The page
  * heap's lock may be taken under it (to get or return a span).  The
@@ -82,6 +83,34 @@ central_grow(struct central *c, unsigned spanclass)
 	return s;
 }
 
+/* Zero up to `want` dead blocks of s and put them on *head; how many. */
+static size_t
+take_dead(struct span *s, void **head, size_t want)
+{
+	size_t n = 0;
+	for (uint32_t w = 0; n < want && s->ndead > n; w++) {
+		uint64_t bits = s->dead[w];
+		while (bits != 0 && n < want) {
+			uint32_t i = w * 64 + (uint32_t)__builtin_ctzll(bits);
+			bits &= bits - 1;
+			void **b = (void **)(s->base + i * s->elem_size);
+			memset(b, 0, s->elem_size);
+			*b = *head;
+			*head = b;
+			n++;
+		}
+		s->dead[w] = bits;
+	}
+	s->ndead -= (uint32_t)n;
+	return n;
+}
+
+static bool
+has_available(const struct span *s)
+{
+	return s->free != NULL || s->ndead > 0 || s->bump < s->nelems;
+}
+
 /* Move up to `want` of s's available blocks onto *head; returns how many. */
 static size_t
 take_from_span(struct span *s, void **head, size_t want)
@@ -93,6 +122,8 @@ take_from_span(struct span *s, void **head, size_t want)
 		*b = *head;
 		*head = b;
 	}
+	if (n < want && s->ndead > 0)
+		n += take_dead(s, head, want - n);
 	size_t fresh = s->nelems - s->bump;
 	if (fresh > want - n)
 		fresh = want - n;
@@ -150,7 +181,7 @@ central_take(unsigned spanclass, struct cache_list *l, size_t want)
 		if (s == &c->partial && (s = central_grow(c, spanclass)) == NULL)
 			break;
 		n += take_from_span(s, &head, want - n);
-		if (s->free == NULL && s->bump == s->nelems)
+		if (!has_available(s))
 			partial_remove(c, s);
 	}
 	l->head = head;

@@ -42,10 +42,10 @@ _Atomic int64_t heap_live;
 _Atomic int64_t gc_trigger = MIN_HEAP;
 bool gc_stress;
 
-static int percent;                  /* [gc lock] -1: off */
-static uint64_t live_after;          /* [gc lock] marked bytes of the last cycle */
-static struct gc_figures figs;       /* [gc lock] */
-static _Atomic uint64_t completed;   /* [atomic] copy of figs.num_gc */
+static int percent;                /* [gc lock] -1: off */
+static uint64_t live_after;        /* [gc lock] marked bytes of the last cycle */
+static struct gc_figures figs;     /* [gc lock] */
+static _Atomic uint64_t completed; /* [atomic] copy of figs.num_gc */
 static uint64_t start_ns;
 
 struct cycle {
@@ -64,7 +64,7 @@ goal(void)
 	if (percent < 0)
 		return UINT64_MAX;
 	uint64_t g = live_after + live_after / 100 * (uint64_t)percent +
-		     live_after % 100 * (uint64_t)percent / 100;
+	             live_after % 100 * (uint64_t)percent / 100;
 	return g < MIN_HEAP ? MIN_HEAP : g;
 }
 
@@ -107,9 +107,9 @@ mark_threads(void)
 	__builtin_unwind_init();
 	volatile uintptr_t here = 0;
 	for (struct thread *t = thread_first(); t != NULL; t = thread_next(t)) {
-		uintptr_t lo = t == tls_thread ? (uintptr_t)&here
-					       : atomic_load_explicit(&t->stack_lo,
-								      memory_order_acquire);
+		uintptr_t lo = t == tls_thread
+		                       ? (uintptr_t)&here
+		                       : atomic_load_explicit(&t->stack_lo, memory_order_acquire);
 		scan_root(lo, t->stack_hi, &bytes);
 		scan_root((uintptr_t)&t->pinned, (uintptr_t)(&t->pinned + 1), &bytes);
 		for (int i = 0; i < t->ntls; i++)
@@ -135,8 +135,8 @@ stopped_phase(struct cycle *cy)
 {
 	for (struct thread *t = thread_first(); t != NULL; t = thread_next(t)) {
 		cache_flush_locked(&t->cache);
-		t->cache.published = counter_read(&t->cache.bytes_alloc) -
-				     counter_read(&t->cache.bytes_freed);
+		t->cache.published =
+		        counter_read(&t->cache.bytes_alloc) - counter_read(&t->cache.bytes_freed);
 	}
 	count_before(cy);
 	struct sweep_item *items;
@@ -177,17 +177,18 @@ trace(const struct cycle *cy)
 {
 	double mib = 1024.0 * 1024.0;
 	fprintf(stderr,
-		"mgc: gc %llu @%.3fs pause %.3fms: heap %.1f -> %.1f -> %.1f MiB, %llu blocks freed, "
-		"%zu threads stopped, roots %llu KiB, stacks %llu KiB, %llu finalizers queued, "
-		"%llu finalizable blocks held back (ordering or cycles)\n",
-		(unsigned long long)figs.num_gc, (double)(now_ns() - start_ns) / 1e9,
-		(double)cy->pause_ns / 1e6, (double)cy->heap_before / mib,
-		(double)cy->mark.marked_bytes / mib,
-		figs.next_gc == UINT64_MAX ? 0.0 : (double)figs.next_gc / mib,
-		(unsigned long long)(cy->blocks_before - cy->mark.marked_blocks), cy->stopped,
-		(unsigned long long)cy->mark.root_bytes / 1024,
-		(unsigned long long)cy->mark.stack_bytes / 1024,
-		(unsigned long long)cy->special.queued, (unsigned long long)cy->special.held_back);
+	        "mgc: gc %llu @%.3fs pause %.3fms: heap %.1f -> %.1f -> %.1f MiB, %llu blocks "
+	        "freed, "
+	        "%zu threads stopped, roots %llu KiB, stacks %llu KiB, %llu finalizers queued, "
+	        "%llu finalizable blocks held back (ordering or cycles)\n",
+	        (unsigned long long)figs.num_gc, (double)(now_ns() - start_ns) / 1e9,
+	        (double)cy->pause_ns / 1e6, (double)cy->heap_before / mib,
+	        (double)cy->mark.marked_bytes / mib,
+	        figs.next_gc == UINT64_MAX ? 0.0 : (double)figs.next_gc / mib,
+	        (unsigned long long)(cy->blocks_before - cy->mark.marked_blocks), cy->stopped,
+	        (unsigned long long)cy->mark.root_bytes / 1024,
+	        (unsigned long long)cy->mark.stack_bytes / 1024,
+	        (unsigned long long)cy->special.queued, (unsigned long long)cy->special.held_back);
 }
 
 /* One collection; gc lock held, previous sweep finished. */

@@ -42,9 +42,9 @@
 #include <string.h>
 
 enum {
-	NUM_BUCKETS = 128,          /* lists for 1..127 pages; list 0 holds the rest */
+	NUM_BUCKETS = 128, /* lists for 1..127 pages; list 0 holds the rest */
 	ARENA_SIZE = 1 << CHUNK_SHIFT,
-	GROW_MIN = 128 << 10,       /* commit at least this much at a time */
+	GROW_MIN = 128 << 10, /* commit at least this much at a time */
 	SCAVENGE_MIN = 32 << 20,
 	L1_ENTRIES = 1 << (ADDR_BITS - CHUNK_SHIFT),
 	L1_PAGE = 4096,
@@ -55,18 +55,18 @@ _Atomic uint32_t heap_sweepgen = 4;
 _Atomic uintptr_t heap_lo MGC_STATE = UINTPTR_MAX, heap_hi MGC_STATE;
 
 static struct lock heap_mutex = LOCK_INIT(LOCK_HEAP); /* "the heap lock" */
-static struct span buckets[NUM_BUCKETS]; /* [heap lock] list sentinels */
-static uint64_t nonempty[NUM_BUCKETS / 64]; /* [heap lock] bit n: buckets[n] not empty */
+static struct span buckets[NUM_BUCKETS];              /* [heap lock] list sentinels */
+static uint64_t nonempty[NUM_BUCKETS / 64];           /* [heap lock] bit n: buckets[n] not empty */
 static struct {
 	uintptr_t next; /* [heap lock] first uncommitted byte */
 	uintptr_t end;  /* [heap lock] end of the reservation */
 } arena MGC_STATE;
-static struct heap_figures fig;   /* [heap lock] */
-static uint64_t free_unreleased;  /* [heap lock] bytes in free, unreleased spans */
+static struct heap_figures fig;  /* [heap lock] */
+static uint64_t free_unreleased; /* [heap lock] bytes in free, unreleased spans */
 static uint64_t l1_written[L1_ENTRIES * sizeof(void *) / L1_PAGE / 64]; /* [heap lock] */
-static struct span *spare_records; /* [heap lock] recycled span records, linked by next */
-static struct span **inuse;        /* [heap lock] every in-use span, in no order */
-static size_t ninuse, inuse_cap;   /* [heap lock] */
+static struct span *spare_records;  /* [heap lock] recycled span records, linked by next */
+static struct span **inuse;         /* [heap lock] every in-use span, in no order */
+static size_t ninuse, inuse_cap;    /* [heap lock] */
 static struct sweep_item *snapshot; /* [gc lock] the in-use spans of this cycle */
 static size_t snapshot_cap;         /* [gc lock] */
 
@@ -74,10 +74,11 @@ static size_t snapshot_cap;         /* [gc lock] */
 static struct fixalloc span_fix = FIXALLOC_INIT(SIZE16(struct span));
 static struct fixalloc chunk_fix = FIXALLOC_INIT(SIZE16(struct chunk_map));
 
-/* Side maps of small spans: one byte of state and one bit of mark per block. */
+/* Side maps of small spans: one byte of state, one mark bit and one dead
+ * bit per block. */
 static struct fixalloc side_fix[] = {
-	FIXALLOC_INIT(64),  FIXALLOC_INIT(128),  FIXALLOC_INIT(256),
-	FIXALLOC_INIT(512), FIXALLOC_INIT(1024), FIXALLOC_INIT(2048),
+        FIXALLOC_INIT(64),  FIXALLOC_INIT(128),  FIXALLOC_INIT(256),
+        FIXALLOC_INIT(512), FIXALLOC_INIT(1024), FIXALLOC_INIT(2048),
 };
 
 void
@@ -95,10 +96,11 @@ heap_init(void)
 static void
 pagemap_set(uintptr_t a, struct span *s)
 {
-	struct chunk_map *c = atomic_load_explicit(&pagemap_l1[a >> CHUNK_SHIFT], memory_order_relaxed);
+	struct chunk_map *c =
+	        atomic_load_explicit(&pagemap_l1[a >> CHUNK_SHIFT], memory_order_relaxed);
 	MGC_ASSERT(c != NULL);
 	atomic_store_explicit(&c->page[(a >> PAGE_SHIFT) & (PAGES_PER_CHUNK - 1)], s,
-			      memory_order_release);
+	                      memory_order_release);
 }
 
 static void
@@ -161,8 +163,9 @@ record_free(struct span *s)
 static void
 set_swept(struct span *s)
 {
-	atomic_store_explicit(&s->sweepgen, atomic_load_explicit(&heap_sweepgen, memory_order_relaxed),
-			      memory_order_release);
+	atomic_store_explicit(&s->sweepgen,
+	                      atomic_load_explicit(&heap_sweepgen, memory_order_relaxed),
+	                      memory_order_release);
 }
 
 /* ---- the in-use array (what a collection sweeps) ------------------------- */
@@ -281,9 +284,8 @@ free_find(size_t npages)
 	}
 	struct span *best = NULL;
 	for (struct span *s = buckets[0].next; s != &buckets[0]; s = s->next)
-		if (s->npages >= npages &&
-		    (best == NULL || s->npages < best->npages ||
-		     (s->npages == best->npages && s->base < best->base)))
+		if (s->npages >= npages && (best == NULL || s->npages < best->npages ||
+		                            (s->npages == best->npages && s->base < best->base)))
 			best = s;
 	return best;
 }
@@ -347,8 +349,8 @@ release_span(struct span *s)
 	fig.released_bytes += s->npages * PAGE_SIZE;
 }
 
-/* Release free spans, largest first (the big list, then 127..1 pages), until at most `keep` bytes of
- * free memory remain unreleased. */
+/* Release free spans, largest first (the big list, then 127..1 pages), until at most `keep` bytes
+ * of free memory remain unreleased. */
 static void
 scavenge(uint64_t keep)
 {
@@ -438,7 +440,7 @@ side_fix_for(size_t bytes)
 static size_t
 side_bytes(uint32_t nelems)
 {
-	return round_up(nelems, 8) + round_up(nelems, 64) / 8;
+	return round_up(nelems, 8) + 2 * (round_up(nelems, 64) / 8);
 }
 
 /* Block geometry and side maps of a fresh span.  A large span's block is
@@ -468,6 +470,8 @@ span_setup(struct span *s, enum span_kind kind, unsigned spanclass)
 			return false;
 		s->state = (_Atomic uint8_t *)side;
 		s->mark = (uint64_t *)(side + round_up(s->nelems, 8));
+		s->dead = s->mark + round_up(s->nelems, 64) / 64;
+		s->ndead = 0;
 	}
 	if (!inuse_add(s)) {
 		if (kind == SPAN_SMALL)
@@ -486,6 +490,7 @@ span_teardown(struct span *s)
 		fixalloc_free(side_fix_for(side_bytes(s->nelems)), (void *)s->state);
 	s->state = NULL;
 	s->mark = NULL;
+	s->dead = NULL;
 	s->kind = SPAN_FREE;
 }
 
@@ -518,7 +523,7 @@ carve(struct span *s, size_t npages, struct span *rest)
 
 struct span *
 heap_alloc_span(size_t npages, enum span_kind kind, unsigned spanclass, size_t large_size,
-		_Atomic uintptr_t *pin)
+                _Atomic uintptr_t *pin)
 {
 	lock_acquire(&heap_mutex);
 	struct span *rest = record_alloc();
@@ -589,7 +594,7 @@ heap_sweep_large_locked(struct span *s, uint32_t sg)
 	if (!atomic_compare_exchange_strong(&s->sweepgen, &unswept, sg - 1))
 		return;
 	bool dead = s->mark1 == 0 &&
-		    atomic_load_explicit(&s->state1, memory_order_relaxed) == BLOCK_LIVE;
+	            atomic_load_explicit(&s->state1, memory_order_relaxed) == BLOCK_LIVE;
 	s->mark1 = 0;
 	atomic_store_explicit(&s->sweepgen, sg, memory_order_release);
 	if (!dead)

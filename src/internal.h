@@ -57,15 +57,15 @@
  * root scan (roots.c cuts this section out of the data segment). */
 #define MGC_STATE __attribute__((section("mgc_state")))
 
-#define likely(x) __builtin_expect(!!(x), 1)
+#define likely(x)   __builtin_expect(!!(x), 1)
 #define unlikely(x) __builtin_expect(!!(x), 0)
-#define NOINLINE __attribute__((noinline))
+#define NOINLINE    __attribute__((noinline))
 
 /* ---- checks: debug assertion, expensive assertion, always-on fatal error */
 _Noreturn void fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 _Noreturn void assert_fail(const char *what, const char *file, int line);
 #define MGC_ASSERT(c) ((MGC_DEBUG && !(c)) ? assert_fail(#c, __FILE__, __LINE__) : (void)0)
-#define MGC_ASSERT_EXPENSIVE(c) \
+#define MGC_ASSERT_EXPENSIVE(c)                                                                    \
 	((MGC_DEBUG_EXPENSIVE && !(c)) ? assert_fail(#c, __FILE__, __LINE__) : (void)0)
 
 /* ---- constants */
@@ -104,7 +104,10 @@ struct lock {
 	pthread_mutex_t mutex;
 	enum lock_level level;
 };
-#define LOCK_INIT(level) {PTHREAD_MUTEX_INITIALIZER, level}
+#define LOCK_INIT(level)                                                                           \
+	{                                                                                          \
+		PTHREAD_MUTEX_INITIALIZER, level                                                   \
+	}
 void lock_acquire(struct lock *l);
 void lock_release(struct lock *l);
 bool lock_held(const struct lock *l); /* debug builds only; true otherwise */
@@ -115,7 +118,7 @@ static inline void
 counter_add(_Atomic uint64_t *c, uint64_t v)
 {
 	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + v,
-			      memory_order_relaxed);
+	                      memory_order_relaxed);
 }
 static inline uint64_t
 counter_read(const _Atomic uint64_t *c)
@@ -147,7 +150,10 @@ struct fixalloc {
 	size_t nchunk;  /* [lock] bytes left in it */
 	uint64_t inuse; /* [lock] objects handed out */
 };
-#define FIXALLOC_INIT(sz) {sz, NULL, NULL, 0, 0}
+#define FIXALLOC_INIT(sz)                                                                          \
+	{                                                                                          \
+		sz, NULL, NULL, 0, 0                                                               \
+	}
 void *fixalloc_alloc(struct fixalloc *f); /* zeroed object, NULL on ENOMEM */
 void fixalloc_free(struct fixalloc *f, void *p);
 
@@ -158,7 +164,7 @@ extern uint16_t class_nelems[MAX_CLASSES]; /* [init only] blocks per span */
 extern uint32_t class_divmul[MAX_CLASSES]; /* [init only] offset*divmul>>32 == offset/size */
 extern uint16_t class_batch[MAX_CLASSES];  /* [init only] blocks moved per refill */
 extern int num_classes;                    /* [init only] class 0 is unused (large) */
-extern uint8_t class_small_index[MAX_SMALL / 8 + 1]; /* size <= 1024: by (size+7)/8 */
+extern uint8_t class_small_index[MAX_SMALL / 8 + 1];   /* size <= 1024: by (size+7)/8 */
 extern uint8_t class_large_index[MAX_SMALL / 128 + 1]; /* size > 1024: by (size+127)/128 */
 void sizeclass_init(void);
 bool sizeclass_check(void); /* every table invariant; used by init and tests */
@@ -196,6 +202,12 @@ struct span {
 	 * mgc_free read it to tell live blocks from free ones. */
 	_Atomic uint8_t *state;
 	uint64_t *mark; /* [world stopped] one bit per block */
+	/* Blocks the last sweep freed, one bit each: BLOCK_FREE but still
+	 * holding their old contents.  central_take zeroes and hands them out,
+	 * so a sweep never touches the memory of the blocks it frees, and a
+	 * freed block is written next just before it is used again. */
+	uint64_t *dead;         /* [central lock] */
+	uint32_t ndead;         /* [central lock] bits set in dead */
 	_Atomic uint8_t state1; /* storage for state/mark of one-block spans */
 	uint64_t mark1;
 	/* Sweep generation, as in Go's mspan: with sg the heap's current
@@ -218,11 +230,12 @@ pagemap_lookup(uintptr_t a)
 {
 	if (unlikely(a >> ADDR_BITS))
 		return NULL;
-	struct chunk_map *c = atomic_load_explicit(&pagemap_l1[a >> CHUNK_SHIFT], memory_order_acquire);
+	struct chunk_map *c =
+	        atomic_load_explicit(&pagemap_l1[a >> CHUNK_SHIFT], memory_order_acquire);
 	if (c == NULL)
 		return NULL;
 	return atomic_load_explicit(&c->page[(a >> PAGE_SHIFT) & (PAGES_PER_CHUNK - 1)],
-				    memory_order_acquire);
+	                            memory_order_acquire);
 }
 
 static inline uint32_t
@@ -240,11 +253,11 @@ void heap_init(void);
  * zero unless s->needzero, which the caller clears by zeroing them.  NULL on
  * ENOMEM. */
 struct span *heap_alloc_span(size_t npages, enum span_kind kind, unsigned spanclass,
-			     size_t large_size, _Atomic uintptr_t *pin);
+                             size_t large_size, _Atomic uintptr_t *pin);
 void heap_free_span(struct span *s);
-void heap_release_free(void); /* give every free span's pages back to the OS */
-void heap_free_large(struct span *s); /* explicit free of a large block's span */
-extern _Atomic uint32_t heap_sweepgen;   /* [atomic; written with the world stopped] */
+void heap_release_free(void);              /* give every free span's pages back to the OS */
+void heap_free_large(struct span *s);      /* explicit free of a large block's span */
+extern _Atomic uint32_t heap_sweepgen;     /* [atomic; written with the world stopped] */
 extern _Atomic uintptr_t heap_lo, heap_hi; /* [atomic] bounds of every arena so far */
 /* What a cycle sweeps: the spans in use when the world stopped, with the
  * kind and class they had then (read from here, not from a record that may
@@ -303,14 +316,14 @@ struct cache {
 extern __thread struct cache *tls_cache __attribute__((tls_model("initial-exec")));
 bool cache_refill(struct cache *c, unsigned spanclass);
 void *cache_overflow(struct cache *c, unsigned spanclass); /* chain for central_give */
-void cache_flush_locked(struct cache *c); /* world stopped */
+void cache_flush_locked(struct cache *c);                  /* world stopped */
 void cache_publish(struct cache *c); /* add this thread's net allocation to heap_live */
 
 static inline void
 busy_enter(struct cache *c)
 {
 	atomic_store_explicit(&c->busy, atomic_load_explicit(&c->busy, memory_order_relaxed) + 1,
-			      memory_order_relaxed);
+	                      memory_order_relaxed);
 	atomic_signal_fence(memory_order_seq_cst);
 }
 
@@ -337,16 +350,16 @@ uintptr_t alloc_block_base(uintptr_t p, size_t *size);
 /* ---- thread.c: the registry of threads */
 enum { MAX_TLS_RANGES = 8 };
 struct thread {
-	struct cache cache;         /* [owner] */
-	struct thread *next, *prev; /* [thread lock] */
-	pthread_t id;               /* [init only] */
-	uintptr_t stack_hi;         /* [init only] the stack's base (highest address) */
-	_Atomic uintptr_t stack_lo; /* [atomic] stack pointer saved when stopped */
+	struct cache cache;          /* [owner] */
+	struct thread *next, *prev;  /* [thread lock] */
+	pthread_t id;                /* [init only] */
+	uintptr_t stack_hi;          /* [init only] the stack's base (highest address) */
+	_Atomic uintptr_t stack_lo;  /* [atomic] stack pointer saved when stopped */
 	_Atomic unsigned stopped_in; /* [atomic] epoch of the last stop (debug check) */
 	/* The large block this thread is allocating, a root until the thread
 	 * holds the address itself (heap_alloc_span).  [atomic] */
 	_Atomic uintptr_t pinned;
-	_Atomic bool linked;        /* [thread lock] in the registry: stops apply to it */
+	_Atomic bool linked;              /* [thread lock] in the registry: stops apply to it */
 	uintptr_t tls[MAX_TLS_RANGES][2]; /* [init only] static TLS blocks */
 	int ntls;                         /* [init only] */
 };
@@ -366,7 +379,7 @@ void thread_sum_counters_locked(struct counters *out);
 
 /* ---- world.c: stopping and starting the world */
 void world_init(void);
-size_t world_stop(void);  /* gc and thread locks held; returns how many threads stopped */
+size_t world_stop(void); /* gc and thread locks held; returns how many threads stopped */
 void world_start(void);
 void world_after_fork_child(void);
 void world_poll(void); /* stop here if a stop is under way (ThreadSanitizer builds) */
@@ -393,28 +406,28 @@ void mark_add_root_bytes(uint64_t roots, uint64_t stacks);
 void mark_drain(void);
 void mark_end(struct mark_result *out);
 void mark_set_stack_limit(size_t entries); /* test hook: force overflow recovery */
-void mark_check_closed(void); /* debug: no marked block points to an unmarked one */
-bool mark_is_marked(uintptr_t base);  /* base: a live block's start */
+void mark_check_closed(void);              /* debug: no marked block points to an unmarked one */
+bool mark_is_marked(uintptr_t base);       /* base: a live block's start */
 /* Without draining (the caller calls mark_drain once after many): */
-void mark_block(uintptr_t base);      /* mark it (it is scanned) if it is not */
-void mark_contents(uintptr_t base);   /* scan its contents without marking it */
-void mark_word(uintptr_t w);          /* w as a candidate pointer */
+void mark_block(uintptr_t base);    /* mark it (it is scanned) if it is not */
+void mark_contents(uintptr_t base); /* scan its contents without marking it */
+void mark_word(uintptr_t w);        /* w as a candidate pointer */
 
 /* ---- finalize.c: finalizers, cleanups, weak references */
-bool special_any(void);              /* any finalizer, cleanup or weak handle? */
-void special_drop(uintptr_t base);   /* a block freed explicitly loses its specials */
-void special_mark_roots(void);       /* world stopped: args and queued work are roots */
+bool special_any(void);            /* any finalizer, cleanup or weak handle? */
+void special_drop(uintptr_t base); /* a block freed explicitly loses its specials */
+void special_mark_roots(void);     /* world stopped: args and queued work are roots */
 struct special_result {
 	uint64_t queued, held_back;
 };
 void special_after_mark(struct special_result *out); /* world stopped: the passes */
-void special_wake_runner(void);      /* after the world restarts */
+void special_wake_runner(void);                      /* after the world restarts */
 void special_read_counts(uint64_t *queued, uint64_t *run);
 void special_after_fork_child(void);
 
 /* ---- sweep.c */
 void sweep_begin(struct sweep_item *items, size_t n, uint32_t sg); /* world stopped */
-void sweep_finish(void);           /* sweep everything left in this thread */
+void sweep_finish(void); /* sweep everything left in this thread */
 void sweep_some(void);   /* a little sweeping, from allocation slow paths */
 void sweep_small_locked(struct span *s, uint32_t sg, uint64_t *freed_blocks);
 void sweep_count(uint64_t blocks, uint64_t bytes);
@@ -426,7 +439,7 @@ void sweep_read_counts(uint64_t *blocks, uint64_t *bytes);
  * since, as they publish it from their slow paths.  [atomic] */
 extern _Atomic int64_t heap_live;
 extern _Atomic int64_t gc_trigger; /* [atomic] collect when heap_live reaches it */
-extern bool gc_stress;              /* [init only] collect at every allocation */
+extern bool gc_stress;             /* [init only] collect at every allocation */
 void gc_init(void);
 void gc_auto(void);
 struct gc_figures {

@@ -74,8 +74,9 @@ os_commit(void *p, size_t size)
 	/* A fresh fixed mapping rather than mprotect: the kernel then accounts
 	 * the commit, so a request beyond what the machine can back fails here
 	 * with ENOMEM instead of succeeding on paper. */
-	if (injected_failure() || mmap(p, size, PROT_READ | PROT_WRITE,
-				       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) == MAP_FAILED) {
+	if (injected_failure() ||
+	    mmap(p, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) ==
+	            MAP_FAILED) {
 		errno = ENOMEM;
 		return false;
 	}
@@ -110,7 +111,7 @@ void *
 os_map_sparse(size_t size)
 {
 	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	               MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	return p == MAP_FAILED ? NULL : p;
 }
 

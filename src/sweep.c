@@ -16,9 +16,11 @@
  * spans), so no one sees a span half swept.
  *
  * Sweeping a small span frees every live, unmarked block below its bump
- * mark: the state byte goes to BLOCK_FREE, the block is zeroed (the zeroing
- * rule of alloc.c) and pushed on the span's free list; mark bits are
- * cleared for the next cycle.  A span left with no block out goes back to
+ * mark: the state byte goes to BLOCK_FREE and the block's dead bit is set;
+ * mark bits are cleared for the next cycle.  The block's memory is not
+ * touched: central_take zeroes it (the zeroing rule of alloc.c) when it
+ * hands it out, just before it is used, instead of the sweep pulling every
+ * dead block into the cache once more.  A span left with no block out goes back to
  * the page heap (central.c decides).  The blocks and bytes freed are counted
  * here, so the stats stay exact: until a dead block is swept it still
  * counts in alloc, as the contract says.
@@ -64,40 +66,26 @@ is_garbage(const struct span *s, uint64_t marks, uint32_t i)
 	       atomic_load_explicit(&s->state[i], memory_order_relaxed) == BLOCK_LIVE;
 }
 
-/* Free blocks [first, end) of s: one memset for the run, then each block
- * goes on the free list. */
-static void
-free_run(struct span *s, uint32_t first, uint32_t end)
-{
-	size_t size = s->elem_size;
-	memset((void *)(s->base + first * size), 0, (end - first) * size);
-	for (uint32_t i = first; i < end; i++) {
-		atomic_store_explicit(&s->state[i], BLOCK_FREE, memory_order_relaxed);
-		void **b = (void **)(s->base + i * size);
-		*b = s->free;
-		s->free = b;
-	}
-}
-
 void
 sweep_small_locked(struct span *s, uint32_t sg, uint64_t *freed_out)
 {
 	uint64_t freed = 0;
 	for (uint32_t w = 0; w * 64 < s->bump; w++) {
-		uint64_t marks = s->mark[w];
+		uint64_t marks = s->mark[w], dead = 0;
 		s->mark[w] = 0;
+		if (marks == ~(uint64_t)0)
+			continue;
 		uint32_t end = w * 64 + 64 < s->bump ? w * 64 + 64 : s->bump;
-		for (uint32_t i = w * 64; i < end; i++) {
-			if (!is_garbage(s, marks, i))
-				continue;
-			uint32_t j = i + 1;
-			while (j < end && is_garbage(s, marks, j))
-				j++;
-			free_run(s, i, j);
-			freed += j - i;
-			i = j;
-		}
+		for (uint32_t i = w * 64; i < end; i++)
+			if (is_garbage(s, marks, i)) {
+				atomic_store_explicit(&s->state[i], BLOCK_FREE,
+				                      memory_order_relaxed);
+				dead |= (uint64_t)1 << (i & 63);
+			}
+		s->dead[w] |= dead;
+		freed += (uint64_t)__builtin_popcountll(dead);
 	}
+	s->ndead += (uint32_t)freed;
 	s->nout -= (uint32_t)freed;
 	sweep_count(freed, freed * s->elem_size);
 	atomic_store_explicit(&s->sweepgen, sg, memory_order_release);

@@ -143,8 +143,10 @@ read_gc_percent(void)
 	else if (parse_int(v, &n) && n <= 1000000 && n >= -1000000)
 		knobs.gc_percent = n < 0 ? -1 : (int)n;
 	else
-		fprintf(stderr, "mgc: MGC_GCPERCENT=\"%s\" is neither \"off\" nor a decimal integer; "
-				"ignored\n", v);
+		fprintf(stderr,
+		        "mgc: MGC_GCPERCENT=\"%s\" is neither \"off\" nor a decimal integer; "
+		        "ignored\n",
+		        v);
 }
 
 static void
@@ -203,14 +205,14 @@ wipe_traces(void)
 	memset((char *)scratch, 0, sizeof scratch);
 #if defined(__x86_64__)
 	__asm__ volatile("xor %%eax, %%eax\n\txor %%ecx, %%ecx\n\txor %%edx, %%edx\n\t"
-			 "xor %%esi, %%esi\n\txor %%edi, %%edi\n\txor %%r8d, %%r8d\n\t"
-			 "xor %%r9d, %%r9d\n\txor %%r10d, %%r10d\n\txor %%r11d, %%r11d\n\t"
-			 "pxor %%xmm0, %%xmm0\n\tpxor %%xmm1, %%xmm1\n\tpxor %%xmm2, %%xmm2\n\t"
-			 "pxor %%xmm3, %%xmm3\n\tpxor %%xmm4, %%xmm4\n\tpxor %%xmm5, %%xmm5\n\t"
-			 "pxor %%xmm6, %%xmm6\n\tpxor %%xmm7, %%xmm7"
-			 :
-			 :
-			 : "rax", "rcx", "rdx", "rsi", "rdi", "r8", "r9", "r10", "r11", "xmm0",
-			   "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "memory");
+	                 "xor %%esi, %%esi\n\txor %%edi, %%edi\n\txor %%r8d, %%r8d\n\t"
+	                 "xor %%r9d, %%r9d\n\txor %%r10d, %%r10d\n\txor %%r11d, %%r11d\n\t"
+	                 "pxor %%xmm0, %%xmm0\n\tpxor %%xmm1, %%xmm1\n\tpxor %%xmm2, %%xmm2\n\t"
+	                 "pxor %%xmm3, %%xmm3\n\tpxor %%xmm4, %%xmm4\n\tpxor %%xmm5, %%xmm5\n\t"
+	                 "pxor %%xmm6, %%xmm6\n\tpxor %%xmm7, %%xmm7"
+	                 :
+	                 :
+	                 : "rax", "rcx", "rdx", "rsi", "rdi", "r8", "r9", "r10", "r11", "xmm0",
+	                   "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "memory");
 #endif
 }

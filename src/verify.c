@@ -4,8 +4,9 @@
  * For every span in use it checks what the other layers promise:
  *   - the page map sends every page of the span to it;
  *   - small spans: each block on the free list lies in the span, on a block
- *     boundary below the bump mark, and is BLOCK_FREE; free-list blocks,
- *     never-used blocks and blocks out (nout) add up to nelems; every live
+ *     boundary below the bump mark, and is BLOCK_FREE and not dead; dead
+ *     blocks are BLOCK_FREE and counted in ndead; free-list blocks, dead
+ *     blocks, never-used blocks and blocks out (nout) add up to nelems; every live
  *     block lies below the bump mark and is counted in nout;
  *   - a marked block is live;
  *   - with MGC_DEBUG_EXPENSIVE, free blocks are zero but for word 0.
@@ -42,7 +43,7 @@ verify_free_block(const struct span *s, uintptr_t b)
 		fatal("mgc: verify: free-list entry %#lx outside span %#lx", (unsigned long)b,
 		      (unsigned long)s->base);
 	uint32_t i = (uint32_t)((b - s->base) / s->elem_size);
-	if (i >= s->bump || is_live(s, i))
+	if (i >= s->bump || is_live(s, i) || (s->dead[i >> 6] >> (i & 63) & 1))
 		fatal("mgc: verify: free-list block %#lx is live or never handed out",
 		      (unsigned long)b);
 	if (MGC_DEBUG_EXPENSIVE)
@@ -61,7 +62,15 @@ verify_small(const struct span *s)
 		if (++nfree > s->nelems)
 			fatal("mgc: verify: free list of span %#lx loops", (unsigned long)s->base);
 	}
+	uint32_t ndead = 0;
 	for (uint32_t i = 0; i < s->nelems; i++) {
+		if (s->dead[i >> 6] >> (i & 63) & 1) {
+			if (is_live(s, i) || i >= s->bump)
+				fatal("mgc: verify: dead block %u of %#lx is live or never handed "
+				      "out",
+				      i, (unsigned long)s->base);
+			ndead++;
+		}
 		if (is_live(s, i) && i >= s->bump)
 			fatal("mgc: verify: live block above the bump mark in %#lx",
 			      (unsigned long)s->base);
@@ -70,10 +79,12 @@ verify_small(const struct span *s)
 			      (unsigned long)s->base);
 		nlive += is_live(s, i);
 	}
-	if (nfree + (s->nelems - s->bump) + s->nout != s->nelems || nlive > s->nout)
-		fatal("mgc: verify: span %#lx: %u free + %u fresh + %u out != %u blocks (%u live)",
-		      (unsigned long)s->base, nfree, s->nelems - s->bump, s->nout, s->nelems,
-		      nlive);
+	if (ndead != s->ndead || nfree + ndead + (s->nelems - s->bump) + s->nout != s->nelems ||
+	    nlive > s->nout)
+		fatal("mgc: verify: span %#lx: %u free + %u dead (%u counted) + %u fresh + %u out "
+		      "!= %u blocks (%u live)",
+		      (unsigned long)s->base, nfree, ndead, s->ndead, s->nelems - s->bump, s->nout,
+		      s->nelems, nlive);
 }
 
 void

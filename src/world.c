@@ -31,8 +31,8 @@
 #include <semaphore.h>
 #include <signal.h>
 
-static sem_t acks;              /* [atomic] one post per stopped thread */
-static _Atomic unsigned epoch;  /* [atomic] odd while the world is stopped */
+static sem_t acks;             /* [atomic] one post per stopped thread */
+static _Atomic unsigned epoch; /* [atomic] odd while the world is stopped */
 
 /* Publish this thread's stack pointer, acknowledge, and wait for the
  * restart.  The restart signal must be blocked on entry. */
@@ -150,7 +150,8 @@ world_stop(void)
 	if (MGC_DEBUG)
 		for (struct thread *t = thread_first(); t != NULL; t = thread_next(t))
 			if (t != tls_thread && atomic_load(&t->stopped_in) != atomic_load(&epoch))
-				fatal("mgc: internal error: a thread acknowledged without stopping");
+				fatal("mgc: internal error: a thread acknowledged without "
+				      "stopping");
 	return n;
 }
 
