@@ -15,9 +15,11 @@
  * kind: scan blocks and noscan blocks never share a span, so the collector
  * learns a block's kind from its span.
  *
- * Zeroing rule: a block is zeroed when it becomes free (mgc_free, and the
- * collector's sweep), so every free block is zero but for the list link in
- * word 0, which the fast path clears on the way out.  Spans are zeroed by
+ * Zeroing rule: a block is zeroed when it becomes free (mgc_free) or when
+ * central_take hands out a block the sweep freed, so every free block in a
+ * list is zero but for the link in word 0 and, from 16 bytes up, its state
+ * byte's address in word 1 (block_set_state_ref), which the fast path
+ * clears on the way out.  Spans are zeroed by
  * whoever takes them from the page heap, only when their pages may hold old
  * data: memory fresh from the OS is never cleared.
  *
@@ -55,13 +57,24 @@ mgc_init(void)
 
 /* ---- fast paths ---------------------------------------------------------- */
 
+/* The state byte of free block b of span class sc. */
+static inline _Atomic uint8_t *
+block_state(void **b, unsigned sc)
+{
+	if (likely(sc >= 4)) { /* 16 bytes or more: the byte's address is in word 1 */
+		_Atomic uint8_t *st = b[1];
+		b[1] = NULL;
+		return st;
+	}
+	struct span *s = pagemap_lookup((uintptr_t)b);
+	return &s->state[span_block_index(s, (uintptr_t)b)];
+}
+
 /* Busy section held: mark b (just popped from list sc) live and count it. */
 static inline void *
 block_go_live(struct cache *c, void **b, unsigned sc)
 {
-	struct span *s = pagemap_lookup((uintptr_t)b);
-	atomic_store_explicit(&s->state[span_block_index(s, (uintptr_t)b)], BLOCK_LIVE,
-	                      memory_order_relaxed);
+	atomic_store_explicit(block_state(b, sc), BLOCK_LIVE, memory_order_relaxed);
 	*b = NULL;
 	counter_add(&c->nmalloc, 1);
 	counter_add(&c->bytes_alloc, class_size[sc >> 1]);
@@ -244,6 +257,7 @@ mgc_free(void *p)
 	atomic_store_explicit(&s->state[i], BLOCK_FREE, memory_order_relaxed);
 	memset(p, 0, size);
 	*(void **)p = l->head;
+	block_set_state_ref(s, p, i);
 	l->head = p;
 	counter_add(&c->nfree, 1);
 	counter_add(&c->bytes_freed, size);

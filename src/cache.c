@@ -12,7 +12,8 @@
  * cache when a collection looks.  An
  * empty list is refilled with a batch from the central list; a list that
  * grows past its limit (two batches) gives a batch back.  Every block on a
- * list is BLOCK_FREE and zero except word 0, which links the list.
+ * list is BLOCK_FREE and zero except word 0, which links the list, and word
+ * 1, which names its state byte (alloc.c).
  *
  * Counters are written only by the owner (counter_add: a relaxed load and
  * store) and summed by mgc_read_stats under the thread lock, so the stats

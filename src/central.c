@@ -17,7 +17,8 @@
  *
  * Invariants [central lock]: s->nout counts the blocks of s held by caches
  * or users; s->in_partial iff s has a block available; blocks on a span's
- * free list and in its bump region are BLOCK_FREE and zero but for word 0;
+ * free list are BLOCK_FREE and zero but for words 0 and 1 (alloc.c); those
+ * of its bump region are zero;
  * dead blocks (sweep.c) are BLOCK_FREE and zeroed when taken.
  *
  * Locking: each central has its own lock; no thread holds two.  The page
@@ -96,6 +97,7 @@ take_dead(struct span *s, void **head, size_t want)
 			void **b = (void **)(s->base + i * s->elem_size);
 			memset(b, 0, s->elem_size);
 			*b = *head;
+			block_set_state_ref(s, b, i);
 			*head = b;
 			n++;
 		}
@@ -130,6 +132,7 @@ take_from_span(struct span *s, void **head, size_t want)
 	for (size_t i = fresh; i-- > 0;) { /* lowest address ends up first */
 		void **b = (void **)(s->base + (s->bump + i) * s->elem_size);
 		*b = *head;
+		block_set_state_ref(s, b, s->bump + (uint32_t)i);
 		*head = b;
 	}
 	s->bump += (uint32_t)fresh;
@@ -190,7 +193,7 @@ central_take(unsigned spanclass, struct cache_list *l, size_t want)
 	return n;
 }
 
-/* Return b (zero but for word 0) to its span; true if the span may now be
+/* Return b (zero but for words 0 and 1) to its span; true if the span may now be
  * given back to the heap. */
 static struct span *
 give_to_span(struct central *c, void **b)

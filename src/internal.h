@@ -244,6 +244,16 @@ span_block_index(const struct span *s, uintptr_t a)
 	return (uint32_t)(((uint64_t)(a - s->base) * s->divmul) >> 32);
 }
 
+/* A free block of 16 bytes or more carries in word 1 the address of its
+ * state byte, so the allocation fast path marks it live without a page-map
+ * lookup (the word is cleared on the way out, like the link in word 0). */
+static inline void
+block_set_state_ref(struct span *s, void **b, uint32_t i)
+{
+	if (s->elem_size >= 2 * WORD)
+		b[1] = (void *)&s->state[i];
+}
+
 void heap_init(void);
 /* A span of npages pages set up as `kind` for `spanclass` (side maps, block
  * geometry; a large span holds one live block of usable size large_size,
@@ -294,7 +304,7 @@ void central_init(void);
 
 /* ---- cache.c: per-thread caches */
 struct cache_list {
-	void *head;     /* [owner] free blocks linked through word 0; all zero but word 0 */
+	void *head;     /* [owner] free blocks linked through word 0 (alloc.c) */
 	uint32_t count; /* [owner] */
 	uint32_t limit; /* [owner] flush a batch to central beyond this */
 };

@@ -9,7 +9,8 @@
  *     blocks, never-used blocks and blocks out (nout) add up to nelems; every live
  *     block lies below the bump mark and is counted in nout;
  *   - a marked block is live;
- *   - with MGC_DEBUG_EXPENSIVE, free blocks are zero but for word 0.
+ *   - free-list blocks of 16 bytes or more name their state byte in word 1,
+ *     and with MGC_DEBUG_EXPENSIVE they are zero from word 2 on.
  * A failure is an internal error: it prints what it found and aborts.
  */
 #include "internal.h"
@@ -46,8 +47,11 @@ verify_free_block(const struct span *s, uintptr_t b)
 	if (i >= s->bump || is_live(s, i) || (s->dead[i >> 6] >> (i & 63) & 1))
 		fatal("mgc: verify: free-list block %#lx is live or never handed out",
 		      (unsigned long)b);
+	if (s->elem_size >= 2 * WORD && ((void *const *)b)[1] != (const void *)&s->state[i])
+		fatal("mgc: verify: free block %#lx does not name its state byte",
+		      (unsigned long)b);
 	if (MGC_DEBUG_EXPENSIVE)
-		for (size_t w = 1; w < s->elem_size / WORD; w++)
+		for (size_t w = 2; w < s->elem_size / WORD; w++)
 			if (((const uintptr_t *)b)[w] != 0)
 				fatal("mgc: verify: free block %#lx not zero at word %zu",
 				      (unsigned long)b, w);
