@@ -45,6 +45,12 @@ enum {
 	NUM_BUCKETS = 128, /* lists for 1..127 pages; list 0 holds the rest */
 	ARENA_SIZE = 1 << CHUNK_SHIFT,
 	GROW_MIN = 128 << 10, /* commit at least this much at a time */
+	/* Past HUGE_AFTER committed bytes the heap commits whole huge pages and
+	 * asks for them (os_hint_huge): a collection of a large heap follows
+	 * pointers all over it, and with 4 KiB pages nearly every one costs a
+	 * TLB miss.  Small heaps keep 4 KiB pages, which cost less memory. */
+	HUGE_AFTER = 64 << 20,
+	HUGE_PAGE = 2 << 20,
 	SCAVENGE_MIN = 32 << 20,
 	L1_ENTRIES = 1 << (ADDR_BITS - CHUNK_SHIFT),
 	L1_PAGE = 4096,
@@ -382,6 +388,8 @@ heap_release_free(void)
 
 /* ---- growth -------------------------------------------------------------- */
 
+static size_t committed; /* [heap lock] bytes committed by heap_grow */
+
 static void
 note_bounds(uintptr_t lo, uintptr_t hi)
 {
@@ -397,6 +405,9 @@ static bool
 heap_grow(size_t npages)
 {
 	size_t need = round_up(npages * PAGE_SIZE, GROW_MIN);
+	bool huge = committed >= HUGE_AFTER;
+	if (huge) /* end on a huge-page boundary, so later commits are aligned */
+		need = round_up(arena.next + need, HUGE_PAGE) - arena.next;
 	if (arena.end - arena.next < npages * PAGE_SIZE) {
 		size_t size = round_up(need, ARENA_SIZE);
 		void *p = os_reserve(size, ARENA_SIZE);
@@ -405,6 +416,8 @@ heap_grow(size_t npages)
 		arena.next = (uintptr_t)p;
 		arena.end = (uintptr_t)p + size;
 		note_bounds(arena.next, arena.end);
+		if (huge)
+			need = round_up(need, HUGE_PAGE);
 	}
 	if (need > arena.end - arena.next)
 		need = arena.end - arena.next;
@@ -418,6 +431,9 @@ heap_grow(size_t npages)
 		record_free(s);
 		return false;
 	}
+	if (huge)
+		os_hint_huge((void *)arena.next, need);
+	committed += need;
 	s->base = arena.next;
 	s->npages = need / PAGE_SIZE;
 	arena.next += need;

@@ -131,6 +131,7 @@ void *os_reserve(size_t size, size_t align); /* PROT_NONE address space */
 bool os_commit(void *p, size_t size);        /* make readable/writable; counts sys */
 void *os_alloc_meta(size_t size);            /* zeroed metadata memory; counts sys */
 void os_release(void *p, size_t size);       /* give pages back, keep the range */
+void os_hint_huge(void *p, size_t size);     /* committed range: back it with huge pages */
 /* Readable, writable, zero range that costs memory only where written; the
  * caller counts the pages it writes with os_account.  NULL on failure. */
 void *os_map_sparse(size_t size);

@@ -126,3 +126,14 @@ os_release(void *p, size_t size)
 {
 	madvise(p, size, MADV_DONTNEED);
 }
+
+void
+os_hint_huge(void *p, size_t size)
+{
+#ifdef MADV_HUGEPAGE
+	madvise(p, size, MADV_HUGEPAGE); /* a hint: failure only costs speed */
+#else
+	(void)p;
+	(void)size;
+#endif
+}
