@@ -99,8 +99,8 @@ build/examples/%: examples/%.c build/libmgc.a include/mgc.h
 	@mkdir -p build/examples
 	$(CC) -std=c11 -O2 -Wall -Wextra -Werror -Iinclude $< build/libmgc.a -o $@ $(LIBS)
 
-demo: build/examples/demo
-	MGC_TRACE=1 build/examples/demo
+demo: build/examples/lisp
+	MGC_TRACE=1 build/examples/lisp examples/lisp/demo.lisp
 
 install: lib
 	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
