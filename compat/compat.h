@@ -1,0 +1,60 @@
+/* compat.h — what the files of the Boehm-compatible shim share: the gc.h
+ * configuration every compat source includes, the shim's lock, and a small
+ * open-addressing map (table.c) used for the side tables: uncollectable
+ * blocks, finalizer records and disappearing links.
+ *
+ * Internal only: everything here has hidden visibility; the GC_* names
+ * declared by gc.h get default visibility through GC_API.
+ */
+#ifndef MGC_COMPAT_H
+#define MGC_COMPAT_H
+
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+
+/* Export exactly what gc.h declares; define its variables without the
+ * deprecation attribute; keep the real pthread_create and dlopen. */
+#define GC_API extern __attribute__((visibility("default")))
+#define GC_ATTR_DEPRECATED
+#define GC_THREADS
+#define GC_NO_THREAD_REDIRECTS
+#include <gc.h>
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <mgc.h>
+
+/* One lock for every side table of the shim.  Never held while user code
+ * (finalizers, warn or oom procs) runs. */
+extern pthread_mutex_t compat_lock;
+
+/* A map from nonzero keys to values, linear probing, backward-shift
+ * deletion.  Its slots live in mgc memory (scanned, so keys and values that
+ * are plain pointers keep their blocks alive) when gc is true, else in
+ * malloc'd memory (invisible to the collector). */
+struct compat_slot {
+	uintptr_t key;
+	void *val;
+};
+struct compat_map {
+	struct compat_slot *slots;
+	size_t cap, n;
+	bool gc;
+};
+/* 0 on success, -1 if memory ran out (the map is unchanged). */
+int compat_map_put(struct compat_map *m, uintptr_t key, void *val);
+/* The slot of key, or NULL. */
+struct compat_slot *compat_map_find(struct compat_map *m, uintptr_t key);
+/* Removes key; true if it was there (its value in *val if val not NULL). */
+bool compat_map_del(struct compat_map *m, uintptr_t key, void **val);
+
+/* fin.c: forget the finalizer record of a block being freed or moved. */
+void compat_fin_forget(void *obj);
+/* fin.c: clear the disappearing links whose objects have died. */
+void compat_links_sweep(void);
+
+#endif

@@ -1,0 +1,359 @@
+/* fin.c — Boehm finalization and disappearing links on mgc.
+ *
+ * Finalizers: every GC_register_finalizer* installs one mgc finalizer,
+ * fin_run, whose argument is a record (an mgc block, so the client data
+ * stays alive as Boehm keeps it) holding the Boehm fn and cd.  A malloc'd
+ * map from the hidden (complemented) object address to its record answers
+ * the old-fn/old-cd out-parameters and lets re-registration change fn and
+ * cd in place; being malloc'd and hidden, it keeps no object alive.  With
+ * GC_finalize_on_demand set, fin_run queues the call instead (in mgc
+ * blocks reached from this library's data, which keeps the object alive)
+ * for GC_invoke_finalizers.
+ *
+ * Disappearing links: a map (in mgc memory) from the hidden link address
+ * to a record of two weak handles, one on the object and one on the block
+ * holding the link (if it is in the heap).  A sweep clears the links whose
+ * object is gone and drops, without writing, those whose holder is gone.
+ * It runs after GC_gcollect, before each finalizer, in
+ * GC_invoke_finalizers and from an mgc cleanup on each linked object.
+ */
+#include "compat.h"
+
+#include <stdio.h>
+
+struct fin_rec {
+	GC_finalization_proc fn;
+	void *cd;
+};
+
+struct fin_call {
+	struct fin_call *next;
+	void *obj;
+	GC_finalization_proc fn;
+	void *cd;
+};
+
+static struct compat_map fins;
+static struct fin_call *queue_head, *queue_tail;
+static _Thread_local int finalizers_ran;
+
+static uintptr_t
+hide(const void *p)
+{
+	return ~(uintptr_t)p;
+}
+
+static void
+queue_push(struct fin_call *c)
+{
+	pthread_mutex_lock(&compat_lock);
+	if (queue_tail != NULL)
+		queue_tail->next = c;
+	else
+		queue_head = c;
+	queue_tail = c;
+	pthread_mutex_unlock(&compat_lock);
+}
+
+static struct fin_call *
+queue_pop(void)
+{
+	struct fin_call *c;
+
+	pthread_mutex_lock(&compat_lock);
+	c = queue_head;
+	if (c != NULL) {
+		queue_head = c->next;
+		if (queue_head == NULL)
+			queue_tail = NULL;
+	}
+	pthread_mutex_unlock(&compat_lock);
+	return c;
+}
+
+/* Queues the call for GC_invoke_finalizers; false if out of memory. */
+static bool
+defer(void *obj, GC_finalization_proc fn, void *cd)
+{
+	struct fin_call *c = mgc_alloc(sizeof *c);
+	GC_finalizer_notifier_proc notify = GC_finalizer_notifier;
+
+	if (c == NULL)
+		return false;
+	*c = (struct fin_call){ NULL, obj, fn, cd };
+	queue_push(c);
+	if (notify != NULL)
+		notify();
+	return true;
+}
+
+/* The mgc finalizer of every object with a Boehm finalizer. */
+static void
+fin_run(void *obj, void *arg)
+{
+	struct fin_rec *rec = arg;
+	struct compat_slot *s;
+	GC_finalization_proc fn;
+	void *cd;
+
+	pthread_mutex_lock(&compat_lock);
+	s = compat_map_find(&fins, hide(obj));
+	if (s != NULL && s->val == rec)
+		compat_map_del(&fins, hide(obj), NULL);
+	fn = rec->fn;
+	cd = rec->cd;
+	pthread_mutex_unlock(&compat_lock);
+	compat_links_sweep();
+	if (GC_finalize_on_demand && defer(obj, fn, cd))
+		return;
+	fn(obj, cd);
+	finalizers_ran++;
+}
+
+/* Changes or clears an existing registration; false if there is none. */
+static bool
+update(void *obj, GC_finalization_proc fn, void *cd, GC_finalization_proc *ofn,
+       void **ocd)
+{
+	struct compat_slot *s;
+	struct fin_rec *rec;
+
+	pthread_mutex_lock(&compat_lock);
+	s = compat_map_find(&fins, hide(obj));
+	if (s == NULL) {
+		pthread_mutex_unlock(&compat_lock);
+		return false;
+	}
+	rec = s->val;
+	if (ofn != NULL)
+		*ofn = rec->fn;
+	if (ocd != NULL)
+		*ocd = rec->cd;
+	if (fn == NULL)
+		compat_map_del(&fins, hide(obj), NULL);
+	rec->fn = fn;
+	rec->cd = cd;
+	pthread_mutex_unlock(&compat_lock);
+	if (fn == NULL)
+		mgc_set_finalizer(obj, NULL, NULL);
+	return true;
+}
+
+static void
+install(void *obj, GC_finalization_proc fn, void *cd)
+{
+	struct fin_rec *rec = mgc_alloc(sizeof *rec);
+
+	if (rec == NULL)
+		return;
+	rec->fn = fn;
+	rec->cd = cd;
+	if (mgc_set_finalizer(obj, fin_run, rec) != 0) {
+		mgc_free(rec);
+		return;
+	}
+	pthread_mutex_lock(&compat_lock);
+	if (compat_map_put(&fins, hide(obj), rec) != 0) {
+		pthread_mutex_unlock(&compat_lock);
+		mgc_set_finalizer(obj, NULL, NULL);
+		return;
+	}
+	pthread_mutex_unlock(&compat_lock);
+}
+
+void GC_CALL
+GC_register_finalizer(void *obj, GC_finalization_proc fn, void *cd,
+		      GC_finalization_proc *ofn, void **ocd)
+{
+	if (update(obj, fn, cd, ofn, ocd))
+		return;
+	if (ofn != NULL)
+		*ofn = NULL;
+	if (ocd != NULL)
+		*ocd = NULL;
+	if (fn != NULL && mgc_base(obj, NULL) == obj)
+		install(obj, fn, cd);
+}
+
+void GC_CALL
+GC_register_finalizer_ignore_self(void *obj, GC_finalization_proc fn, void *cd,
+				  GC_finalization_proc *ofn, void **ocd)
+{
+	GC_register_finalizer(obj, fn, cd, ofn, ocd);
+}
+
+void GC_CALL
+GC_register_finalizer_no_order(void *obj, GC_finalization_proc fn, void *cd,
+			       GC_finalization_proc *ofn, void **ocd)
+{
+	GC_register_finalizer(obj, fn, cd, ofn, ocd);
+}
+
+void GC_CALL
+GC_register_finalizer_unreachable(void *obj, GC_finalization_proc fn, void *cd,
+				  GC_finalization_proc *ofn, void **ocd)
+{
+	GC_register_finalizer(obj, fn, cd, ofn, ocd);
+}
+
+#define DEBUG_REGISTER(kind)                                                                       \
+	void GC_CALL GC_debug_register_finalizer##kind(void *obj, GC_finalization_proc fn,         \
+						       void *cd, GC_finalization_proc *ofn,        \
+						       void **ocd)                                 \
+	{                                                                                          \
+		GC_register_finalizer##kind(obj, fn, cd, ofn, ocd);                                \
+	}
+
+DEBUG_REGISTER()
+DEBUG_REGISTER(_ignore_self)
+DEBUG_REGISTER(_no_order)
+DEBUG_REGISTER(_unreachable)
+
+void
+compat_fin_forget(void *obj)
+{
+	pthread_mutex_lock(&compat_lock);
+	compat_map_del(&fins, hide(obj), NULL);
+	pthread_mutex_unlock(&compat_lock);
+}
+
+int GC_CALL
+GC_invoke_finalizers(void)
+{
+	int before = finalizers_ran;
+	struct fin_call *c;
+
+	mgc_run_finalizers();
+	compat_links_sweep();
+	while ((c = queue_pop()) != NULL) {
+		c->fn(c->obj, c->cd);
+		finalizers_ran++;
+	}
+	return finalizers_ran - before;
+}
+
+int GC_CALL
+GC_should_invoke_finalizers(void)
+{
+	mgc_stats s;
+
+	if (queue_head != NULL)
+		return 1;
+	mgc_read_stats(&s);
+	return s.finalizers_queued > s.finalizers_run;
+}
+
+void GC_CALL
+GC_set_finalize_on_demand(int v)
+{
+	GC_finalize_on_demand = v;
+}
+
+int GC_CALL
+GC_get_finalize_on_demand(void)
+{
+	return GC_finalize_on_demand;
+}
+
+/* ---- disappearing links ---- */
+
+struct link_rec {
+	mgc_weak *obj;
+	mgc_weak *holder; /* NULL: the link is not in the heap */
+};
+
+static struct compat_map links = { .gc = true };
+static uint64_t swept_gc_no = UINT64_MAX;
+
+/* Whether the link in slot s is settled (cleared or dropped). */
+static bool
+link_settle(struct compat_slot *s)
+{
+	struct link_rec *r = s->val;
+	void **link = (void **)~s->key;
+
+	if (r->holder != NULL && mgc_weak_get(r->holder) == NULL)
+		return true;
+	if (mgc_weak_get(r->obj) != NULL)
+		return false;
+	*link = NULL;
+	return true;
+}
+
+void
+compat_links_sweep(void)
+{
+	mgc_stats st;
+
+	mgc_read_stats(&st);
+	pthread_mutex_lock(&compat_lock);
+	if (st.num_gc == swept_gc_no || links.n == 0) {
+		pthread_mutex_unlock(&compat_lock);
+		return;
+	}
+	swept_gc_no = st.num_gc;
+	for (size_t i = 0; i < links.cap; i++)
+		while (links.slots[i].key != 0 && link_settle(&links.slots[i]))
+			compat_map_del(&links, links.slots[i].key, NULL);
+	pthread_mutex_unlock(&compat_lock);
+}
+
+static void
+links_cleanup(void *arg)
+{
+	(void)arg;
+	compat_links_sweep();
+}
+
+static struct link_rec *
+link_rec_new(void **link, const void *obj)
+{
+	struct link_rec *r = mgc_alloc(sizeof *r);
+
+	if (r == NULL)
+		return NULL;
+	r->obj = mgc_weak_new((void *)obj);
+	if (r->obj == NULL)
+		return NULL;
+	if (mgc_base(link, NULL) != NULL)
+		r->holder = mgc_weak_new(link);
+	return r;
+}
+
+int GC_CALL
+GC_general_register_disappearing_link(void **link, const void *obj)
+{
+	struct link_rec *r = link_rec_new(link, obj);
+	int rc = GC_SUCCESS;
+
+	if (r == NULL)
+		return GC_NO_MEMORY;
+	pthread_mutex_lock(&compat_lock);
+	if (compat_map_find(&links, hide(link)) != NULL)
+		rc = GC_DUPLICATE;
+	else if (compat_map_put(&links, hide(link), r) != 0)
+		rc = GC_NO_MEMORY;
+	pthread_mutex_unlock(&compat_lock);
+	if (rc == GC_SUCCESS)
+		mgc_add_cleanup((void *)obj, links_cleanup, NULL);
+	return rc;
+}
+
+int GC_CALL
+GC_register_disappearing_link(void **link)
+{
+	void *base = mgc_base(link, NULL);
+
+	return base == NULL ? GC_NO_MEMORY : GC_general_register_disappearing_link(link, base);
+}
+
+int GC_CALL
+GC_unregister_disappearing_link(void **link)
+{
+	bool found;
+
+	pthread_mutex_lock(&compat_lock);
+	found = compat_map_del(&links, hide(link), NULL);
+	pthread_mutex_unlock(&compat_lock);
+	return found;
+}

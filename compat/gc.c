@@ -1,0 +1,517 @@
+/* gc.c — the Boehm GC allocation, collection, statistics, root and tuning
+ * calls of libmgc-gc.so, each mapped onto mgc's public API (include/mgc.h).
+ *
+ * Uncollectable blocks are ordinary mgc blocks kept in a map whose slots
+ * are themselves mgc memory reached from this library's data: that keeps
+ * them alive and, for the scanned kind, their contents scanned.  Tuning
+ * variables Boehm exports are real variables here; most are recorded and
+ * otherwise ignored (docs/COMPAT.md says which).
+ */
+#include "compat.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+pthread_mutex_t compat_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* The variables gc.h declares. */
+GC_word GC_gc_no;
+int GC_parallel;
+int GC_find_leak;
+int GC_all_interior_pointers = 1;
+int GC_finalize_on_demand;
+int GC_java_finalization = 1;
+int GC_dont_gc;
+int GC_dont_expand;
+int GC_use_entire_heap;
+int GC_full_freq = 19;
+GC_word GC_non_gc_bytes;
+int GC_no_dls;
+GC_word GC_free_space_divisor = 3;
+GC_word GC_max_retries;
+char *GC_stackbottom;
+int GC_dont_precollect;
+unsigned long GC_time_limit = 50;
+GC_finalizer_notifier_proc GC_finalizer_notifier;
+GC_on_heap_resize_proc GC_on_heap_resize;
+
+static void *GC_CALLBACK
+default_oom(size_t bytes)
+{
+	(void)bytes;
+	return NULL;
+}
+GC_oom_func GC_oom_fn = default_oom;
+
+static struct compat_map uncollectable = { .gc = true };
+static int init_called;
+
+void GC_CALL
+GC_init(void)
+{
+	mgc_init();
+	mgc_register_thread();
+	init_called = 1;
+}
+
+int GC_CALL
+GC_is_init_called(void)
+{
+	return init_called;
+}
+
+void GC_CALL
+GC_deinit(void)
+{
+}
+
+unsigned GC_CALL
+GC_get_version(void)
+{
+	return (GC_VERSION_MAJOR << 16) | (GC_VERSION_MINOR << 8) | GC_VERSION_MICRO;
+}
+
+/* ---- allocation ---- */
+
+static void *
+oom(size_t size)
+{
+	GC_oom_func fn;
+
+	pthread_mutex_lock(&compat_lock);
+	fn = GC_oom_fn;
+	pthread_mutex_unlock(&compat_lock);
+	return fn != NULL ? fn(size) : NULL;
+}
+
+static void *
+checked(void *p, size_t size)
+{
+	return p != NULL ? p : oom(size);
+}
+
+void *GC_CALL
+GC_malloc(size_t size)
+{
+	return checked(mgc_alloc(size), size);
+}
+
+void *GC_CALL
+GC_malloc_atomic(size_t size)
+{
+	return checked(mgc_alloc_noscan(size), size);
+}
+
+void *GC_CALL
+GC_malloc_ignore_off_page(size_t size)
+{
+	return GC_malloc(size);
+}
+
+void *GC_CALL
+GC_malloc_atomic_ignore_off_page(size_t size)
+{
+	return GC_malloc_atomic(size);
+}
+
+static void *
+keep(void *p, size_t size)
+{
+	int rc;
+
+	if (p == NULL)
+		return oom(size);
+	pthread_mutex_lock(&compat_lock);
+	rc = compat_map_put(&uncollectable, (uintptr_t)p, p);
+	pthread_mutex_unlock(&compat_lock);
+	if (rc != 0) {
+		mgc_free(p);
+		return oom(size);
+	}
+	return p;
+}
+
+void *GC_CALL
+GC_malloc_uncollectable(size_t size)
+{
+	return keep(mgc_alloc(size), size);
+}
+
+void *GC_CALL
+GC_malloc_atomic_uncollectable(size_t size)
+{
+	return keep(mgc_alloc_noscan(size), size);
+}
+
+char *GC_CALL
+GC_strndup(const char *s, size_t n)
+{
+	size_t len = strnlen(s, n);
+	char *p = GC_malloc_atomic(len + 1);
+
+	if (p != NULL) {
+		memcpy(p, s, len);
+		p[len] = '\0';
+	}
+	return p;
+}
+
+char *GC_CALL
+GC_strdup(const char *s)
+{
+	return s == NULL ? NULL : GC_strndup(s, strlen(s));
+}
+
+/* Whether p was uncollectable; it no longer is. */
+static bool
+forget_uncollectable(void *p)
+{
+	bool was;
+
+	pthread_mutex_lock(&compat_lock);
+	was = compat_map_del(&uncollectable, (uintptr_t)p, NULL);
+	pthread_mutex_unlock(&compat_lock);
+	return was;
+}
+
+static void
+warn(char *msg, GC_word arg)
+{
+	GC_warn_proc fn = GC_get_warn_proc();
+
+	if (fn != NULL)
+		fn(msg, arg);
+}
+
+void GC_CALL
+GC_free(void *p)
+{
+	if (p == NULL)
+		return;
+	if (mgc_base(p, NULL) != p) {
+		warn("GC Warning: GC_free of %p: not the start of a heap object\n",
+		     (GC_word)p);
+		return;
+	}
+	forget_uncollectable(p);
+	compat_fin_forget(p);
+	mgc_free(p);
+}
+
+void *GC_CALL
+GC_realloc(void *p, size_t size)
+{
+	bool kept;
+	void *q;
+
+	if (p == NULL)
+		return GC_malloc(size);
+	if (size == 0) {
+		GC_free(p);
+		return NULL;
+	}
+	kept = forget_uncollectable(p);
+	q = mgc_realloc(p, size);
+	if (q != p && q != NULL)
+		compat_fin_forget(p);
+	if (kept)
+		return keep(q != NULL ? q : p, size) == NULL ? NULL : q;
+	return checked(q, size);
+}
+
+void *GC_CALL
+GC_malloc_many(size_t size)
+{
+	void *head = NULL;
+
+	if (size < sizeof(void *))
+		size = sizeof(void *);
+	for (int i = 0; i < 16; i++) {
+		void **p = mgc_alloc(size);
+
+		if (p == NULL)
+			break;
+		*p = head;
+		head = p;
+	}
+	return head != NULL ? head : oom(size);
+}
+
+void *GC_CALL
+GC_base(void *p)
+{
+	return mgc_base(p, NULL);
+}
+
+int GC_CALL
+GC_is_heap_ptr(const void *p)
+{
+	return mgc_base(p, NULL) != NULL;
+}
+
+size_t GC_CALL
+GC_size(const void *p)
+{
+	size_t size = 0;
+
+	return mgc_base(p, &size) != NULL ? size : 0;
+}
+
+/* ---- collection and statistics ---- */
+
+static int saved_percent;
+
+void GC_CALL
+GC_gcollect(void)
+{
+	if (GC_dont_gc)
+		return;
+	mgc_collect();
+	compat_links_sweep();
+	GC_gc_no = GC_get_gc_no();
+}
+
+void GC_CALL
+GC_gcollect_and_unmap(void)
+{
+	GC_gcollect();
+}
+
+int GC_CALL
+GC_try_to_collect(GC_stop_func stop)
+{
+	(void)stop;
+	GC_gcollect();
+	return 1;
+}
+
+int GC_CALL
+GC_collect_a_little(void)
+{
+	return 0;
+}
+
+void GC_CALL
+GC_disable(void)
+{
+	pthread_mutex_lock(&compat_lock);
+	if (GC_dont_gc++ == 0)
+		saved_percent = mgc_set_gc_percent(-1);
+	pthread_mutex_unlock(&compat_lock);
+}
+
+void GC_CALL
+GC_enable(void)
+{
+	pthread_mutex_lock(&compat_lock);
+	if (GC_dont_gc > 0 && --GC_dont_gc == 0)
+		mgc_set_gc_percent(saved_percent);
+	pthread_mutex_unlock(&compat_lock);
+}
+
+int GC_CALL
+GC_is_disabled(void)
+{
+	return GC_dont_gc != 0;
+}
+
+static void
+stats(mgc_stats *s)
+{
+	mgc_read_stats(s);
+}
+
+static size_t
+heap_size(const mgc_stats *s)
+{
+	return s->sys > s->heap_released ? (size_t)(s->sys - s->heap_released) : 0;
+}
+
+size_t GC_CALL
+GC_get_heap_size(void)
+{
+	mgc_stats s;
+
+	stats(&s);
+	return heap_size(&s);
+}
+
+size_t GC_CALL
+GC_get_free_bytes(void)
+{
+	mgc_stats s;
+
+	stats(&s);
+	return heap_size(&s) > s.alloc ? heap_size(&s) - (size_t)s.alloc : 0;
+}
+
+size_t GC_CALL
+GC_get_unmapped_bytes(void)
+{
+	mgc_stats s;
+
+	stats(&s);
+	return (size_t)s.heap_released;
+}
+
+size_t GC_CALL
+GC_get_total_bytes(void)
+{
+	mgc_stats s;
+
+	stats(&s);
+	return (size_t)s.total_alloc;
+}
+
+size_t GC_CALL
+GC_get_obtained_from_os_bytes(void)
+{
+	mgc_stats s;
+
+	stats(&s);
+	return (size_t)s.sys;
+}
+
+size_t GC_CALL
+GC_get_memory_use(void)
+{
+	mgc_stats s;
+
+	stats(&s);
+	return (size_t)s.alloc;
+}
+
+/* Bytes allocated since the collection count last changed, as far as
+ * this library has seen it change (approximate for automatic ones). */
+static uint64_t seen_gc_no, total_at_gc;
+
+size_t GC_CALL
+GC_get_bytes_since_gc(void)
+{
+	mgc_stats s;
+	uint64_t since;
+
+	stats(&s);
+	pthread_mutex_lock(&compat_lock);
+	if (s.num_gc != seen_gc_no) {
+		seen_gc_no = s.num_gc;
+		total_at_gc = s.total_alloc;
+	}
+	since = s.total_alloc - total_at_gc;
+	pthread_mutex_unlock(&compat_lock);
+	return (size_t)since;
+}
+
+GC_word GC_CALL
+GC_get_gc_no(void)
+{
+	mgc_stats s;
+
+	stats(&s);
+	return (GC_word)s.num_gc;
+}
+
+void GC_CALL
+GC_get_heap_usage_safe(GC_word *pheap_size, GC_word *pfree_bytes,
+		       GC_word *punmapped_bytes, GC_word *pbytes_since_gc,
+		       GC_word *ptotal_bytes)
+{
+	if (pheap_size != NULL)
+		*pheap_size = GC_get_heap_size();
+	if (pfree_bytes != NULL)
+		*pfree_bytes = GC_get_free_bytes();
+	if (punmapped_bytes != NULL)
+		*punmapped_bytes = GC_get_unmapped_bytes();
+	if (pbytes_since_gc != NULL)
+		*pbytes_since_gc = GC_get_bytes_since_gc();
+	if (ptotal_bytes != NULL)
+		*ptotal_bytes = GC_get_total_bytes();
+}
+
+int GC_CALL
+GC_expand_hp(size_t bytes)
+{
+	(void)bytes;
+	return 1;
+}
+
+void GC_CALL
+GC_set_max_heap_size(GC_word n)
+{
+	(void)n;
+}
+
+/* ---- roots ---- */
+
+struct range {
+	void *lo, *hi;
+};
+static struct range *ranges;
+static size_t nranges, capranges;
+
+void GC_CALL
+GC_add_roots(void *lo, void *hi)
+{
+	pthread_mutex_lock(&compat_lock);
+	if (nranges == capranges) {
+		size_t cap = capranges ? capranges * 2 : 16;
+		struct range *r = realloc(ranges, cap * sizeof *r);
+
+		if (r != NULL) {
+			ranges = r;
+			capranges = cap;
+		}
+	}
+	if (nranges < capranges)
+		ranges[nranges++] = (struct range){ lo, hi };
+	pthread_mutex_unlock(&compat_lock);
+	mgc_add_roots(lo, hi);
+}
+
+void GC_CALL
+GC_remove_roots(void *lo, void *hi)
+{
+	pthread_mutex_lock(&compat_lock);
+	for (size_t i = 0; i < nranges;) {
+		if ((char *)ranges[i].lo >= (char *)lo && (char *)ranges[i].hi <= (char *)hi)
+			ranges[i] = ranges[--nranges];
+		else
+			i++;
+	}
+	pthread_mutex_unlock(&compat_lock);
+	mgc_remove_roots(lo, hi);
+}
+
+void GC_CALL
+GC_clear_roots(void)
+{
+	pthread_mutex_lock(&compat_lock);
+	while (nranges > 0) {
+		struct range r = ranges[--nranges];
+
+		mgc_remove_roots(r.lo, r.hi);
+	}
+	pthread_mutex_unlock(&compat_lock);
+}
+
+void GC_CALL
+GC_register_displacement(size_t n)
+{
+	(void)n;
+}
+
+void GC_CALL
+GC_debug_register_displacement(size_t n)
+{
+	(void)n;
+}
+
+/* Declared by gc.h only for compilers without GNU asm. */
+GC_API void GC_CALL GC_noop1(GC_word);
+
+void GC_CALL
+GC_noop1(GC_word w)
+{
+	__asm__ volatile("" : : "r"(w) : "memory");
+}
