@@ -357,3 +357,38 @@ GC_unregister_disappearing_link(void **link)
 	pthread_mutex_unlock(&compat_lock);
 	return found;
 }
+
+/* Re-keys the record of link under new_link; called with compat_lock. */
+static int
+link_move_locked(void **link, void **new_link, mgc_weak *holder)
+{
+	void *r;
+
+	if (compat_map_find(&links, hide(link)) == NULL)
+		return GC_NOT_FOUND;
+	if (new_link == link)
+		return GC_SUCCESS;
+	if (compat_map_find(&links, hide(new_link)) != NULL)
+		return GC_DUPLICATE;
+	compat_map_del(&links, hide(link), &r);
+	((struct link_rec *)r)->holder = holder;
+	if (compat_map_put(&links, hide(new_link), r) != 0) {
+		compat_map_put(&links, hide(link), r);
+		return GC_NO_MEMORY;
+	}
+	return GC_SUCCESS;
+}
+
+int GC_CALL
+GC_move_disappearing_link(void **link, void **new_link)
+{
+	mgc_weak *holder = NULL;
+	int rc;
+
+	if (mgc_base(new_link, NULL) != NULL)
+		holder = mgc_weak_new(new_link);
+	pthread_mutex_lock(&compat_lock);
+	rc = link_move_locked(link, new_link, holder);
+	pthread_mutex_unlock(&compat_lock);
+	return rc;
+}

@@ -361,3 +361,47 @@ GC_dlopen(const char *path, int mode)
 {
 	return dlopen(path, mode);
 }
+
+/* ---- the allocator lock and the blocking wrappers ---- */
+
+/* Boehm's allocator lock, for clients that read GC state consistently.
+ * mgc has its own locking, so this one guards nothing inside the shim;
+ * unlike Boehm's, allocating while holding it is harmless. */
+static pthread_mutex_t alloc_lock = PTHREAD_MUTEX_INITIALIZER;
+
+void GC_CALL
+GC_alloc_lock(void)
+{
+	pthread_mutex_lock(&alloc_lock);
+}
+
+void GC_CALL
+GC_alloc_unlock(void)
+{
+	pthread_mutex_unlock(&alloc_lock);
+}
+
+void *GC_CALL
+GC_call_with_alloc_lock(GC_fn_type fn, void *cd)
+{
+	void *r;
+
+	pthread_mutex_lock(&alloc_lock);
+	r = fn(cd);
+	pthread_mutex_unlock(&alloc_lock);
+	return r;
+}
+
+/* mgc keeps scanning a blocked thread's whole stack, which is always
+ * safe: both wrappers just call fn. */
+void *GC_CALL
+GC_do_blocking(GC_fn_type fn, void *cd)
+{
+	return fn(cd);
+}
+
+void *GC_CALL
+GC_call_with_gc_active(GC_fn_type fn, void *cd)
+{
+	return fn(cd);
+}

@@ -141,6 +141,14 @@ check_links(void)
 	CHECK(cleared >= LINKS * 9 / 10, "only %d of %d links cleared", cleared, LINKS);
 	CHECK(alive_link != NULL && GC_REVEAL_POINTER(alive_link) == alive_obj,
 	      "the link to a live object was cleared");
+	CHECK(GC_move_disappearing_link(&alive_link, &alive_link) == GC_SUCCESS,
+	      "move onto itself did not succeed");
+	CHECK(GC_move_disappearing_link(&spare_link, &alive_link) == GC_NOT_FOUND,
+	      "moving an unregistered link did not say GC_NOT_FOUND");
+	CHECK(GC_move_disappearing_link(&alive_link, &spare_link) == GC_SUCCESS, "move failed");
+	CHECK(GC_move_disappearing_link(&alive_link, &spare_link) == GC_NOT_FOUND,
+	      "the old location is still registered after a move");
+	CHECK(GC_move_disappearing_link(&spare_link, &alive_link) == GC_SUCCESS, "move back failed");
 	CHECK(GC_unregister_disappearing_link(&alive_link) == 1, "unregister returned 0");
 	CHECK(GC_unregister_disappearing_link(&alive_link) == 0, "unregister twice returned 1");
 	CHECK(GC_unregister_disappearing_link(&spare_link) == 0, "unregistering unknown returned 1");

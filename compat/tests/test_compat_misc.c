@@ -170,6 +170,24 @@ check_debug_and_many(void)
 	CHECK(n >= 1, "GC_malloc_many returned no objects");
 }
 
+static void *GC_CALLBACK
+twice(void *cd)
+{
+	return (char *)cd + 1;
+}
+
+static void
+check_wrappers(void)
+{
+	char buf[4];
+
+	CHECK(GC_call_with_alloc_lock(twice, buf) == buf + 1, "GC_call_with_alloc_lock");
+	CHECK(GC_do_blocking(twice, buf) == buf + 1, "GC_do_blocking");
+	CHECK(GC_call_with_gc_active(twice, buf) == buf + 1, "GC_call_with_gc_active");
+	GC_alloc_lock();
+	GC_alloc_unlock();
+}
+
 struct node {
 	struct node *next;
 	long value;
@@ -238,6 +256,7 @@ main(void)
 	check_procs();
 	check_variables();
 	check_debug_and_many();
+	check_wrappers();
 	check_threads();
 	puts("test_compat_misc: ok");
 	return 0;
