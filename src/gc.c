@@ -73,6 +73,9 @@ set_goal_locked(void)
 {
 	figs.next_gc = goal();
 	figs.enabled = percent >= 0;
+	/* next_gc counts block bytes; the pages holding them are up to a
+	 * quarter more (partly used spans, class rounding). */
+	heap_set_retain_goal(percent < 0 ? 0 : figs.next_gc + figs.next_gc / 4);
 	atomic_store(&gc_trigger, figs.next_gc > INT64_MAX ? INT64_MAX : (int64_t)figs.next_gc);
 }
 

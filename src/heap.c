@@ -14,10 +14,17 @@
  *
  * Zeroing.  A free span remembers whether its pages may hold old data
  * (needzero); pages fresh from the OS or released with MADV_DONTNEED read as
- * zero and are not cleared again.  Releasing: when more than an eighth of
- * the heap (and at least 32 MiB) sits free and unreleased, whole free spans
- * are given back with os_release until half of that is left; released bytes
- * are counted in heap_released until the span is used again.
+ * zero and are not cleared again.  Releasing: free memory the heap will need
+ * again before the next collection is kept; the rest goes back.  The
+ * collector sets the retain goal (heap_set_retain_goal: the heap's size when
+ * the next collection is due, with slack for fragmentation).  When free,
+ * unreleased memory exceeds the larger of what that goal still needs, an
+ * eighth of the heap and 32 MiB, whole free spans are given back with
+ * os_release until three quarters of that limit is left.  Releasing below the
+ * goal would only make the program fault the same pages in again within one
+ * cycle (a heap that swings between its live size and its goal at every
+ * collection did just that).  Released bytes are counted in heap_released
+ * until the span is used again.
  *
  * The page map.  pagemap_l1 has one entry per 64 MiB of the 48-bit address
  * space (2^22 entries in a sparse mapping that reads as zero everywhere and
@@ -67,8 +74,9 @@ static struct {
 	uintptr_t next; /* [heap lock] first uncommitted byte */
 	uintptr_t end;  /* [heap lock] end of the reservation */
 } arena MGC_STATE;
-static struct heap_figures fig;  /* [heap lock] */
-static uint64_t free_unreleased; /* [heap lock] bytes in free, unreleased spans */
+static struct heap_figures fig;      /* [heap lock] */
+static uint64_t free_unreleased;     /* [heap lock] bytes in free, unreleased spans */
+static _Atomic uint64_t retain_goal; /* heap bytes worth keeping; set by the collector */
 static uint64_t l1_written[L1_ENTRIES * sizeof(void *) / L1_PAGE / 64]; /* [heap lock] */
 static struct span *spare_records;  /* [heap lock] recycled span records, linked by next */
 static struct span **inuse;         /* [heap lock] every in-use span, in no order */
@@ -372,10 +380,19 @@ static void
 maybe_scavenge(void)
 {
 	uint64_t limit = fig.inuse_bytes / 8;
+	uint64_t goal = atomic_load_explicit(&retain_goal, memory_order_relaxed);
+	if (goal > fig.inuse_bytes && goal - fig.inuse_bytes > limit)
+		limit = goal - fig.inuse_bytes;
 	if (limit < SCAVENGE_MIN)
 		limit = SCAVENGE_MIN;
 	if (free_unreleased > limit)
-		scavenge(limit / 2);
+		scavenge(limit / 4 * 3);
+}
+
+void
+heap_set_retain_goal(uint64_t bytes)
+{
+	atomic_store_explicit(&retain_goal, bytes, memory_order_relaxed);
 }
 
 void

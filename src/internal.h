@@ -267,6 +267,7 @@ struct span *heap_alloc_span(size_t npages, enum span_kind kind, unsigned spancl
                              size_t large_size, _Atomic uintptr_t *pin);
 void heap_free_span(struct span *s);
 void heap_release_free(void);              /* give every free span's pages back to the OS */
+void heap_set_retain_goal(uint64_t bytes); /* free memory below this heap size is kept */
 void heap_free_large(struct span *s);      /* explicit free of a large block's span */
 extern _Atomic uint32_t heap_sweepgen;     /* [atomic; written with the world stopped] */
 extern _Atomic uintptr_t heap_lo, heap_hi; /* [atomic] bounds of every arena so far */
