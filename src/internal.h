@@ -183,26 +183,29 @@ enum span_kind { SPAN_FREE = 0, SPAN_SMALL, SPAN_LARGE };
 enum block_state { BLOCK_FREE = 0, BLOCK_LIVE = 1 };
 
 struct span {
-	uintptr_t base;           /* [heap lock] first byte */
-	size_t npages;            /* [heap lock] */
-	struct span *next, *prev; /* [heap lock] free list, or [central lock] central list */
-	uint8_t kind;             /* [heap lock] enum span_kind */
-	uint8_t spanclass;        /* class << 1 | noscan; 0/1 for large spans */
-	bool needzero;            /* [heap lock] free span: pages may hold old data */
-	bool released;            /* [heap lock] free span: pages given back to the OS */
-	bool in_partial;          /* [central lock] on its central's partial list */
-	size_t elem_size;         /* usable size of each block */
-	uint32_t nelems;          /* blocks in the span */
-	uint32_t divmul;          /* see class_divmul */
-	uint32_t nout;            /* [central lock] blocks not on the span's free list */
-	uint32_t bump;            /* [central lock] blocks [bump, nelems) never handed out */
-	void *free;               /* [central lock] free blocks, linked through word 0 */
+	/* The fields the mark loop reads come first, in one cache line: span
+	 * records are 64-byte aligned (heap.c), and the loop prefetches only
+	 * a record's first line. */
+	uintptr_t base;   /* [heap lock] first byte */
+	size_t elem_size; /* usable size of each block */
 	/* One byte per block, written only by the thread that owns the block at
 	 * that moment (the allocating or freeing thread), so no two threads write
 	 * the same byte and no read-modify-write is needed.  mgc_base and
 	 * mgc_free read it to tell live blocks from free ones. */
 	_Atomic uint8_t *state;
-	uint64_t *mark; /* [world stopped] one bit per block */
+	uint64_t *mark;           /* [world stopped] one bit per block */
+	uint32_t nelems;          /* blocks in the span */
+	uint32_t divmul;          /* see class_divmul */
+	uint8_t kind;             /* [heap lock] enum span_kind */
+	uint8_t spanclass;        /* class << 1 | noscan; 0/1 for large spans */
+	bool needzero;            /* [heap lock] free span: pages may hold old data */
+	bool released;            /* [heap lock] free span: pages given back to the OS */
+	bool in_partial;          /* [central lock] on its central's partial list */
+	size_t npages;            /* [heap lock] */
+	struct span *next, *prev; /* [heap lock] free list, or [central lock] central list */
+	uint32_t nout;            /* [central lock] blocks not on the span's free list */
+	uint32_t bump;            /* [central lock] blocks [bump, nelems) never handed out */
+	void *free;               /* [central lock] free blocks, linked through word 0 */
 	/* Blocks the last sweep freed, one bit each: BLOCK_FREE but still
 	 * holding their old contents.  central_take zeroes and hands them out,
 	 * so a sweep never touches the memory of the blocks it frees, and a

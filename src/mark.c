@@ -106,17 +106,11 @@ next_range(struct range *r)
 	return true;
 }
 
-/* Mark the block w points into, if any; push it if it is to be scanned. */
+/* Mark the block at index i of span s, which w points into; push it if it
+ * is to be scanned.  The span is in use and i is checked against it. */
 static inline void
-mark_candidate(uintptr_t w)
+mark_index(struct span *s, uint32_t i)
 {
-	struct span *s = pagemap_lookup(w);
-	if (s == NULL || s->kind == SPAN_FREE)
-		return;
-	uint32_t i = span_block_index(s, w);
-	uintptr_t base = s->base + i * s->elem_size;
-	if (i >= s->nelems || w >= base + s->elem_size)
-		return;
 	/* The mark bit first: most pointers reach blocks already marked, and
 	 * the bitmap is denser in cache than the state bytes. */
 	uint64_t bit = (uint64_t)1 << (i & 63);
@@ -128,8 +122,159 @@ mark_candidate(uintptr_t w)
 	*word |= bit;
 	result.marked_bytes += s->elem_size;
 	result.marked_blocks++;
-	if (!(s->spanclass & 1))
+	if (!(s->spanclass & 1)) {
+		uintptr_t base = s->base + i * s->elem_size;
 		enqueue(base, base + s->elem_size);
+	}
+}
+
+/* The index of the block of s that w points into, or UINT32_MAX. */
+static inline uint32_t
+block_of(const struct span *s, uintptr_t w)
+{
+	if (s->kind == SPAN_FREE)
+		return UINT32_MAX;
+	uint32_t i = span_block_index(s, w);
+	if (i >= s->nelems || w >= s->base + (uintptr_t)i * s->elem_size + s->elem_size)
+		return UINT32_MAX;
+	return i;
+}
+
+/* Mark the block w points into, if any, at once (no pipeline). */
+static inline void
+mark_candidate(uintptr_t w)
+{
+	struct span *s = pagemap_lookup(w);
+	if (s == NULL)
+		return;
+	uint32_t i = block_of(s, w);
+	if (i != UINT32_MAX)
+		mark_index(s, i);
+}
+
+/* The candidate pipeline.  A candidate that passed the heap-range test
+ * needs three dependent loads before its mark bit can be tested — its
+ * page-map entry, its span record, its mark word and state byte — and in
+ * a large heap each is a cache miss.  So the scan does not wait for them:
+ * each stage issues the prefetch for the next load and parks the
+ * candidate in a ring of LAG entries; when the ring is full its oldest
+ * entry, whose line has had LAG candidates' time to arrive, moves on.
+ *   pipe_page:  prefetch the page-map entry        -> ring 0
+ *   pipe_span:  load the span, prefetch its record -> ring 1
+ *   pipe_bits:  index the block, prefetch its bits -> ring 2
+ *   mark_index: test and set the mark
+ * Candidates still in the rings are pushed through by pipe_flush, which
+ * mark_drain calls whenever the stack runs dry, so nothing is left
+ * unmarked. */
+enum { LAG = 8 };
+struct stage {
+	uintptr_t w[LAG];
+	const void *p[LAG]; /* page-map slot, span, or span (with w as index) */
+	unsigned next, count;
+};
+static struct stage pipe[3] MGC_STATE; /* holds heap addresses: not a root */
+
+static void pipe_bits(uintptr_t w, struct span *s);
+
+/* Park (w, p) in stage k; returns true and the oldest entry in *ow, *op
+ * when the ring was full. */
+static inline bool
+stage_put(struct stage *st, uintptr_t w, const void *p, uintptr_t *ow, const void **op)
+{
+	unsigned k = st->next++ & (LAG - 1);
+	bool full = st->count == LAG;
+	*ow = st->w[k];
+	*op = st->p[k];
+	st->w[k] = w;
+	st->p[k] = p;
+	st->count += !full;
+	return full;
+}
+
+static inline void
+finish_bits(uintptr_t i, const void *s)
+{
+	mark_index((struct span *)s, (uint32_t)i);
+}
+
+static inline void
+pipe_bits(uintptr_t w, struct span *s)
+{
+	uint32_t i = block_of(s, w);
+	if (i == UINT32_MAX)
+		return;
+	__builtin_prefetch(&s->mark[i >> 6]);
+	__builtin_prefetch((const void *)&s->state[i]);
+	uintptr_t ow;
+	const void *op;
+	if (stage_put(&pipe[2], i, s, &ow, &op))
+		finish_bits(ow, op);
+}
+
+static inline void
+finish_span(uintptr_t w, const void *slot)
+{
+	struct span *s =
+	        atomic_load_explicit((struct span * _Atomic const *)slot, memory_order_relaxed);
+	if (s == NULL)
+		return;
+	__builtin_prefetch(s);
+	uintptr_t ow;
+	const void *op;
+	if (stage_put(&pipe[1], w, s, &ow, &op))
+		pipe_bits(ow, (struct span *)op);
+}
+
+static inline void
+pipe_page(uintptr_t w)
+{
+	if (unlikely(w >>
+	             ADDR_BITS)) /* before the heap exists, its range is empty only modulo 2^64 */
+		return;
+	struct chunk_map *c =
+	        atomic_load_explicit(&pagemap_l1[w >> CHUNK_SHIFT], memory_order_relaxed);
+	if (c == NULL)
+		return;
+	const void *slot = &c->page[(w >> PAGE_SHIFT) & (PAGES_PER_CHUNK - 1)];
+	__builtin_prefetch(slot);
+	uintptr_t ow;
+	const void *op;
+	if (stage_put(&pipe[0], w, slot, &ow, &op))
+		finish_span(ow, op);
+}
+
+/* Take the oldest entry out of stage st. */
+static bool
+stage_take(struct stage *st, uintptr_t *w, const void **p)
+{
+	if (st->count == 0)
+		return false;
+	unsigned k = (st->next - st->count--) & (LAG - 1);
+	*w = st->w[k];
+	*p = st->p[k];
+	return true;
+}
+
+/* Push every parked candidate through to its mark; true if there were any. */
+static bool
+pipe_flush(void)
+{
+	uintptr_t w;
+	const void *p;
+	bool any = false;
+	while (stage_take(&pipe[0], &w, &p)) {
+		finish_span(w, p);
+		any = true;
+	}
+	while (stage_take(&pipe[1], &w, &p)) {
+		pipe_bits(w, (struct span *)p);
+		any = true;
+	}
+	while (stage_take(&pipe[2], &w, &p)) {
+		finish_bits(w, p);
+		any = true;
+	}
+	return any;
 }
 
 /* Scanning reads whatever the roots hold, including other threads' stacks
@@ -145,7 +290,7 @@ scan(uintptr_t lo, uintptr_t hi)
 	for (; p < end; p++) {
 		uintptr_t w = *p;
 		if (w - min < span)
-			mark_candidate(w);
+			pipe_page(w);
 	}
 }
 
@@ -154,6 +299,8 @@ mark_begin(void)
 {
 	depth = 0;
 	fifo_len = 0;
+	for (int k = 0; k < 3; k++)
+		pipe[k].count = 0;
 	overflowed = false;
 	result = (struct mark_result){0};
 	if (capacity == 0)
@@ -181,8 +328,10 @@ static void
 drain_stack(void)
 {
 	struct range r;
-	while (next_range(&r))
-		scan(r.lo, r.hi);
+	do {
+		while (next_range(&r))
+			scan(r.lo, r.hi);
+	} while (pipe_flush());
 }
 
 /* Scan every marked block of scan span s again (overflow recovery). */
