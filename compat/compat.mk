@@ -18,7 +18,7 @@ build/libmgc-gc.so: $(COMPAT_SRCS) $(COMPAT_HDRS) build/release/libmgc.a
 build/mgc-run: compat/mgc-run.in build/libmgc-gc.so
 	sed 's|@LIBMGC_GC@|$(CURDIR)/build/libmgc-gc.so|' $< > $@ && chmod +x $@
 
-build/compat/tests/%: compat/tests/%.c tests/check.h build/libmgc-gc.so | build/compat/tests
+build/compat/tests/%: compat/tests/%.c tests/check.h compat/tests/settle.h build/libmgc-gc.so | build/compat/tests
 	$(CC) -std=c11 -O1 -g -Iinclude -Itests -I/usr/include/gc $(WARN) -Wno-missing-prototypes \
 		$(CFLAGS) $< -o $@ -L$(CURDIR)/build -l:libmgc-gc.so \
 		-Wl,-rpath,$(CURDIR)/build -lpthread

@@ -9,6 +9,7 @@
  */
 #include "compat.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,7 +45,20 @@ default_oom(size_t bytes)
 }
 GC_oom_func GC_oom_fn = default_oom;
 
-static struct compat_map uncollectable = { .gc = true };
+static void pace_like_boehm(void);
+static pthread_once_t paced = PTHREAD_ONCE_INIT;
+static atomic_bool paced_done;
+
+static void
+pace_once(void)
+{
+	if (!atomic_load_explicit(&paced_done, memory_order_acquire)) {
+		pthread_once(&paced, pace_like_boehm);
+		atomic_store_explicit(&paced_done, true, memory_order_release);
+	}
+}
+
+static struct compat_map uncollectable = {.gc = true};
 static int init_called;
 
 void GC_CALL
@@ -52,6 +66,7 @@ GC_init(void)
 {
 	mgc_init();
 	mgc_register_thread();
+	pace_once();
 	init_called = 1;
 }
 
@@ -88,6 +103,7 @@ oom(size_t size)
 static void *
 checked(void *p, size_t size)
 {
+	pace_once();
 	return p != NULL ? p : oom(size);
 }
 
@@ -190,8 +206,7 @@ GC_free(void *p)
 	if (p == NULL)
 		return;
 	if (mgc_base(p, NULL) != p) {
-		warn("GC Warning: GC_free of %p: not the start of a heap object\n",
-		     (GC_word)p);
+		warn("GC Warning: GC_free of %p: not the start of a heap object\n", (GC_word)p);
 		return;
 	}
 	forget_uncollectable(p);
@@ -261,6 +276,55 @@ GC_size(const void *p)
 /* ---- collection and statistics ---- */
 
 static int saved_percent;
+
+/* Boehm collects once the program has allocated heap/divisor bytes since the
+ * last collection, where the heap counts its free and fragmented pages too,
+ * so its heap settles above live * divisor / (divisor - 1).  Measured on
+ * the real programs (bench/programs.sh), its default divisor of 3 gives
+ * the heap size mgc reaches at a gc percent of 75: so the divisor d maps to
+ * 150 / (d - 1).  Caller holds compat_lock. */
+static void
+apply_divisor_locked(GC_word d)
+{
+	int percent = d <= 1 ? 1000 : d > 151 ? 1 : (int)(150 / (d - 1));
+	if (GC_dont_gc)
+		saved_percent = percent;
+	else
+		mgc_set_gc_percent(percent);
+}
+
+void GC_CALL
+GC_set_free_space_divisor(GC_word d)
+{
+	pace_once(); /* so a later first allocation does not undo this */
+	pthread_mutex_lock(&compat_lock);
+	GC_free_space_divisor = d;
+	apply_divisor_locked(d);
+	pthread_mutex_unlock(&compat_lock);
+}
+
+GC_word GC_CALL
+GC_get_free_space_divisor(void)
+{
+	return GC_free_space_divisor;
+}
+
+/* The heap growth Boehm would choose (GC_FREE_SPACE_DIVISOR, as Boehm
+ * reads it, else its default), unless MGC_GCPERCENT asks for mgc's.  Set on
+ * the first allocation or GC_init, not at load: a preloaded process that
+ * never calls the collector never starts it. */
+static void
+pace_like_boehm(void)
+{
+	const char *env = getenv("GC_FREE_SPACE_DIVISOR");
+	if (getenv("MGC_GCPERCENT") != NULL)
+		return;
+	if (env != NULL && atol(env) > 0)
+		GC_free_space_divisor = (GC_word)atol(env);
+	pthread_mutex_lock(&compat_lock);
+	apply_divisor_locked(GC_free_space_divisor);
+	pthread_mutex_unlock(&compat_lock);
+}
 
 void GC_CALL
 GC_gcollect(void)
@@ -413,9 +477,8 @@ GC_get_gc_no(void)
 }
 
 void GC_CALL
-GC_get_heap_usage_safe(GC_word *pheap_size, GC_word *pfree_bytes,
-		       GC_word *punmapped_bytes, GC_word *pbytes_since_gc,
-		       GC_word *ptotal_bytes)
+GC_get_heap_usage_safe(GC_word *pheap_size, GC_word *pfree_bytes, GC_word *punmapped_bytes,
+                       GC_word *pbytes_since_gc, GC_word *ptotal_bytes)
 {
 	if (pheap_size != NULL)
 		*pheap_size = GC_get_heap_size();
@@ -464,7 +527,7 @@ GC_add_roots(void *lo, void *hi)
 		}
 	}
 	if (nranges < capranges)
-		ranges[nranges++] = (struct range){ lo, hi };
+		ranges[nranges++] = (struct range){lo, hi};
 	pthread_mutex_unlock(&compat_lock);
 	mgc_add_roots(lo, hi);
 }

@@ -84,7 +84,6 @@ SETTING(dont_expand, int, GC_dont_expand)
 SETTING(full_freq, int, GC_full_freq)
 SETTING(non_gc_bytes, GC_word, GC_non_gc_bytes)
 SETTING(no_dls, int, GC_no_dls)
-SETTING(free_space_divisor, GC_word, GC_free_space_divisor)
 SETTING(max_retries, GC_word, GC_max_retries)
 SETTING(dont_precollect, int, GC_dont_precollect)
 SETTING(time_limit, unsigned long, GC_time_limit)
@@ -253,7 +252,7 @@ struct start {
 
 /* Results of finished joinable threads until they are joined, in mgc
  * memory so that the collector sees them (as Boehm does). */
-static struct compat_map results = { .gc = true };
+static struct compat_map results = {.gc = true};
 
 static bool
 is_detached(void)
@@ -304,7 +303,7 @@ thread_main(void *p)
 int
 GC_pthread_create(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(void *), void *arg)
 {
-	struct start st = { fn, arg, { { 0 } } };
+	struct start st = {fn, arg, {{0}}};
 	int rc;
 
 	mgc_init();

@@ -4,7 +4,7 @@
 #include "check.h"
 
 #include <gc.h>
-#include <time.h>
+#include "settle.h"
 
 #define N 100
 
@@ -25,10 +25,10 @@ check_basic(void)
 	CHECK(p != NULL && a != NULL, "GC_malloc/GC_malloc_atomic returned NULL");
 	for (int i = 0; i < 100; i++)
 		CHECK(p[i] == 0, "GC_malloc block not zeroed at %d", i);
-	CHECK(GC_size(p) >= 100 && GC_size(a) >= 200, "GC_size too small: %zu %zu",
-	      GC_size(p), GC_size(a));
-	CHECK(GC_base(p + 50) == p, "GC_base of interior pointer is %p, want %p",
-	      GC_base(p + 50), (void *)p);
+	CHECK(GC_size(p) >= 100 && GC_size(a) >= 200, "GC_size too small: %zu %zu", GC_size(p),
+	      GC_size(a));
+	CHECK(GC_base(p + 50) == p, "GC_base of interior pointer is %p, want %p", GC_base(p + 50),
+	      (void *)p);
 	CHECK(GC_base(&fin_collectable) == NULL, "GC_base of a static is not NULL");
 	GC_free(a);
 	CHECK(GC_base(a) == NULL, "GC_base of a freed block is not NULL");
@@ -96,14 +96,8 @@ make_blocks(void)
 static void
 collect_until(atomic_int *count, int want)
 {
-	struct timespec ms = { 0, 10 * 1000 * 1000 };
-
-	for (int round = 0; round < 200 && atomic_load(count) < want; round++) {
-		check_clear_stack();
-		GC_gcollect();
-		GC_invoke_finalizers();
-		nanosleep(&ms, NULL);
-	}
+	for (int round = 0; round < 200 && atomic_load(count) < want; round++)
+		settle(1, true);
 }
 
 static void
@@ -143,8 +137,8 @@ check_stats(void)
 	heap = GC_get_heap_size();
 	free_bytes = GC_get_free_bytes();
 	CHECK(heap > 0 && free_bytes <= heap, "heap %zu, free %zu", heap, free_bytes);
-	CHECK(heap - free_bytes < 1000 * 10000 / 2,
-	      "%zu bytes still in use after dropping 10 MB", heap - free_bytes);
+	CHECK(heap - free_bytes < 1000 * 10000 / 2, "%zu bytes still in use after dropping 10 MB",
+	      heap - free_bytes);
 }
 
 int

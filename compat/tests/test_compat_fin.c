@@ -5,7 +5,7 @@
 #include "check.h"
 
 #include <gc.h>
-#include <time.h>
+#include "settle.h"
 
 #define N 100
 
@@ -27,18 +27,6 @@ fin_b(void *obj, void *cd)
 }
 
 static void
-settle(int rounds)
-{
-	struct timespec ms = { 0, 10 * 1000 * 1000 };
-
-	for (int i = 0; i < rounds; i++) {
-		check_clear_stack();
-		GC_gcollect();
-		nanosleep(&ms, NULL);
-	}
-}
-
-static void
 check_out_params(void)
 {
 	intptr_t *p = GC_malloc(16);
@@ -46,8 +34,7 @@ check_out_params(void)
 	void *ocd = &ofn;
 
 	GC_register_finalizer(p, fin_a, (void *)1, &ofn, &ocd);
-	CHECK(ofn == NULL && ocd == NULL, "first registration: old fn %p, cd %p",
-	      (void *)ofn, ocd);
+	CHECK(ofn == NULL && ocd == NULL, "first registration: old fn %p, cd %p", (void *)ofn, ocd);
 	GC_register_finalizer(p, fin_b, (void *)2, &ofn, &ocd);
 	CHECK(ofn == fin_a && ocd == (void *)1, "re-registration: wrong old fn/cd");
 	GC_register_finalizer(p, NULL, NULL, &ofn, &ocd);
@@ -75,11 +62,11 @@ check_finalizers_run(void)
 	atomic_store(&ran, 0);
 	make_finalizable();
 	for (int i = 0; i < 200 && atomic_load(&ran) < N * 9 / 10; i++) {
-		settle(1);
+		settle(1, false);
 		GC_invoke_finalizers();
 	}
-	CHECK(atomic_load(&ran) >= N * 9 / 10, "only %d of %d finalizers ran",
-	      atomic_load(&ran), N);
+	CHECK(atomic_load(&ran) >= N * 9 / 10, "only %d of %d finalizers ran", atomic_load(&ran),
+	      N);
 	CHECK(atomic_load(&bad_cd) == 0, "%d finalizers got the wrong client data",
 	      atomic_load(&bad_cd));
 }
@@ -93,13 +80,13 @@ check_on_demand(void)
 	CHECK(GC_get_finalize_on_demand() == 1, "finalize_on_demand not set");
 	atomic_store(&ran, 0);
 	make_finalizable();
-	settle(10);
+	settle(10, false);
 	CHECK(atomic_load(&ran) == 0, "%d finalizers ran without GC_invoke_finalizers",
 	      atomic_load(&ran));
 	CHECK(GC_should_invoke_finalizers(), "GC_should_invoke_finalizers is 0");
 	n = GC_invoke_finalizers();
-	CHECK(n >= N * 9 / 10 && n == atomic_load(&ran),
-	      "GC_invoke_finalizers returned %d, %d ran", n, atomic_load(&ran));
+	CHECK(n >= N * 9 / 10 && n == atomic_load(&ran), "GC_invoke_finalizers returned %d, %d ran",
+	      n, atomic_load(&ran));
 	GC_set_finalize_on_demand(0);
 }
 
@@ -135,7 +122,7 @@ check_links(void)
 	int cleared = 0;
 
 	make_links(&alive_link);
-	settle(5);
+	settle(5, false);
 	for (int i = 0; i < LINKS; i++)
 		cleared += holders[i][0] == NULL;
 	CHECK(cleared >= LINKS * 9 / 10, "only %d of %d links cleared", cleared, LINKS);
@@ -148,10 +135,12 @@ check_links(void)
 	CHECK(GC_move_disappearing_link(&alive_link, &spare_link) == GC_SUCCESS, "move failed");
 	CHECK(GC_move_disappearing_link(&alive_link, &spare_link) == GC_NOT_FOUND,
 	      "the old location is still registered after a move");
-	CHECK(GC_move_disappearing_link(&spare_link, &alive_link) == GC_SUCCESS, "move back failed");
+	CHECK(GC_move_disappearing_link(&spare_link, &alive_link) == GC_SUCCESS,
+	      "move back failed");
 	CHECK(GC_unregister_disappearing_link(&alive_link) == 1, "unregister returned 0");
 	CHECK(GC_unregister_disappearing_link(&alive_link) == 0, "unregister twice returned 1");
-	CHECK(GC_unregister_disappearing_link(&spare_link) == 0, "unregistering unknown returned 1");
+	CHECK(GC_unregister_disappearing_link(&spare_link) == 0,
+	      "unregistering unknown returned 1");
 }
 
 int

@@ -8,8 +8,8 @@
 #define GC_THREADS
 #define GC_NO_THREAD_REDIRECTS
 #include <gc.h>
+#include "settle.h"
 #include <pthread.h>
-#include <time.h>
 
 #pragma GCC diagnostic ignored "-Wdeprecated-declarations"
 
@@ -21,19 +21,6 @@ count_fin(void *obj, void *cd)
 	(void)obj;
 	(void)cd;
 	atomic_fetch_add(&fin_ran, 1);
-}
-
-static void
-settle(int rounds)
-{
-	struct timespec ms = { 0, 10 * 1000 * 1000 };
-
-	for (int i = 0; i < rounds; i++) {
-		check_clear_stack();
-		GC_gcollect();
-		GC_invoke_finalizers();
-		nanosleep(&ms, NULL);
-	}
 }
 
 static void
@@ -50,8 +37,8 @@ check_enable_disable(void)
 	for (int i = 0; i < 2000; i++)
 		CHECK(GC_malloc(50000) != NULL, "allocation failed while disabled");
 	GC_gcollect();
-	CHECK(GC_get_gc_no() == n, "collected while disabled (%lu -> %lu)",
-	      (unsigned long)n, (unsigned long)GC_get_gc_no());
+	CHECK(GC_get_gc_no() == n, "collected while disabled (%lu -> %lu)", (unsigned long)n,
+	      (unsigned long)GC_get_gc_no());
 	GC_enable();
 	CHECK(GC_is_disabled(), "one GC_enable undid two GC_disable");
 	GC_enable();
@@ -78,12 +65,12 @@ check_roots(void)
 	CHECK(area != NULL, "calloc failed");
 	GC_add_roots(area, area + K);
 	fill_area(area, K);
-	settle(5);
+	settle(5, true);
 	CHECK(atomic_load(&fin_ran) == 0, "%d blocks held by an added root were finalized",
 	      atomic_load(&fin_ran));
 	GC_remove_roots(area, area + K);
 	for (int i = 0; i < 200 && atomic_load(&fin_ran) < K * 9 / 10; i++)
-		settle(1);
+		settle(1, true);
 	CHECK(atomic_load(&fin_ran) >= K * 9 / 10, "only %d of %d finalized after removal",
 	      atomic_load(&fin_ran), K);
 	atomic_store(&fin_ran, 0);
@@ -91,7 +78,7 @@ check_roots(void)
 	fill_area(area, K);
 	GC_clear_roots();
 	for (int i = 0; i < 200 && atomic_load(&fin_ran) < K * 9 / 10; i++)
-		settle(1);
+		settle(1, true);
 	CHECK(atomic_load(&fin_ran) >= K * 9 / 10, "only %d of %d finalized after clear",
 	      atomic_load(&fin_ran), K);
 	free(area);
@@ -136,6 +123,41 @@ check_procs(void)
 	      "failed GC_malloc_atomic did not call the oom fn");
 }
 
+/* Not static: a write-only static array may be optimised away. */
+void *live_part[16];
+
+/* Collections while 8 MiB of garbage is allocated over a 16 MiB live heap. */
+static GC_word
+collections_over_garbage(void)
+{
+	GC_word n = GC_get_gc_no();
+	for (int i = 0; i < 8 * 1024; i++)
+		CHECK(GC_malloc(1000) != NULL, "allocation failed");
+	return GC_get_gc_no() - n;
+}
+
+/* The divisor paces collections as Boehm's does: a large one collects
+ * after little allocation, a small one lets the heap grow first. */
+static void
+check_divisor_paces(void)
+{
+	GC_word often, seldom;
+
+	for (int i = 0; i < 16; i++)
+		live_part[i] = GC_malloc_atomic(1 << 20);
+	GC_gcollect();
+	GC_set_free_space_divisor(151);
+	often = collections_over_garbage();
+	GC_set_free_space_divisor(2);
+	GC_gcollect();
+	seldom = collections_over_garbage();
+	GC_set_free_space_divisor(3);
+	CHECK(often >= 10, "divisor 151: %lu collections over 8 MiB", (unsigned long)often);
+	CHECK(seldom <= 1, "divisor 2: %lu collections over 8 MiB", (unsigned long)seldom);
+	for (int i = 0; i < 16; i++)
+		live_part[i] = NULL;
+}
+
 static void
 check_variables(void)
 {
@@ -148,6 +170,7 @@ check_variables(void)
 	GC_set_no_dls(0);
 	GC_set_free_space_divisor(4);
 	CHECK(GC_get_free_space_divisor() == 4, "free space divisor not reflected");
+	check_divisor_paces();
 	GC_set_dont_expand(0);
 	GC_set_handle_fork(1);
 	CHECK(GC_expand_hp(1 << 20), "GC_expand_hp returned 0");
@@ -234,7 +257,7 @@ check_threads(void)
 
 	GC_allow_register_threads();
 	CHECK(GC_pthread_create(&t, NULL, thread_allocates, NULL) == 0, "GC_pthread_create failed");
-	settle(3);
+	settle(3, true);
 	CHECK(GC_pthread_join(t, &ret) == 0, "GC_pthread_join failed");
 	GC_gcollect();
 	for (struct node *n = ret; n != NULL; n = n->next, want--)
