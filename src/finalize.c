@@ -26,15 +26,16 @@
  *      (which goes first) or from itself through a cycle (never finalized);
  *   3. cleanups: every cleanup of an unmarked block goes to the queue; the
  *      block is not marked, so this collection reclaims it.
- * The queue is a list of records: unbounded, and its objects and arguments
- * are roots until run.  The runner thread (started on first use) and
- * mgc_run_finalizers pop one record at a time under the queue lock, so each
- * runs exactly once.
+ * The queue is a list of job arrays (struct segment): unbounded, and its
+ * objects and arguments are roots until run.  The runner thread (started
+ * on first use) and mgc_run_finalizers take one job at a time with a
+ * fetch-add, so each runs exactly once; they never wait for each other.
  *
- * Locking: special_lock guards the table, queue_lock the queue; both are
- * allocator locks (internal.h), never held together, so the collector reads
- * and changes both with the world stopped, without them.  The runner
- * sleeps on its own mutex and condition, never while holding either.
+ * Locking: special_lock guards the table; it is an allocator lock
+ * (internal.h), so the collector reads and changes the table with the world
+ * stopped, without it.  The queue takes no lock: jobs are added only with
+ * the world stopped and taken inside busy sections (see struct segment).
+ * The runner sleeps on its own mutex and condition.
  */
 #include "internal.h"
 
@@ -67,24 +68,44 @@ struct mgc_weak {
 	void *_Atomic ptr; /* the pointer given to mgc_weak_new, or NULL */
 };
 
-struct work {
-	struct work *next; /* [queue lock] */
-	mgc_finalizer_fn fin;
-	mgc_cleanup_fn cleanup;
+/* A queued finalizer (obj is its block) or cleanup (obj is NULL). */
+struct job {
+	union {
+		mgc_finalizer_fn fin;
+		mgc_cleanup_fn cleanup;
+	} fn;
 	void *obj, *arg; /* roots while queued */
 };
 
+/* The queue is a list of segments, each an array of jobs filled at tail
+ * and taken at head.  Jobs are added only with the world stopped, so while
+ * threads run, tail and next are fixed and taking a job is one fetch-add
+ * on head, inside a busy section (internal.h) so that no collection sees
+ * a job half taken.  A fetch-add that finds head past tail takes nothing;
+ * enqueue pulls head back before adding.  An exhausted segment leaves the
+ * list by compare-and-swap on qhead and waits on the retired list until
+ * the next collection, when no thread can still be looking at it. */
+enum { SEGMENT_JOBS = 1 << 14 };
+struct segment {
+	struct segment *_Atomic next;
+	_Atomic size_t head; /* jobs [head, tail) are queued */
+	_Atomic size_t tail;
+	struct segment *retired_next;
+	struct job jobs[SEGMENT_JOBS];
+};
+
 static struct lock special_lock = LOCK_INIT(LOCK_SPECIAL);
-static struct lock queue_lock = LOCK_INIT(LOCK_SPECIAL);
-static struct special *recs;       /* [special lock] records [0, nrecs) */
-static size_t nrecs, reccap;       /* [special lock] */
-static size_t ndead;               /* [world stopped] SP_DEAD records */
-static uint32_t *heads;            /* [special lock] first record of each bucket */
-static size_t nbuckets;            /* [special lock] a power of two, >= reccap */
-static _Atomic size_t any;         /* [atomic] nrecs, for the free path */
-static struct work *qhead, *qtail; /* [queue lock] */
+static struct special *recs;            /* [special lock] records [0, nrecs) */
+static size_t nrecs, reccap;            /* [special lock] */
+static size_t ndead;                    /* [world stopped] SP_DEAD records */
+static uint32_t *heads;                 /* [special lock] first record of each bucket */
+static size_t nbuckets;                 /* [special lock] a power of two, >= reccap */
+static _Atomic size_t any;              /* [atomic] nrecs, for the free path */
+static struct segment *_Atomic qhead;   /* see struct segment */
+static struct segment *qtail;           /* [world stopped] */
+static struct segment *_Atomic retired; /* pushed by consumers, emptied with the world stopped */
+static struct segment *spare;           /* [world stopped] one segment kept for reuse */
 static _Atomic uint64_t queued_total, run_total;
-static struct fixalloc work_fix = FIXALLOC_INIT((sizeof(struct work) + 15) & ~(size_t)15);
 
 static pthread_mutex_t wake_mutex = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t wake_cond = PTHREAD_COND_INITIALIZER;
@@ -368,30 +389,69 @@ special_mark_roots(void)
 	for (size_t i = 0; i < nrecs; i++)
 		if (recs[i].kind == SP_FINALIZER || recs[i].kind == SP_CLEANUP)
 			mark_word((uintptr_t)recs[i].arg);
-	for (struct work *w = qhead; w != NULL; w = w->next) {
-		mark_word((uintptr_t)w->obj);
-		mark_word((uintptr_t)w->arg);
-	}
+	for (struct segment *g = qhead; g != NULL; g = g->next)
+		for (size_t k = g->head; k < g->tail; k++) {
+			mark_word((uintptr_t)g->jobs[k].obj);
+			mark_word((uintptr_t)g->jobs[k].arg);
+		}
 	mark_drain();
 }
 
+/* World stopped: free the retired segments, keeping one for reuse. */
+static void
+reclaim_retired(void)
+{
+	struct segment *g = atomic_exchange(&retired, NULL);
+	while (g != NULL) {
+		struct segment *n = g->retired_next;
+		if (spare == NULL)
+			spare = g;
+		else
+			os_free_meta(g, sizeof *g);
+		g = n;
+	}
+}
+
+static struct segment *
+new_segment(void)
+{
+	struct segment *g = spare;
+	if (g != NULL)
+		spare = NULL;
+	else if ((g = os_alloc_meta(sizeof *g)) == NULL)
+		fatal("mgc: out of memory queueing a finalizer");
+	atomic_store_explicit(&g->next, NULL, memory_order_relaxed);
+	atomic_store_explicit(&g->head, 0, memory_order_relaxed);
+	atomic_store_explicit(&g->tail, 0, memory_order_relaxed);
+	return g;
+}
+
+/* A finalizer (fin, its block obj) or a cleanup; world stopped. */
 static void
 enqueue(mgc_finalizer_fn fin, mgc_cleanup_fn cleanup, void *obj, void *arg)
 {
-	struct work *w = fixalloc_alloc(&work_fix);
-	if (w == NULL)
-		fatal("mgc: out of memory queueing a finalizer");
-	w->fin = fin;
-	w->cleanup = cleanup;
-	w->obj = obj;
-	w->arg = arg;
-	w->next = NULL;
-	if (qtail != NULL)
-		qtail->next = w;
+	if (qhead == NULL)
+		qtail = NULL;
+	if (qtail != NULL && qtail->head > qtail->tail)
+		atomic_store_explicit(&qtail->head, qtail->tail, memory_order_relaxed);
+	if (qtail == NULL || qtail->tail == SEGMENT_JOBS) {
+		struct segment *g = new_segment();
+		if (qtail != NULL)
+			atomic_store_explicit(&qtail->next, g, memory_order_relaxed);
+		else
+			atomic_store_explicit(&qhead, g, memory_order_relaxed);
+		qtail = g;
+	}
+	size_t k = atomic_load_explicit(&qtail->tail, memory_order_relaxed);
+	struct job *j = &qtail->jobs[k];
+	if (fin != NULL)
+		j->fn.fin = fin;
 	else
-		qhead = w;
-	qtail = w;
-	atomic_fetch_add(&queued_total, 1);
+		j->fn.cleanup = cleanup;
+	j->obj = obj;
+	j->arg = arg;
+	atomic_store_explicit(&qtail->tail, k + 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&queued_total, 1, memory_order_relaxed);
 	atomic_store(&work_waiting, true);
 }
 
@@ -467,6 +527,7 @@ void
 special_after_mark(struct special_result *out)
 {
 	*out = (struct special_result){0};
+	reclaim_retired();
 	if (nrecs == 0)
 		return;
 	pass_weak();
@@ -479,38 +540,53 @@ special_after_mark(struct special_result *out)
 
 /* ---- running ------------------------------------------------------------------ */
 
+/* Take the next job into *j; false if the queue is empty.  Busy section
+ * held (see struct segment). */
+static bool
+take_job(struct job *j)
+{
+	for (;;) {
+		struct segment *g = atomic_load_explicit(&qhead, memory_order_acquire);
+		if (g == NULL)
+			return false;
+		size_t k = atomic_fetch_add_explicit(&g->head, 1, memory_order_relaxed);
+		if (k < atomic_load_explicit(&g->tail, memory_order_relaxed)) {
+			*j = g->jobs[k];
+			g->jobs[k] = (struct job){0}; /* no longer a root */
+			return true;
+		}
+		struct segment *next = atomic_load_explicit(&g->next, memory_order_relaxed);
+		if (next == NULL)
+			return false;
+		if (atomic_compare_exchange_strong(&qhead, &g, next)) {
+			g->retired_next = atomic_load_explicit(&retired, memory_order_relaxed);
+			while (!atomic_compare_exchange_weak(&retired, &g->retired_next, g))
+				;
+		}
+	}
+}
+
 /* Run one queued finalizer or cleanup; false if none was queued.  The job
- * is read out under the lock, field by field into general registers, so
- * its object is never in neither the queue nor this thread's stack.  Not
- * inlined: its frame, where the object may be spilled, lies below the
- * caller's, where wipe_traces reaches it. */
+ * is taken inside a busy section, so no collection finds it neither in the
+ * queue nor in this thread's registers or stack.  Not inlined: its frame,
+ * where the object may be spilled, lies below the caller's, where
+ * wipe_traces reaches it. */
 static NOINLINE bool
 run_one(void)
 {
-	mgc_finalizer_fn fin = NULL;
-	mgc_cleanup_fn cleanup = NULL;
-	void *obj = NULL, *arg = NULL;
-	lock_acquire(&queue_lock);
-	struct work *w = qhead;
-	if (w != NULL) {
-		fin = w->fin;
-		cleanup = w->cleanup;
-		obj = w->obj;
-		arg = w->arg;
-		qhead = w->next;
-		if (qhead == NULL) {
-			qtail = NULL;
-			atomic_store(&work_waiting, false);
-		}
-	}
-	lock_release(&queue_lock);
-	if (w == NULL)
+	struct cache *c = tls_cache; /* callers are registered threads */
+	struct job j;
+	busy_enter(c);
+	bool found = take_job(&j);
+	if (!found)
+		atomic_store(&work_waiting, false);
+	busy_leave(c);
+	if (!found)
 		return false;
-	fixalloc_free(&work_fix, w);
-	if (fin != NULL)
-		fin(obj, arg);
+	if (j.obj != NULL)
+		j.fn.fin(j.obj, j.arg);
 	else
-		cleanup(arg);
+		j.fn.cleanup(j.arg);
 	atomic_fetch_add(&run_total, 1);
 	return true;
 }

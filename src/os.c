@@ -19,6 +19,8 @@
  */
 #include "internal.h"
 
+enum { META_HUGE_MIN = 4 << 20 };
+
 #include <errno.h>
 #include <sys/mman.h>
 
@@ -96,6 +98,11 @@ os_alloc_meta(size_t size)
 		errno = ENOMEM;
 		return NULL;
 	}
+	/* Large tables (the mark stack, the finalizer table, side maps of big
+	 * heaps) are filled soon after they are made: huge pages spare them a
+	 * fault per 4 KiB.  Small ones stay on small pages, to cost little. */
+	if (size >= META_HUGE_MIN)
+		os_hint_huge(p, size);
 	atomic_fetch_add_explicit(&sys_bytes, size, memory_order_relaxed);
 	return p;
 }
