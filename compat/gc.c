@@ -309,6 +309,11 @@ GC_get_free_space_divisor(void)
 	return GC_free_space_divisor;
 }
 
+/* Boehm starts from a heap of a few hundred KiB and collects before growing
+ * it, so a small program stays small; mgc's own floor of 4 MiB would make it
+ * several times larger. */
+enum { BOEHM_MIN_HEAP = 256 << 10 };
+
 /* The heap growth Boehm would choose (GC_FREE_SPACE_DIVISOR, as Boehm
  * reads it, else its default), unless MGC_GCPERCENT asks for mgc's.  Set on
  * the first allocation or GC_init, not at load: a preloaded process that
@@ -317,6 +322,7 @@ static void
 pace_like_boehm(void)
 {
 	const char *env = getenv("GC_FREE_SPACE_DIVISOR");
+	mgc_set_min_heap(BOEHM_MIN_HEAP);
 	if (getenv("MGC_GCPERCENT") != NULL)
 		return;
 	if (env != NULL && atol(env) > 0)

@@ -73,6 +73,13 @@ void   mgc_collect(void);
  * reported on stderr (naming MGC_GCPERCENT) and ignored.  Returns the previous value (-1 for off).
  * The trigger compares alloc with next_gc (UINT64_MAX while off). */
 int    mgc_set_gc_percent(int percent);
+/* (mgc extension) The smallest next_gc the pacing above sets: no automatic
+ * collection starts before alloc reaches it (default 4 MiB).  A smaller one
+ * keeps small programs small at the cost of more, cheaper collections; a
+ * larger one saves collections while the heap is young.  0 means the
+ * default.  Returns the previous value; takes effect from the next
+ * collection, or at once if none ran yet. */
+size_t mgc_set_min_heap(size_t bytes);
 
 /* Which one to use when a block dies:
  *   - A cleanup (mgc_add_cleanup) to release something the block stands

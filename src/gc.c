@@ -42,10 +42,11 @@ _Atomic int64_t heap_live;
 _Atomic int64_t gc_trigger = MIN_HEAP;
 bool gc_stress;
 
-static int percent;                /* [gc lock] -1: off */
-static uint64_t live_after;        /* [gc lock] marked bytes of the last cycle */
-static struct gc_figures figs;     /* [gc lock] */
-static _Atomic uint64_t completed; /* [atomic] copy of figs.num_gc */
+static int percent;                  /* [gc lock] -1: off */
+static uint64_t min_heap = MIN_HEAP; /* [gc lock] */
+static uint64_t live_after;          /* [gc lock] marked bytes of the last cycle */
+static struct gc_figures figs;       /* [gc lock] */
+static _Atomic uint64_t completed;   /* [atomic] copy of figs.num_gc */
 static uint64_t start_ns;
 
 struct cycle {
@@ -65,7 +66,7 @@ goal(void)
 		return UINT64_MAX;
 	uint64_t g = live_after + live_after / 100 * (uint64_t)percent +
 	             live_after % 100 * (uint64_t)percent / 100;
-	return g < MIN_HEAP ? MIN_HEAP : g;
+	return g < min_heap ? min_heap : g;
 }
 
 static void
@@ -86,6 +87,18 @@ mgc_set_gc_percent(int p)
 	lock_acquire(&gc_lock);
 	int old = percent;
 	percent = p < 0 ? -1 : p;
+	set_goal_locked();
+	lock_release(&gc_lock);
+	return old;
+}
+
+size_t
+mgc_set_min_heap(size_t bytes)
+{
+	mgc_init();
+	lock_acquire(&gc_lock);
+	size_t old = (size_t)min_heap;
+	min_heap = bytes == 0 ? MIN_HEAP : bytes;
 	set_goal_locked();
 	lock_release(&gc_lock);
 	return old;

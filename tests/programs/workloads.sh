@@ -136,7 +136,7 @@ wl_run_mmv() {
 
 wl_setup_chase() {
 	local dir=$1 n=2000 step=20
-	[[ $2 == bench ]] && n=8000 step=10
+	[[ $2 == bench ]] && n=4000 step=20
 	mkdir -p "$dir/chain"
 	: >"$dir/chain/target"
 	# l1 -> target, li -> l(i-1), every third one absolute; loop1 -> ...
