@@ -95,6 +95,7 @@ test-unstable: build/release/libmgc.a
 bench: lib
 	bash bench/run.sh --write
 	bash bench/gc_run.sh --write
+	bash bench/programs.sh --write
 
 build/examples/%: examples/%.c build/libmgc.a include/mgc.h
 	@mkdir -p build/examples
