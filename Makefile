@@ -96,6 +96,7 @@ bench: lib
 	bash bench/run.sh --write
 	bash bench/gc_run.sh --write
 	bash bench/programs.sh --write
+	bash bench/summary.sh --write
 
 build/examples/%: examples/%.c build/libmgc.a include/mgc.h
 	@mkdir -p build/examples
