@@ -312,7 +312,7 @@ GC_get_free_space_divisor(void)
 /* Boehm starts from a heap of a few hundred KiB and collects before growing
  * it, so a small program stays small; mgc's own floor of 4 MiB would make it
  * several times larger. */
-enum { BOEHM_MIN_HEAP = 256 << 10 };
+enum { BOEHM_MIN_HEAP = 512 << 10 };
 
 /* The heap growth Boehm would choose (GC_FREE_SPACE_DIVISOR, as Boehm
  * reads it, else its default), unless MGC_GCPERCENT asks for mgc's.  Set on
