@@ -9,7 +9,8 @@
  * semaphore and waits in sigsuspend, where only the restart signal (SIGXCPU,
  * or MGC_SIGNAL_RESTART) is let through, until the epoch moves on.  The
  * collector waits for every acknowledgement, works, then bumps the epoch
- * back to even and sends the restart signal.
+ * back to even and sends the restart signal.  (Under ThreadSanitizer the
+ * stopped threads wait on the epoch with a futex instead; see wait_restart.)
  *
  * A thread that is inside a busy section (changing its cache without a
  * lock, internal.h) when the signal lands does not stop there: the handler
@@ -28,11 +29,59 @@
 #include "internal.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <semaphore.h>
 #include <signal.h>
+#if MGC_TSAN
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
 
 static sem_t acks;             /* [atomic] one post per stopped thread */
 static _Atomic unsigned epoch; /* [atomic] odd while the world is stopped */
+
+#if MGC_TSAN
+/* Under ThreadSanitizer a stopped thread waits on the epoch word with a
+ * futex, and world_start wakes them all, instead of the restart signal.
+ * Its runtime runs a signal that lands outside a blocking call later, from
+ * a routine that blocks every signal and saves the mask in one per-thread
+ * slot; the restart signal, taken in sigsuspend inside the suspend handler
+ * that routine is already running, re-enters it, which overwrites the slot
+ * with the full mask: the thread would keep every signal blocked for good
+ * and never stop again.  The raw system call is not intercepted. */
+static void
+wait_restart(unsigned stopped)
+{
+	while (atomic_load(&epoch) == stopped)
+		syscall(SYS_futex, &epoch, FUTEX_WAIT_PRIVATE, stopped, NULL, NULL, 0);
+}
+
+static void
+wake_stopped(void)
+{
+	syscall(SYS_futex, &epoch, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
+}
+#else
+/* Wait in sigsuspend, where only the restart signal is let through. */
+static void
+wait_restart(unsigned stopped)
+{
+	sigset_t wait;
+	sigfillset(&wait);
+	sigdelset(&wait, knobs.sig_restart);
+	while (atomic_load(&epoch) == stopped)
+		sigsuspend(&wait);
+}
+
+static void
+wake_stopped(void)
+{
+	for (struct thread *t = thread_first(); t != NULL; t = thread_next(t))
+		if (t != tls_thread)
+			pthread_kill(t->id, knobs.sig_restart);
+}
+#endif
 
 /* Publish this thread's stack pointer, acknowledge, and wait for the
  * restart.  The restart signal must be blocked on entry. */
@@ -45,11 +94,7 @@ suspend_here(struct thread *t)
 	atomic_store_explicit(&t->stack_lo, (uintptr_t)&marker, memory_order_release);
 	atomic_store(&t->stopped_in, stopped);
 	sem_post(&acks);
-	sigset_t wait;
-	sigfillset(&wait);
-	sigdelset(&wait, knobs.sig_restart);
-	while (atomic_load(&epoch) == stopped)
-		sigsuspend(&wait);
+	wait_restart(stopped);
 	(void)marker;
 }
 
@@ -159,9 +204,7 @@ void
 world_start(void)
 {
 	atomic_fetch_add(&epoch, 1);
-	for (struct thread *t = thread_first(); t != NULL; t = thread_next(t))
-		if (t != tls_thread)
-			pthread_kill(t->id, knobs.sig_restart);
+	wake_stopped();
 }
 
 void
