@@ -91,17 +91,20 @@ static struct fixalloc span_fix = FIXALLOC_INIT(SIZE64(struct span));
 static struct fixalloc chunk_fix = FIXALLOC_INIT(SIZE16(struct chunk_map));
 
 /* Side maps of small spans: one byte of state, one mark bit and one dead
- * bit per block. */
-static struct fixalloc side_fix[] = {
-        FIXALLOC_INIT(64),  FIXALLOC_INIT(128),  FIXALLOC_INIT(256),
-        FIXALLOC_INIT(512), FIXALLOC_INIT(1024), FIXALLOC_INIT(2048),
-};
+ * bit per block.  One allocator per size class, each of the exact size its
+ * spans need: rounding them up to powers of two wasted up to a third of
+ * this metadata, a few per cent of a heap of small blocks. */
+static struct fixalloc side_fix[MAX_CLASSES]; /* [init only] sizes */
+
+static size_t side_bytes(uint32_t nelems);
 
 void
 heap_init(void)
 {
 	for (int i = 0; i < NUM_BUCKETS; i++)
 		buckets[i].next = buckets[i].prev = &buckets[i];
+	for (int c = 0; c < MAX_CLASSES; c++)
+		side_fix[c].size = side_bytes(class_nelems[c]);
 	pagemap_l1 = os_map_sparse(L1_ENTRIES * sizeof(void *));
 	if (pagemap_l1 == NULL)
 		fatal("mgc: cannot reserve the page map (%zu bytes)", L1_ENTRIES * sizeof(void *));
@@ -463,19 +466,16 @@ heap_grow(size_t npages)
 
 /* ---- spans in and out ---------------------------------------------------- */
 
-static struct fixalloc *
-side_fix_for(size_t bytes)
-{
-	size_t i = 0;
-	while ((size_t)64 << i < bytes)
-		i++;
-	return &side_fix[i];
-}
-
 static size_t
 side_bytes(uint32_t nelems)
 {
 	return round_up(nelems, 8) + 2 * (round_up(nelems, 64) / 8);
+}
+
+static struct fixalloc *
+side_fix_for(const struct span *s)
+{
+	return &side_fix[s->spanclass >> 1];
 }
 
 /* Block geometry and side maps of a fresh span.  A large span's block is
@@ -500,7 +500,7 @@ span_setup(struct span *s, enum span_kind kind, unsigned spanclass)
 		s->elem_size = class_size[c];
 		s->nelems = class_nelems[c];
 		s->divmul = class_divmul[c];
-		uint8_t *side = fixalloc_alloc(side_fix_for(side_bytes(s->nelems)));
+		uint8_t *side = fixalloc_alloc(side_fix_for(s));
 		if (side == NULL)
 			return false;
 		s->state = (_Atomic uint8_t *)side;
@@ -510,7 +510,7 @@ span_setup(struct span *s, enum span_kind kind, unsigned spanclass)
 	}
 	if (!inuse_add(s)) {
 		if (kind == SPAN_SMALL)
-			fixalloc_free(side_fix_for(side_bytes(s->nelems)), (void *)s->state);
+			fixalloc_free(side_fix_for(s), (void *)s->state);
 		return false;
 	}
 	s->kind = (uint8_t)kind;
@@ -522,7 +522,7 @@ span_teardown(struct span *s)
 {
 	inuse_remove(s);
 	if (s->kind == SPAN_SMALL)
-		fixalloc_free(side_fix_for(side_bytes(s->nelems)), (void *)s->state);
+		fixalloc_free(side_fix_for(s), (void *)s->state);
 	s->state = NULL;
 	s->mark = NULL;
 	s->dead = NULL;
