@@ -100,6 +100,9 @@ size_t mgc_set_min_heap(size_t bytes);
  *     use it (that local keeps the block alive).
  * Finalizers and cleanups run on a background thread that mgc starts when
  * the first one is queued, or in whichever thread calls mgc_run_finalizers.
+ * A thread takes queued ones in small batches (one at first, up to 32 while
+ * they return quickly), so a finalizer that blocks after a run of quick
+ * ones may hold back up to 31 others taken with it; none is lost.
  * mgc_free of a block drops its finalizer and cleanups without running them.
  *
  * Finalizers, with the seed's ordering: if A reaches B, both have finalizers
