@@ -592,11 +592,11 @@ take_jobs(struct job *out, size_t want)
 }
 
 /* Run a batch of up to want queued finalizers and cleanups; returns how
- * many ran (0 if none was queued).  The jobs are taken inside a busy section, so no
- * collection finds them neither in the queue nor in this thread's registers
- * or stack; once taken they are roots in `jobs`, each cleared after it
- * ran.  Not inlined: its frame lies below the caller's, where wipe_traces
- * reaches it. */
+ * many ran (0 if none was queued).  The jobs are taken inside a busy
+ * section, so no collection finds them neither in the queue nor in this
+ * thread's registers or stack; once taken they are roots in `jobs`, each
+ * cleared after it ran.  Not inlined: its frame lies below the caller's,
+ * where wipe_traces reaches it. */
 static NOINLINE size_t
 run_batch(size_t want)
 {
