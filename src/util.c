@@ -193,6 +193,37 @@ now_ns(void)
 
 /* ---- stack hygiene ---------------------------------------------------------- */
 
+#if defined(__x86_64__)
+/* The vector registers beyond xmm0-7: libc's memcpy and memset carry data
+ * through them (ymm halves, xmm8-15, and with AVX-512 ymm16-31), and a
+ * stopped thread's signal frame saves them all, so they are roots too.
+ * The instructions exist only on CPUs that have the extension, hence the
+ * checks; code built without those extensions keeps nothing of its own in
+ * these registers, so no clobbers are needed. */
+static void
+wipe_vector_registers(void)
+{
+	__builtin_cpu_init();
+	if (__builtin_cpu_supports("avx"))
+		__asm__ volatile("vzeroall" ::
+		                         : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6",
+		                           "xmm7", "xmm8", "xmm9", "xmm10", "xmm11", "xmm12",
+		                           "xmm13", "xmm14", "xmm15");
+	else
+		__asm__ volatile("pxor %%xmm8, %%xmm8\n\tpxor %%xmm9, %%xmm9\n\t"
+		                 "pxor %%xmm10, %%xmm10\n\tpxor %%xmm11, %%xmm11\n\t"
+		                 "pxor %%xmm12, %%xmm12\n\tpxor %%xmm13, %%xmm13\n\t"
+		                 "pxor %%xmm14, %%xmm14\n\tpxor %%xmm15, %%xmm15" ::
+		                         : "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13",
+		                           "xmm14", "xmm15");
+	if (__builtin_cpu_supports("avx512f"))
+		__asm__ volatile(".irp r,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31\n\t"
+		                 "vpxord %%zmm\\r, %%zmm\\r, %%zmm\\r\n\t"
+		                 ".endr" ::
+		                         : "memory");
+}
+#endif
+
 /* Overwrite the stack below the caller, and on x86-64 the scratch
  * registers: a conservative collector would otherwise keep blocks alive
  * through words that finished calls left there (a finalizer's object, for
@@ -214,5 +245,6 @@ wipe_traces(void)
 	                 :
 	                 : "rax", "rcx", "rdx", "rsi", "rdi", "r8", "r9", "r10", "r11", "xmm0",
 	                   "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "memory");
+	wipe_vector_registers();
 #endif
 }
