@@ -567,15 +567,7 @@ take_jobs(struct job *out, size_t want)
 		if (k < tail) {
 			size_t n = tail - k < want ? tail - k : want;
 			for (size_t i = 0; i < n; i++) {
-				/* Word by word, through volatile: a memcpy may carry
-				 * the pointers in vector registers, where they stay
-				 * while this thread sleeps, and a stopped thread's
-				 * saved registers are scanned: they would keep the
-				 * blocks alive for good. */
-				const volatile struct job *src = &g->jobs[k + i];
-				out[i].fn.fin = src->fn.fin;
-				out[i].obj = src->obj;
-				out[i].arg = src->arg;
+				out[i] = g->jobs[k + i];
 				g->jobs[k + i] = (struct job){0}; /* no longer a root */
 			}
 			return n;

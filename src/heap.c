@@ -96,7 +96,11 @@ static struct fixalloc chunk_fix = FIXALLOC_INIT(SIZE16(struct chunk_map));
  * this metadata, a few per cent of a heap of small blocks. */
 static struct fixalloc side_fix[MAX_CLASSES]; /* [init only] sizes */
 
-static size_t side_bytes(uint32_t nelems);
+static size_t
+side_bytes(uint32_t nelems)
+{
+	return round_up(nelems, 8) + 2 * (round_up(nelems, 64) / 8);
+}
 
 void
 heap_init(void)
@@ -465,12 +469,6 @@ heap_grow(size_t npages)
 }
 
 /* ---- spans in and out ---------------------------------------------------- */
-
-static size_t
-side_bytes(uint32_t nelems)
-{
-	return round_up(nelems, 8) + 2 * (round_up(nelems, 64) / 8);
-}
 
 static struct fixalloc *
 side_fix_for(const struct span *s)

@@ -219,8 +219,7 @@ wipe_vector_registers(void)
 	if (__builtin_cpu_supports("avx512f"))
 		__asm__ volatile(".irp r,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31\n\t"
 		                 "vpxord %%zmm\\r, %%zmm\\r, %%zmm\\r\n\t"
-		                 ".endr" ::
-		                         : "memory");
+		                 ".endr" ::);
 }
 #endif
 

@@ -48,20 +48,18 @@ wl_run() {
 # to it, so that timing leaves out the setup around the programs (mmv's
 # thousands of files are created and removed by the shell).
 wl_cmd() {
-	local out=$1 name=$2 runner=$3 t0 t1 rss
+	local out=$1 name=$2 runner=$3 timer=() t0 t1
 	shift 3
-	if [[ -z ${WL_TIMES:-} ]]; then
-		# shellcheck disable=SC2086 # RUNNER is empty or one path
-		$runner "$@" >"$out/$name.out" 2>"$out/$name.err" || echo "exit $?" >"$out/$name.status"
-		return 0
-	fi
+	[[ -n ${WL_TIMES:-} ]] && timer=(/usr/bin/time -f '%M' -o "$out/$name.rss")
 	t0=$EPOCHREALTIME
-	# shellcheck disable=SC2086
-	/usr/bin/time -f '%M' -o "$out/$name.rss" $runner "$@" >"$out/$name.out" 2>"$out/$name.err" ||
+	# shellcheck disable=SC2086 # RUNNER is empty or one path
+	"${timer[@]}" $runner "$@" >"$out/$name.out" 2>"$out/$name.err" ||
 		echo "exit $?" >"$out/$name.status"
 	t1=$EPOCHREALTIME
-	rss=$(tail -n 1 "$out/$name.rss") && rm -f "$out/$name.rss"
-	echo "$t0 $t1 $rss" | awk '{ printf "%.4f %d\n", $2 - $1, $3 }' >>"$WL_TIMES"
+	[[ -n ${WL_TIMES:-} ]] || return 0
+	echo "$t0 $t1 $(tail -n 1 "$out/$name.rss")" |
+		awk '{ printf "%.4f %d\n", $2 - $1, $3 }' >>"$WL_TIMES"
+	rm -f "$out/$name.rss"
 }
 
 # ---- w3m: large generated pages, dumped at the default width, at 80 and at 40.
