@@ -98,16 +98,45 @@ cache_pop(struct cache *c, unsigned sc)
 	return p;
 }
 
-static inline void *
+/* The fast path's two ways out of line.  Both are tail calls, so the fast
+ * path itself calls nothing and saves no register. */
+
+/* A stop request arrived during the busy section: serve it, then hand out
+ * p, which the stopped thread holds in this frame (a root). */
+static NOINLINE void *
+stop_then_return(struct cache *c, void *p)
+{
+	void *volatile held = p;
+	world_deferred_stop(c);
+	return held;
+}
+
+/* The list was empty: end the busy section and take the slow path. */
+static NOINLINE void *
+alloc_miss(struct cache *c, size_t size, bool noscan)
+{
+	busy_leave(c);
+	return alloc_slow(size, noscan);
+}
+
+static inline __attribute__((always_inline)) void *
 alloc_fast(size_t size, bool noscan)
 {
 	struct cache *c = tls_cache;
-	if (likely(c != NULL && size <= MAX_SMALL)) {
-		void *p = cache_pop(c, sizeclass_of(size) << 1 | noscan);
-		if (likely(p != NULL))
-			return p;
-	}
-	return alloc_slow(size, noscan);
+	if (unlikely(c == NULL || size > MAX_SMALL))
+		return alloc_slow(size, noscan);
+	unsigned sc = sizeclass_of(size) << 1 | noscan;
+	struct cache_list *l = &c->list[sc];
+	busy_enter(c);
+	void **b = l->head;
+	if (unlikely(b == NULL))
+		return alloc_miss(c, size, noscan);
+	l->head = *b;
+	l->count--;
+	void *p = block_go_live(c, b, sc);
+	if (busy_end(c))
+		return stop_then_return(c, p);
+	return p;
 }
 
 void *

@@ -35,6 +35,10 @@
 #include "mgc.h"
 #pragma GCC visibility pop
 
+/* Declared hidden too, not only defined so: the library then reaches its
+ * own variables and functions directly, not through the GOT. */
+#pragma GCC visibility push(hidden)
+
 /* ---- switches (always 0 or 1; used as `if (MGC_DEBUG)` so both sides compile) */
 #ifndef MGC_DEBUG
 #define MGC_DEBUG 0
@@ -344,14 +348,22 @@ busy_enter(struct cache *c)
 
 void world_deferred_stop(struct cache *c);
 
-static inline void
-busy_leave(struct cache *c)
+/* End a busy section; true when it was the outermost one and a stop
+ * request is waiting for it: the caller then calls world_deferred_stop. */
+static inline bool
+busy_end(struct cache *c)
 {
 	atomic_signal_fence(memory_order_seq_cst);
 	uint32_t b = atomic_load_explicit(&c->busy, memory_order_relaxed) - 1;
 	atomic_store_explicit(&c->busy, b, memory_order_relaxed);
 	atomic_signal_fence(memory_order_seq_cst);
-	if (unlikely(b == 0 && atomic_load_explicit(&c->stop_pending, memory_order_relaxed)))
+	return unlikely(b == 0 && atomic_load_explicit(&c->stop_pending, memory_order_relaxed));
+}
+
+static inline void
+busy_leave(struct cache *c)
+{
+	if (busy_end(c))
 		world_deferred_stop(c);
 }
 void cache_flush_all(struct cache *c);
@@ -484,5 +496,7 @@ extern struct knobs knobs;
 void knobs_init(void);
 uint64_t now_ns(void);
 void wipe_traces(void); /* clear stale words below the caller's frame */
+
+#pragma GCC visibility pop
 
 #endif
