@@ -158,7 +158,7 @@ stopped_phase(struct cycle *cy)
 	struct sweep_item *items;
 	size_t n = heap_begin_cycle(&items);
 	mark_set_spans(items, n);
-	mark_begin();
+	mark_begin(live_after);
 	uint64_t root_bytes = 0;
 	roots_each_segment(scan_root, &root_bytes);
 	roots_each_added(scan_root, &root_bytes);

@@ -426,7 +426,7 @@ struct mark_result {
 	uint64_t marked_bytes, marked_blocks;
 	uint64_t root_bytes, stack_bytes;
 };
-void mark_begin(void);
+void mark_begin(uint64_t last_live); /* marked bytes of the last collection */
 void mark_set_spans(struct sweep_item *items, size_t n); /* for overflow recovery */
 void mark_range(uintptr_t lo, uintptr_t hi);
 void mark_add_root_bytes(uint64_t roots, uint64_t stacks);
