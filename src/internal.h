@@ -433,6 +433,7 @@ void mark_add_root_bytes(uint64_t roots, uint64_t stacks);
 void mark_drain(void);
 void mark_end(struct mark_result *out);
 void mark_set_stack_limit(size_t entries); /* test hook: force overflow recovery */
+void mark_set_pipeline_min(uint64_t live); /* test hook: 0 always pipelines */
 void mark_check_closed(void);              /* debug: no marked block points to an unmarked one */
 bool mark_is_marked(uintptr_t base);       /* base: a live block's start */
 /* Without draining (the caller calls mark_drain once after many): */

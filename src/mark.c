@@ -288,8 +288,14 @@ pipe_flush(void)
  * at the same rate both ways at 64 MiB, and 25% faster with the pipeline
  * from 128 MiB up (1.7 against 1.4 GB/s; at 1 GiB 1.15 against 0.7).  The
  * choice is made from the live heap the last collection marked. */
-#define PIPELINE_MIN_LIVE ((uint64_t)128 << 20)
+static uint64_t pipeline_min_live = (uint64_t)128 << 20;
 static bool pipelined; /* [world stopped] */
+
+void
+mark_set_pipeline_min(uint64_t live)
+{
+	pipeline_min_live = live;
+}
 
 /* Scanning reads whatever the roots hold, including other threads' stacks
  * and memory that unregistered threads may be writing: by design, not a
@@ -319,7 +325,7 @@ scan(uintptr_t lo, uintptr_t hi)
 void
 mark_begin(uint64_t last_live)
 {
-	pipelined = last_live >= PIPELINE_MIN_LIVE;
+	pipelined = last_live >= pipeline_min_live;
 	depth = 0;
 	fifo_len = 0;
 	for (int k = 0; k < 3; k++)
