@@ -81,19 +81,24 @@ block_go_live(struct cache *c, void **b, unsigned sc)
 	return b;
 }
 
-/* Pop a block from list sc and make it live, or NULL if the list is empty. */
+/* Busy section held: pop a block from list l (span class sc) and make it
+ * live, or NULL if the list is empty. */
+static inline void *
+list_pop(struct cache *c, struct cache_list *l, unsigned sc)
+{
+	void **b = l->head;
+	if (unlikely(b == NULL))
+		return NULL;
+	l->head = *b;
+	l->count--;
+	return block_go_live(c, b, sc);
+}
+
 static inline void *
 cache_pop(struct cache *c, unsigned sc)
 {
-	struct cache_list *l = &c->list[sc];
-	void *p = NULL;
 	busy_enter(c);
-	void **b = l->head;
-	if (likely(b != NULL)) {
-		l->head = *b;
-		l->count--;
-		p = block_go_live(c, b, sc);
-	}
+	void *p = list_pop(c, &c->list[sc], sc);
 	busy_leave(c);
 	return p;
 }
@@ -126,14 +131,10 @@ alloc_fast(size_t size, bool noscan)
 	if (unlikely(c == NULL || size > MAX_SMALL))
 		return alloc_slow(size, noscan);
 	unsigned sc = sizeclass_of(size) << 1 | noscan;
-	struct cache_list *l = &c->list[sc];
 	busy_enter(c);
-	void **b = l->head;
-	if (unlikely(b == NULL))
+	void *p = list_pop(c, &c->list[sc], sc);
+	if (unlikely(p == NULL))
 		return alloc_miss(c, size, noscan);
-	l->head = *b;
-	l->count--;
-	void *p = block_go_live(c, b, sc);
 	if (busy_end(c))
 		return stop_then_return(c, p);
 	return p;
