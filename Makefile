@@ -28,13 +28,8 @@ HDRS    := src/internal.h include/mgc.h
 TESTS   := $(basename $(notdir $(wildcard tests/test_*.c)))
 # Threaded tests, also run under ThreadSanitizer: those that start threads
 # (test_thread_*) and the finalizer tests (test_fin_*: finalizers and
-# cleanups run on mgc's own runner thread as well).  Except test_thread_gc_blocked, whose
-# point is a registered thread blocked in read() while another collects:
-# this TSan runtime does not count read() as a blocking call, so it holds
-# the stop signal back until read() returns, and no collection can stop
-# that thread under it (release and debug builds run the test).
-TSAN_SKIP := test_thread_gc_blocked
-TTESTS  := $(filter-out $(TSAN_SKIP),$(filter test_thread_% test_fin_%,$(TESTS)))
+# cleanups run on mgc's own runner thread as well).
+TTESTS  := $(filter test_thread_% test_fin_%,$(TESTS))
 
 # $(call objs,FLAVOUR)
 objs = $(patsubst src/%.c,build/$(1)/obj/%.o,$(SRCS))

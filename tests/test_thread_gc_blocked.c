@@ -10,10 +10,18 @@
  * writes one byte to each pipe.  Each thread's read() must return exactly
  * that byte (stopping it for a collection must not make read fail with
  * EINTR) and every block must be intact.
+ *
+ * Under ThreadSanitizer the thread first blocks in poll() and reads only
+ * once the byte is there: that runtime counts poll() as a blocking call and
+ * delivers the stop signal inside it, but holds the signal back for the
+ * whole of a read(), so no collection could stop a thread blocked there.
+ * poll() fails with EINTR after any handled signal, SA_RESTART or not
+ * (signal(7)), so that wait retries it; read() itself must never see EINTR.
  */
 #define _GNU_SOURCE
 #include "check.h"
 
+#include <poll.h>
 #include <pthread.h>
 #include <sched.h>
 #include <sys/syscall.h>
@@ -74,6 +82,21 @@ write_all(int fd, const void *buf, size_t n)
 	CHECK(w == (ssize_t)n, "write to a pipe: %s", w < 0 ? strerror(errno) : "short");
 }
 
+/* Under ThreadSanitizer, blocks in poll() until fd is readable (see the
+ * top of the file); elsewhere the read() that follows is the blocking call. */
+static void
+wait_readable(int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	int n;
+
+	if (!UNDER_TSAN)
+		return;
+	while ((n = poll(&p, 1, -1)) < 0 && errno == EINTR)
+		continue;
+	CHECK(n == 1, "poll: %s", n < 0 ? strerror(errno) : "no event");
+}
+
 static void *
 blocked_main(void *arg)
 {
@@ -88,6 +111,7 @@ blocked_main(void *arg)
 	char byte = 0;
 
 	write_all(t->ready[1], &self, sizeof self);
+	wait_readable(t->wake[0]);
 	n = read(t->wake[0], &byte, 1);
 	CHECK(n == 1, "thread %d: read returned %zd (%s), want 1", t->id, n,
 	      n < 0 ? strerror(errno) : "end of file");
