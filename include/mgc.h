@@ -197,6 +197,11 @@ void   mgc_read_stats(mgc_stats *out);
  *                        freed, threads stopped, root and stack bytes scanned.
  *   MGC_COLLECT_EVERY=1  debugging: collect at every allocation (very slow);
  *                        shakes out pointers kept where mgc cannot see them.
+ *   MGC_MARKERS=n        threads that mark during a collection, the collecting
+ *                        thread included (1 to 8; default: the CPUs the process
+ *                        may run on, at most 8).  The others are mgc's own
+ *                        threads, started at the first collection; they sleep
+ *                        between collections and are never stopped or scanned.
  *   MGC_SIGNAL_SUSPEND, MGC_SIGNAL_RESTART
  *                        the signal numbers used to stop and restart threads
  *                        during a collection (default SIGPWR and SIGXCPU);

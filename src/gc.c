@@ -212,6 +212,7 @@ static void
 collect_locked(void)
 {
 	struct cycle cy = {0};
+	mark_start_helpers();
 	roots_collect_then(stop_and_mark, &cy);
 	figs.num_gc++;
 	figs.pause_last_ns = cy.pause_ns;
@@ -288,6 +289,7 @@ fork_child(void)
 {
 	thread_after_fork_child();
 	special_after_fork_child();
+	mark_after_fork_child();
 	world_after_fork_child();
 	thread_unlock_registry();
 	lock_release(&gc_lock);

@@ -426,7 +426,7 @@ struct mark_result {
 	uint64_t marked_bytes, marked_blocks;
 	uint64_t root_bytes, stack_bytes;
 };
-void mark_begin(uint64_t last_live); /* marked bytes of the last collection */
+void mark_begin(uint64_t last_live);                     /* marked bytes of the last collection */
 void mark_set_spans(struct sweep_item *items, size_t n); /* for overflow recovery */
 void mark_range(uintptr_t lo, uintptr_t hi);
 void mark_add_root_bytes(uint64_t roots, uint64_t stacks);
@@ -440,6 +440,9 @@ bool mark_is_marked(uintptr_t base);       /* base: a live block's start */
 void mark_block(uintptr_t base);    /* mark it (it is scanned) if it is not */
 void mark_contents(uintptr_t base); /* scan its contents without marking it */
 void mark_word(uintptr_t w);        /* w as a candidate pointer */
+void mark_start_helpers(void);      /* gc lock held, world running */
+uint64_t mark_helper_blocks(void);  /* test hook: blocks the helpers marked last time */
+void mark_after_fork_child(void);
 
 /* ---- finalize.c: finalizers, cleanups, weak references */
 bool special_any(void);            /* any finalizer, cleanup or weak handle? */
@@ -492,6 +495,7 @@ struct knobs {
 	bool trace;
 	bool collect_every;
 	int sig_suspend, sig_restart;
+	unsigned markers; /* marking threads, the collector included (1..8) */
 };
 extern struct knobs knobs;
 void knobs_init(void);

@@ -20,20 +20,34 @@
  * which are scanned again (rescanning marked blocks is harmless), until a
  * pass completes without overflow (the Boehm collector's recovery).
  *
- * Runs only with the world stopped, on the collecting thread: nothing here
- * is locked, and mark bits are plain words.
+ * Parallel marking.  Each marker (the collecting thread, and up to
+ * MAX_MARKERS-1 helper threads of mgc's own, started before the world is
+ * stopped) has its own stack, FIFO and pipeline (struct marker).  A drain
+ * starts alone; once it has scanned DRAIN_ALONE ranges and work is left,
+ * it wakes the helpers, and from then on a marker that runs dry while
+ * others have work asks for some: a marker with work and a hungry peer
+ * moves part of its stack to a shared pool, from which the hungry take.
+ * The drain ends when every marker that joined is idle, which is stable:
+ * only a marker with work fills the pool, and it empties its own share
+ * before it goes idle.  While helpers may run, mark bits are set with an
+ * atomic or, so a block is pushed by exactly one marker.
+ *
+ * Runs only with the world stopped.  The marker state of the collecting
+ * thread is [world stopped]; a helper's is its own while a drain runs and
+ * the collector's between drains (handed over through helper_lock); the
+ * pool is [pool_lock].
  */
 #include "internal.h"
+
+#include <pthread.h>
+#include <sched.h>
+#include <string.h>
 
 struct range {
 	uintptr_t lo, hi;
 };
 
-static struct range *stack;            /* [world stopped] */
-static size_t depth, capacity;         /* [world stopped] */
-static size_t limit = (size_t)1 << 26; /* entries: 1 GiB of stack */
-static bool overflowed;
-static struct mark_result result;
+static size_t limit = (size_t)1 << 26; /* entries per marker: 1 GiB of stack */
 
 void
 mark_set_stack_limit(size_t entries)
@@ -41,90 +55,122 @@ mark_set_stack_limit(size_t entries)
 	limit = entries;
 }
 
+/* Newly marked blocks wait in a small FIFO, prefetched on entry, before
+ * they reach the stack: by the time one is scanned its first line has
+ * arrived, instead of the scan stalling on each pointer it follows. */
+enum { FIFO = 16 };
+
+/* The candidate pipeline's rings (see pipe_page). */
+enum { LAG = 8 };
+struct stage {
+	uintptr_t w[LAG];
+	const void *p[LAG]; /* page-map slot, span, or span (with w as index) */
+	unsigned next, count;
+};
+
+struct marker {
+	struct range *stack;
+	size_t depth, capacity;
+	bool overflowed;
+	unsigned fifo_head, fifo_len;
+	struct range fifo[FIFO];
+	struct stage pipe[3];
+	struct mark_result result;
+} __attribute__((aligned(64)));
+
+enum { MAX_MARKERS = 8 };
+/* markers[0] is the collecting thread's.  They hold heap addresses: not
+ * roots. */
+static struct marker markers[MAX_MARKERS] MGC_STATE;
+#define COLLECTOR (&markers[0])
+
+/* True while helpers may be marking: mark bits are then set atomically.
+ * Written by the collector with every helper asleep or about to join. */
+static _Atomic bool parallel;
+
 static bool
-grow_stack(void)
+grow_stack(struct marker *m)
 {
-	size_t ncap = capacity ? capacity * 2 : 1 << 16;
+	size_t ncap = m->capacity ? m->capacity * 2 : 1 << 16;
 	if (ncap > limit)
 		return false;
 	struct range *n = os_alloc_meta(ncap * sizeof *n);
 	if (n == NULL)
 		return false;
-	for (size_t i = 0; i < depth; i++)
-		n[i] = stack[i];
-	if (stack != NULL)
-		os_free_meta(stack, capacity * sizeof *stack);
-	stack = n;
-	capacity = ncap;
+	for (size_t i = 0; i < m->depth; i++)
+		n[i] = m->stack[i];
+	if (m->stack != NULL)
+		os_free_meta(m->stack, m->capacity * sizeof *m->stack);
+	m->stack = n;
+	m->capacity = ncap;
 	return true;
 }
 
 static void
-push(uintptr_t lo, uintptr_t hi)
+push(struct marker *m, uintptr_t lo, uintptr_t hi)
 {
-	if (unlikely(depth == capacity) && !grow_stack()) {
-		overflowed = true;
+	if (unlikely(m->depth == m->capacity) && !grow_stack(m)) {
+		m->overflowed = true;
 		return;
 	}
-	stack[depth++] = (struct range){lo, hi};
+	m->stack[m->depth++] = (struct range){lo, hi};
 }
 
-/* Newly marked blocks wait in a small FIFO, prefetched on entry, before
- * they reach the stack: by the time one is scanned its first line has
- * arrived, instead of the scan stalling on each pointer it follows. */
-enum { FIFO = 16 };
-static struct range fifo[FIFO] MGC_STATE; /* holds heap addresses: not a root */
-static unsigned fifo_head, fifo_len;
-
 static void
-enqueue(uintptr_t lo, uintptr_t hi)
+enqueue(struct marker *m, uintptr_t lo, uintptr_t hi)
 {
 	__builtin_prefetch((const void *)lo);
-	if (fifo_len == FIFO) {
-		struct range old = fifo[fifo_head];
-		push(old.lo, old.hi);
-		fifo[fifo_head] = (struct range){lo, hi};
-		fifo_head = (fifo_head + 1) % FIFO;
+	if (m->fifo_len == FIFO) {
+		struct range old = m->fifo[m->fifo_head];
+		push(m, old.lo, old.hi);
+		m->fifo[m->fifo_head] = (struct range){lo, hi};
+		m->fifo_head = (m->fifo_head + 1) % FIFO;
 		return;
 	}
-	fifo[(fifo_head + fifo_len++) % FIFO] = (struct range){lo, hi};
+	m->fifo[(m->fifo_head + m->fifo_len++) % FIFO] = (struct range){lo, hi};
 }
 
 /* The next range to scan: the stack's top, or the FIFO's oldest. */
 static bool
-next_range(struct range *r)
+next_range(struct marker *m, struct range *r)
 {
-	if (depth > 0) {
-		*r = stack[--depth];
+	if (m->depth > 0) {
+		*r = m->stack[--m->depth];
 		return true;
 	}
-	if (fifo_len == 0)
+	if (m->fifo_len == 0)
 		return false;
-	*r = fifo[fifo_head];
-	fifo_head = (fifo_head + 1) % FIFO;
-	fifo_len--;
+	*r = m->fifo[m->fifo_head];
+	m->fifo_head = (m->fifo_head + 1) % FIFO;
+	m->fifo_len--;
 	return true;
 }
 
 /* Mark the block at index i of span s, which w points into; push it if it
  * is to be scanned.  The span is in use and i is checked against it. */
 static inline void
-mark_index(struct span *s, uint32_t i)
+mark_index(struct marker *m, struct span *s, uint32_t i)
 {
 	/* The mark bit first: most pointers reach blocks already marked, and
 	 * the bitmap is denser in cache than the state bytes. */
 	uint64_t bit = (uint64_t)1 << (i & 63);
 	uint64_t *word = &s->mark[i >> 6];
-	if (*word & bit)
+	uint64_t old = __atomic_load_n(word, __ATOMIC_RELAXED);
+	if (old & bit)
 		return;
 	if (atomic_load_explicit(&s->state[i], memory_order_relaxed) != BLOCK_LIVE)
 		return;
-	*word |= bit;
-	result.marked_bytes += s->elem_size;
-	result.marked_blocks++;
+	if (unlikely(atomic_load_explicit(&parallel, memory_order_relaxed))) {
+		if (__atomic_fetch_or(word, bit, __ATOMIC_RELAXED) & bit)
+			return; /* another marker got there first */
+	} else {
+		__atomic_store_n(word, old | bit, __ATOMIC_RELAXED);
+	}
+	m->result.marked_bytes += s->elem_size;
+	m->result.marked_blocks++;
 	if (!(s->spanclass & 1)) {
 		uintptr_t base = s->base + i * s->elem_size;
-		enqueue(base, base + s->elem_size);
+		enqueue(m, base, base + s->elem_size);
 	}
 }
 
@@ -142,14 +188,14 @@ block_of(const struct span *s, uintptr_t w)
 
 /* Mark the block w points into, if any, at once (no pipeline). */
 static inline void
-mark_candidate(uintptr_t w)
+mark_candidate(struct marker *m, uintptr_t w)
 {
 	struct span *s = pagemap_lookup(w);
 	if (s == NULL)
 		return;
 	uint32_t i = block_of(s, w);
 	if (i != UINT32_MAX)
-		mark_index(s, i);
+		mark_index(m, s, i);
 }
 
 /* The candidate pipeline.  A candidate that passed the heap-range test
@@ -166,16 +212,6 @@ mark_candidate(uintptr_t w)
  * Candidates still in the rings are pushed through by pipe_flush, which
  * mark_drain calls whenever the stack runs dry, so nothing is left
  * unmarked. */
-enum { LAG = 8 };
-struct stage {
-	uintptr_t w[LAG];
-	const void *p[LAG]; /* page-map slot, span, or span (with w as index) */
-	unsigned next, count;
-};
-static struct stage pipe[3] MGC_STATE; /* holds heap addresses: not a root */
-
-static void pipe_bits(uintptr_t w, struct span *s);
-
 /* Park (w, p) in stage k; returns true and the oldest entry in *ow, *op
  * when the ring was full. */
 static inline bool
@@ -192,13 +228,13 @@ stage_put(struct stage *st, uintptr_t w, const void *p, uintptr_t *ow, const voi
 }
 
 static inline void
-finish_bits(uintptr_t i, const void *s)
+finish_bits(struct marker *m, uintptr_t i, const void *s)
 {
-	mark_index((struct span *)s, (uint32_t)i);
+	mark_index(m, (struct span *)s, (uint32_t)i);
 }
 
 static inline void
-pipe_bits(uintptr_t w, struct span *s)
+pipe_bits(struct marker *m, uintptr_t w, struct span *s)
 {
 	uint32_t i = block_of(s, w);
 	if (i == UINT32_MAX)
@@ -207,12 +243,12 @@ pipe_bits(uintptr_t w, struct span *s)
 	__builtin_prefetch((const void *)&s->state[i]);
 	uintptr_t ow;
 	const void *op;
-	if (stage_put(&pipe[2], i, s, &ow, &op))
-		finish_bits(ow, op);
+	if (stage_put(&m->pipe[2], i, s, &ow, &op))
+		finish_bits(m, ow, op);
 }
 
 static inline void
-finish_span(uintptr_t w, const void *slot)
+finish_span(struct marker *m, uintptr_t w, const void *slot)
 {
 	struct span *s =
 	        atomic_load_explicit((struct span * _Atomic const *)slot, memory_order_relaxed);
@@ -221,12 +257,12 @@ finish_span(uintptr_t w, const void *slot)
 	__builtin_prefetch(s);
 	uintptr_t ow;
 	const void *op;
-	if (stage_put(&pipe[1], w, s, &ow, &op))
-		pipe_bits(ow, (struct span *)op);
+	if (stage_put(&m->pipe[1], w, s, &ow, &op))
+		pipe_bits(m, ow, (struct span *)op);
 }
 
 static inline void
-pipe_page(uintptr_t w)
+pipe_page(struct marker *m, uintptr_t w)
 {
 	if (unlikely(w >>
 	             ADDR_BITS)) /* before the heap exists, its range is empty only modulo 2^64 */
@@ -239,8 +275,8 @@ pipe_page(uintptr_t w)
 	__builtin_prefetch(slot);
 	uintptr_t ow;
 	const void *op;
-	if (stage_put(&pipe[0], w, slot, &ow, &op))
-		finish_span(ow, op);
+	if (stage_put(&m->pipe[0], w, slot, &ow, &op))
+		finish_span(m, ow, op);
 }
 
 /* Take the oldest entry out of stage st. */
@@ -257,21 +293,21 @@ stage_take(struct stage *st, uintptr_t *w, const void **p)
 
 /* Push every parked candidate through to its mark; true if there were any. */
 static bool
-pipe_flush(void)
+pipe_flush(struct marker *m)
 {
 	uintptr_t w;
 	const void *p;
 	bool any = false;
-	while (stage_take(&pipe[0], &w, &p)) {
-		finish_span(w, p);
+	while (stage_take(&m->pipe[0], &w, &p)) {
+		finish_span(m, w, p);
 		any = true;
 	}
-	while (stage_take(&pipe[1], &w, &p)) {
-		pipe_bits(w, (struct span *)p);
+	while (stage_take(&m->pipe[1], &w, &p)) {
+		pipe_bits(m, w, (struct span *)p);
 		any = true;
 	}
-	while (stage_take(&pipe[2], &w, &p)) {
-		finish_bits(w, p);
+	while (stage_take(&m->pipe[2], &w, &p)) {
+		finish_bits(m, w, p);
 		any = true;
 	}
 	return any;
@@ -301,7 +337,7 @@ mark_set_pipeline_min(uint64_t live)
  * and memory that unregistered threads may be writing: by design, not a
  * race the sanitizers should report. */
 __attribute__((no_sanitize("address", "thread"))) static void
-scan(uintptr_t lo, uintptr_t hi)
+scan(struct marker *m, uintptr_t lo, uintptr_t hi)
 {
 	uintptr_t min = atomic_load_explicit(&heap_lo, memory_order_relaxed);
 	uintptr_t span = atomic_load_explicit(&heap_hi, memory_order_relaxed) - min;
@@ -311,13 +347,13 @@ scan(uintptr_t lo, uintptr_t hi)
 		for (; p < end; p++) {
 			uintptr_t w = *p;
 			if (w - min < span)
-				pipe_page(w);
+				pipe_page(m, w);
 		}
 	} else {
 		for (; p < end; p++) {
 			uintptr_t w = *p;
 			if (w - min < span)
-				mark_candidate(w);
+				mark_candidate(m, w);
 		}
 	}
 }
@@ -326,20 +362,22 @@ void
 mark_begin(uint64_t last_live)
 {
 	pipelined = last_live >= pipeline_min_live;
-	depth = 0;
-	fifo_len = 0;
-	for (int k = 0; k < 3; k++)
-		pipe[k].count = 0;
-	overflowed = false;
-	result = (struct mark_result){0};
-	if (capacity == 0)
-		grow_stack();
+	for (struct marker *m = markers; m < markers + MAX_MARKERS; m++) {
+		m->depth = 0;
+		m->fifo_len = 0;
+		for (int k = 0; k < 3; k++)
+			m->pipe[k].count = 0;
+		m->overflowed = false;
+		m->result = (struct mark_result){0};
+	}
+	if (COLLECTOR->capacity == 0)
+		grow_stack(COLLECTOR);
 }
 
 void
 mark_range(uintptr_t lo, uintptr_t hi)
 {
-	scan(lo, hi);
+	scan(COLLECTOR, lo, hi);
 	mark_drain();
 }
 
@@ -353,15 +391,203 @@ mark_set_spans(struct sweep_item *items, size_t n)
 	recover_n = n;
 }
 
-static void
-drain_stack(void)
+/* Scan until m has no work left (true), or until `budget` ranges have
+ * been scanned (false). */
+static bool
+drain_alone(struct marker *m, size_t budget)
 {
 	struct range r;
 	do {
-		while (next_range(&r))
-			scan(r.lo, r.hi);
-	} while (pipe_flush());
+		while (next_range(m, &r)) {
+			scan(m, r.lo, r.hi);
+			if (--budget == 0)
+				return false;
+		}
+	} while (pipe_flush(m));
+	return true;
 }
+
+/* ---- parallel drains ------------------------------------------------------ */
+
+/* A drain scans this many ranges alone before it wakes the helpers: most
+ * drains (a root range, a finalization pass) are over by then, and a
+ * wake-up costs more than they do. */
+enum { DRAIN_ALONE = 512, POOL_MAX = 1024, SHARE_MAX = 128 };
+
+static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct range pool[POOL_MAX] MGC_STATE; /* [pool_lock]; heap addresses: not a root */
+static _Atomic size_t pool_n;                 /* [pool_lock] to change; read as a hint without it */
+static _Atomic unsigned idle;                 /* markers of this drain out of work */
+static _Atomic unsigned joined;               /* markers in this drain, the collector included */
+
+static pthread_mutex_t helper_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t helper_wake = PTHREAD_COND_INITIALIZER;
+static unsigned drain_gen;      /* [helper_lock] one per parallel drain */
+static bool drain_open;         /* [helper_lock] helpers may join the current drain */
+static _Atomic unsigned inside; /* helpers that joined and have not left */
+static unsigned nhelpers;       /* [gc lock] helpers started: markers[1..nhelpers] */
+static bool helpers_failed;     /* [gc lock] a helper could not be started */
+
+/* A peer is out of work: give it part of m's stack.  The bottom of the
+ * stack holds the oldest pushes (in a tree, the biggest subtrees); a deep
+ * stack gives its top instead, to spare moving the rest. */
+static void
+share(struct marker *m)
+{
+	pthread_mutex_lock(&pool_lock);
+	size_t have = atomic_load_explicit(&pool_n, memory_order_relaxed);
+	size_t n = m->depth / 2;
+	if (n > SHARE_MAX)
+		n = SHARE_MAX;
+	if (n > POOL_MAX - have)
+		n = POOL_MAX - have;
+	if (m->depth <= 4 * SHARE_MAX) {
+		memcpy(pool + have, m->stack, n * sizeof *pool);
+		memmove(m->stack, m->stack + n, (m->depth - n) * sizeof *m->stack);
+	} else {
+		memcpy(pool + have, m->stack + m->depth - n, n * sizeof *pool);
+	}
+	m->depth -= n;
+	atomic_store_explicit(&pool_n, have + n, memory_order_relaxed);
+	pthread_mutex_unlock(&pool_lock);
+}
+
+/* Move half the pool (at least one range) onto m's empty stack; false if
+ * there was nothing to take. */
+static bool
+take(struct marker *m)
+{
+	if (atomic_load_explicit(&pool_n, memory_order_relaxed) == 0)
+		return false;
+	pthread_mutex_lock(&pool_lock);
+	size_t have = atomic_load_explicit(&pool_n, memory_order_relaxed);
+	size_t n = have - have / 2;
+	if (n > m->capacity - m->depth)
+		n = m->capacity - m->depth;
+	memcpy(m->stack + m->depth, pool + have - n, n * sizeof *pool);
+	m->depth += n;
+	atomic_store_explicit(&pool_n, have - n, memory_order_relaxed);
+	pthread_mutex_unlock(&pool_lock);
+	return n > 0;
+}
+
+static bool
+peer_hungry(const struct marker *m)
+{
+	return m->depth > 1 && atomic_load_explicit(&idle, memory_order_relaxed) > 0 &&
+	       atomic_load_explicit(&pool_n, memory_order_relaxed) == 0;
+}
+
+/* Out of work: wait until the pool has some (true, taken) or every marker
+ * of the drain is out of work too (false: the drain is over). */
+static bool
+wait_for_work(struct marker *m)
+{
+	atomic_fetch_add(&idle, 1);
+	for (;;) {
+		if (atomic_load(&pool_n) > 0) {
+			atomic_fetch_sub(&idle, 1);
+			if (take(m))
+				return true;
+			atomic_fetch_add(&idle, 1);
+		}
+		if (atomic_load(&idle) == atomic_load(&joined))
+			return false;
+		sched_yield();
+	}
+}
+
+/* Marker m's part of a parallel drain. */
+static void
+drain_together(struct marker *m)
+{
+	do {
+		struct range r;
+		do {
+			while (next_range(m, &r)) {
+				scan(m, r.lo, r.hi);
+				if (unlikely(peer_hungry(m)))
+					share(m);
+			}
+		} while (pipe_flush(m));
+	} while (take(m) || wait_for_work(m));
+}
+
+static void *
+helper_main(void *arg)
+{
+	struct marker *m = arg;
+	unsigned seen = 0;
+	pthread_mutex_lock(&helper_lock);
+	for (;;) {
+		while (!drain_open || drain_gen == seen)
+			pthread_cond_wait(&helper_wake, &helper_lock);
+		seen = drain_gen;
+		atomic_fetch_add(&joined, 1);
+		atomic_fetch_add(&inside, 1);
+		pthread_mutex_unlock(&helper_lock);
+		if (m->capacity == 0)
+			grow_stack(m); /* on failure it takes nothing and only idles */
+		drain_together(m);
+		atomic_fetch_sub(&inside, 1);
+		pthread_mutex_lock(&helper_lock);
+	}
+	return NULL;
+}
+
+/* The collector's drain with the helpers: open it, work, close it, and
+ * wait until every helper that joined has left. */
+static void
+drain_with_helpers(void)
+{
+	atomic_store(&idle, 0);
+	atomic_store(&joined, 1);
+	atomic_store(&parallel, true);
+	pthread_mutex_lock(&helper_lock);
+	drain_gen++;
+	drain_open = true;
+	pthread_cond_broadcast(&helper_wake);
+	pthread_mutex_unlock(&helper_lock);
+	drain_together(COLLECTOR);
+	pthread_mutex_lock(&helper_lock);
+	drain_open = false;
+	pthread_mutex_unlock(&helper_lock);
+	while (atomic_load(&inside) != 0)
+		sched_yield();
+	atomic_store(&parallel, false);
+}
+
+void
+mark_start_helpers(void)
+{
+	unsigned want = knobs.markers > MAX_MARKERS ? MAX_MARKERS - 1 : knobs.markers - 1;
+	while (nhelpers < want && !helpers_failed) {
+		pthread_t t;
+		pthread_attr_t attr;
+		pthread_attr_init(&attr);
+		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+		if (pthread_create(&t, &attr, helper_main, &markers[nhelpers + 1]) == 0)
+			nhelpers++;
+		else
+			helpers_failed = true; /* mark with those there are */
+		pthread_attr_destroy(&attr);
+	}
+}
+
+/* In the child of fork: the helpers did not come along. */
+void
+mark_after_fork_child(void)
+{
+	pthread_mutex_init(&pool_lock, NULL);
+	pthread_mutex_init(&helper_lock, NULL);
+	pthread_cond_init(&helper_wake, NULL);
+	drain_open = false;
+	atomic_store(&inside, 0);
+	nhelpers = 0;
+	helpers_failed = false;
+}
+
+/* ---- draining and overflow recovery ---------------------------------------- */
 
 /* Scan every marked block of scan span s again (overflow recovery). */
 static void
@@ -373,33 +599,58 @@ rescan_span(struct span *s)
 		if (!(s->mark[i >> 6] >> (i & 63) & 1))
 			continue;
 		uintptr_t base = s->base + i * s->elem_size;
-		scan(base, base + s->elem_size);
-		drain_stack();
+		scan(COLLECTOR, base, base + s->elem_size);
+		drain_alone(COLLECTOR, SIZE_MAX);
 	}
+}
+
+static bool
+take_overflow(void)
+{
+	bool any = false;
+	for (struct marker *m = markers; m < markers + MAX_MARKERS; m++) {
+		any |= m->overflowed;
+		m->overflowed = false;
+	}
+	return any;
 }
 
 void
 mark_drain(void)
 {
-	drain_stack();
-	while (overflowed) {
-		overflowed = false;
+	if (!drain_alone(COLLECTOR, nhelpers > 0 ? DRAIN_ALONE : SIZE_MAX))
+		drain_with_helpers();
+	while (take_overflow())
 		for (size_t k = 0; k < recover_n; k++)
 			rescan_span(recover_items[k].span);
-	}
 }
 
 void
 mark_end(struct mark_result *out)
 {
-	*out = result;
+	*out = (struct mark_result){0};
+	for (const struct marker *m = markers; m < markers + MAX_MARKERS; m++) {
+		out->marked_bytes += m->result.marked_bytes;
+		out->marked_blocks += m->result.marked_blocks;
+		out->root_bytes += m->result.root_bytes;
+		out->stack_bytes += m->result.stack_bytes;
+	}
+}
+
+uint64_t
+mark_helper_blocks(void)
+{
+	uint64_t n = 0;
+	for (const struct marker *m = markers + 1; m < markers + MAX_MARKERS; m++)
+		n += m->result.marked_blocks;
+	return n;
 }
 
 void
 mark_add_root_bytes(uint64_t roots, uint64_t stacks)
 {
-	result.root_bytes += roots;
-	result.stack_bytes += stacks;
+	COLLECTOR->result.root_bytes += roots;
+	COLLECTOR->result.stack_bytes += stacks;
 }
 
 /* ---- debug: the mark is closed ------------------------------------------------ */
@@ -456,7 +707,7 @@ mark_is_marked(uintptr_t base)
 void
 mark_block(uintptr_t base)
 {
-	mark_candidate(base);
+	mark_candidate(COLLECTOR, base);
 }
 
 void
@@ -465,7 +716,7 @@ mark_contents(uintptr_t base)
 	uint32_t i;
 	struct span *s = block_span(base, &i);
 	if (!(s->spanclass & 1))
-		scan(base, base + s->elem_size);
+		scan(COLLECTOR, base, base + s->elem_size);
 }
 
 void
@@ -473,5 +724,5 @@ mark_word(uintptr_t w)
 {
 	uintptr_t min = atomic_load_explicit(&heap_lo, memory_order_relaxed);
 	if (w - min < atomic_load_explicit(&heap_hi, memory_order_relaxed) - min)
-		mark_candidate(w);
+		mark_candidate(COLLECTOR, w);
 }

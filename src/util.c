@@ -163,6 +163,26 @@ read_signal(const char *name, int *sig)
 		fprintf(stderr, "mgc: %s=\"%s\" is not a usable signal number; ignored\n", name, v);
 }
 
+/* Marking threads: MGC_MARKERS, else the CPUs this process may run on,
+ * at most 8. */
+static void
+read_markers(void)
+{
+	const char *v = getenv("MGC_MARKERS");
+	long n;
+	cpu_set_t set;
+	knobs.markers = 1;
+	if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 1)
+		knobs.markers = CPU_COUNT(&set) > 8 ? 8 : (unsigned)CPU_COUNT(&set);
+	if (v == NULL)
+		return;
+	if (parse_int(v, &n) && n >= 1 && n <= 8)
+		knobs.markers = (unsigned)n;
+	else
+		fprintf(stderr, "mgc: MGC_MARKERS=\"%s\" is not a number from 1 to 8; ignored\n",
+		        v);
+}
+
 static bool
 read_flag(const char *name)
 {
@@ -176,6 +196,7 @@ knobs_init(void)
 	read_gc_percent();
 	knobs.trace = read_flag("MGC_TRACE");
 	knobs.collect_every = read_flag("MGC_COLLECT_EVERY");
+	read_markers();
 	read_signal("MGC_SIGNAL_SUSPEND", &knobs.sig_suspend);
 	read_signal("MGC_SIGNAL_RESTART", &knobs.sig_restart);
 	if (knobs.sig_suspend == knobs.sig_restart)

@@ -1,0 +1,110 @@
+/* test_thread_mark_parallel — marking shared between the collecting thread
+ * and mgc's helper markers (MGC_MARKERS=2, set before mgc starts).
+ *
+ * The live data is a checksummed binary tree, whose subtrees the markers
+ * hand each other, and a table of many small leaves, whose single scan
+ * fills a marker's stack deep enough that it shares from the top.  Each
+ * round allocates garbage of the same sizes (a block freed by mistake is
+ * reused and overwritten), collects, and checks every live block.  On a
+ * machine with two or more CPUs the helper must have done part of the
+ * marking at least once over the rounds.
+ */
+#define _GNU_SOURCE 1
+#include "internal.h"
+#include "check.h"
+
+#include <sched.h>
+
+#define DEPTH   (UNDER_TSAN ? 14 : 17)
+#define NLEAVES (UNDER_TSAN ? 20000 : 100000)
+#define ROUNDS  (UNDER_TSAN ? 4 : 12)
+
+struct node {
+	struct node *left, *right;
+	uint64_t key, check;
+};
+
+static uint64_t next_id;
+
+static struct node *
+make_tree(int depth)
+{
+	struct node *n = mgc_alloc(sizeof *n);
+	CHECK(n != NULL, "mgc_alloc(node)");
+	n->key = check_mix(++next_id);
+	n->check = ~n->key;
+	if (depth > 0) {
+		n->left = make_tree(depth - 1);
+		n->right = make_tree(depth - 1);
+	}
+	return n;
+}
+
+/* Returns the number of nodes; every one must be live and intact. */
+static uint64_t
+check_tree(const struct node *n)
+{
+	CHECK(mgc_base(n, NULL) == n, "tree node %p is no longer live", (const void *)n);
+	CHECK(n->check == ~n->key, "tree node %p corrupted", (const void *)n);
+	if (n->left == NULL)
+		return 1;
+	return 1 + check_tree(n->left) + check_tree(n->right);
+}
+
+static __attribute__((noinline)) void
+churn(uint64_t nodes)
+{
+	for (uint64_t i = 0; i < nodes; i++) {
+		struct node *g = mgc_alloc(sizeof *g);
+		CHECK(g != NULL, "mgc_alloc(garbage)");
+		memset(g, 0x5a, sizeof *g);
+		uint64_t *leaf = mgc_alloc(2 * sizeof *leaf);
+		CHECK(leaf != NULL, "mgc_alloc(garbage leaf)");
+		leaf[0] = leaf[1] = 0xa5a5a5a5a5a5a5a5u;
+	}
+}
+
+int
+main(void)
+{
+	CHECK(setenv("MGC_MARKERS", "2", 1) == 0, "setenv");
+	mgc_init();
+	CHECK(knobs.markers == 2, "MGC_MARKERS=2 gave %u markers", knobs.markers);
+	mgc_set_gc_percent(-1);
+
+	static struct node *tree;
+	static uint64_t **leaves;
+	tree = make_tree(DEPTH);
+	uint64_t nodes = next_id;
+	leaves = mgc_alloc(NLEAVES * sizeof *leaves);
+	CHECK(leaves != NULL, "mgc_alloc(table)");
+	for (long i = 0; i < NLEAVES; i++) {
+		leaves[i] = mgc_alloc(2 * sizeof **leaves);
+		CHECK(leaves[i] != NULL, "mgc_alloc(leaf)");
+		leaves[i][0] = check_mix((uint64_t)i);
+		leaves[i][1] = ~leaves[i][0];
+	}
+
+	uint64_t helped = 0;
+	for (int r = 0; r < ROUNDS; r++) {
+		churn(nodes / 2);
+		mgc_collect();
+		helped += mark_helper_blocks();
+		CHECK(check_tree(tree) == nodes, "round %d: the tree lost nodes", r);
+		for (long i = 0; i < NLEAVES; i++) {
+			CHECK(mgc_base(leaves[i], NULL) == leaves[i], "round %d: leaf %ld freed", r,
+			      i);
+			CHECK(leaves[i][0] == check_mix((uint64_t)i) &&
+			              leaves[i][1] == ~leaves[i][0],
+			      "round %d: leaf %ld corrupted", r, i);
+		}
+	}
+
+	cpu_set_t set;
+	if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) >= 2)
+		CHECK(helped > 0, "the helper marker never marked a block in %d collections",
+		      ROUNDS);
+	printf("helper marked %llu blocks over %d collections\n", (unsigned long long)helped,
+	       ROUNDS);
+	return 0;
+}
