@@ -36,14 +36,22 @@
 
 #if defined(BACKEND_MGC)
 #include "mgc.h"
+#ifdef BK_ONE_MARKER
+#define BACKEND_NAME "mgc1"
+#else
 #define BACKEND_NAME "mgc"
+#endif
 #define BK_ALLOC(n) mgc_alloc(n)
 #define BK_ALLOC_NOSCAN(n) mgc_alloc_noscan(n)
 #define BK_FREE(p) mgc_free(p)
 #define BK_COLLECT() mgc_collect()
 #elif defined(BACKEND_BOEHM) && !defined(BENCH_MALLOC_BACKENDS)
 #include <gc.h>
+#ifdef BK_PARALLEL_MARK
+#define BACKEND_NAME "boehmpar"
+#else
 #define BACKEND_NAME "boehm"
+#endif
 #define BK_ALLOC(n) GC_MALLOC(n)
 #define BK_ALLOC_NOSCAN(n) GC_MALLOC_ATOMIC(n)
 #define BK_COLLECT() GC_gcollect()
@@ -192,6 +200,9 @@ bk_collect(void)
 static inline void
 bk_init(void)
 {
+#ifdef BK_ONE_MARKER
+	setenv("MGC_MARKERS", "1", 1); /* read once, when mgc starts */
+#endif
 	mgc_init();
 }
 
@@ -209,7 +220,11 @@ bk_gc_stats(double *max_pause_ms, unsigned long *num_gc)
 static inline void
 bk_which(void)
 {
+#ifdef BK_ONE_MARKER
+	printf("mgc1: statically linked, MGC_MARKERS=1 (marking on one thread)\n");
+#else
 	printf("mgc: statically linked\n");
+#endif
 }
 #elif defined(BACKEND_BOEHM)
 static double bk_gc_started, bk_gc_max_pause;
@@ -233,6 +248,11 @@ static inline void
 bk_init(void)
 {
 	GC_INIT();
+#ifdef BK_PARALLEL_MARK
+	/* A single-threaded program does not start Boehm's parallel markers
+	 * by itself; this variant asks for them, as mgc's default does. */
+	GC_start_mark_threads();
+#endif
 	GC_set_on_collection_event(bk_on_gc_event);
 }
 
@@ -248,8 +268,13 @@ bk_which(void)
 {
 	unsigned v = GC_get_version();
 
+#ifdef BK_PARALLEL_MARK
+	printf("boehmpar: bdwgc %u.%u.%u, default settings, GC_start_mark_threads()\n",
+	       v >> 16, (v >> 8) & 0xff, v & 0xff);
+#else
 	printf("boehm: bdwgc %u.%u.%u, default settings\n", v >> 16, (v >> 8) & 0xff,
 	       v & 0xff);
+#endif
 }
 #endif
 

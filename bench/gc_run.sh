@@ -28,7 +28,10 @@ BINTREE_DEPTH=${BENCH_BINTREE_DEPTH:-21}
 FINALIZERS_N=${BENCH_FINALIZERS_N:-1000000}
 PROGRAMS="gcbench bintree pause finalizers"
 BENCHMARKS="gcbench bintree pause finalizers cleanups"
-BACKENDS="mgc boehm"
+# mgc1 is mgc marking on one thread (MGC_MARKERS=1); boehmpar is the
+# Boehm collector with its parallel markers started (GC_start_mark_threads),
+# which a single-threaded program does not do by default.
+BACKENDS="mgc mgc1 boehm boehmpar"
 WRITE=0
 
 declare -A ACTIVE=()    # "benchmark backend" -> 1 while it builds and runs
@@ -79,8 +82,17 @@ defines() {
 
 backend_libs() {
 	case $1 in
-	mgc) echo "$MGC_LIB -lpthread -ldl" ;;
-	boehm) echo "-lgc -lpthread" ;;
+	mgc*) echo "$MGC_LIB -lpthread -ldl" ;;
+	boehm*) echo "-lgc -lpthread" ;;
+	esac
+}
+
+backend_defines() {
+	case $1 in
+	mgc) echo "-DBACKEND_MGC" ;;
+	mgc1) echo "-DBACKEND_MGC -DBK_ONE_MARKER" ;;
+	boehm) echo "-DBACKEND_BOEHM" ;;
+	boehmpar) echo "-DBACKEND_BOEHM -DBK_PARALLEL_MARK" ;;
 	esac
 }
 
@@ -108,13 +120,14 @@ skip() {
 # (a failure of mgc's link, typically symbols the library does not have
 # yet, skips that program's mgc benchmarks, naming the missing symbols).
 build_one() {
-	local p=$1 b=$2 libs obj log missing
+	local p=$1 b=$2 libs defs obj log missing
 	libs=$(backend_libs "$b")
+	defs=$(backend_defines "$b")
 	obj=$OUT/$p-$b.o
 	log=$OUT/gc-link-$p-$b.txt
-	say "== build $p $b: $CC $CFLAGS -DBACKEND_${b^^} bench/$p.c $libs"
-	# shellcheck disable=SC2086 # $CFLAGS and $libs are lists of flags
-	"$CC" $CFLAGS -DBACKEND_"${b^^}" -I"$ROOT/include" -c "$ROOT/bench/$p.c" -o "$obj" ||
+	say "== build $p $b: $CC $CFLAGS $defs bench/$p.c $libs"
+	# shellcheck disable=SC2086 # $CFLAGS, $defs and $libs are lists of flags
+	"$CC" $CFLAGS $defs -I"$ROOT/include" -c "$ROOT/bench/$p.c" -o "$obj" ||
 		die "compiling bench/$p.c for $b failed"
 	# shellcheck disable=SC2086
 	if ! "$CC" "$obj" -o "$OUT/$p-$b" $libs >"$log" 2>&1; then
@@ -136,16 +149,16 @@ build_all() {
 	mkdir -p "$OUT"
 	find_mgc
 	for b in $BACKENDS; do
-		if [[ $b == mgc && ! -f $MGC_LIB ]]; then
-			skip "mgc: $MGC_LIB does not exist (run make)"
+		if [[ $b == mgc* && ! -f $MGC_LIB ]]; then
+			skip "$b: $MGC_LIB does not exist (run make)"
 			continue
 		fi
 		if [[ $b == mgc ]] && ! defines "$MGC_LIB" mgc_collect; then
 			NOTES+=("$MGC_LIB has no collector yet (no mgc_collect): its rows show allocation without collection")
 			say "NOTE ${NOTES[-1]}"
 		fi
-		if [[ $b == boehm ]] && ! have_boehm; then
-			skip "boehm: <gc.h> or -lgc not found (apt-get install libgc-dev)"
+		if [[ $b == boehm* ]] && ! have_boehm; then
+			skip "$b: <gc.h> or -lgc not found (apt-get install libgc-dev)"
 			continue
 		fi
 		for p in $PROGRAMS; do
@@ -297,7 +310,7 @@ ratio() {
 
 main_table() {
 	local w b s rss pause ngc bs brss
-	echo "| benchmark | backend | median s | time mgc/Boehm | median peak RSS (MiB) | RSS mgc/Boehm | median max pause (ms) | median num_gc |"
+	echo "| benchmark | backend | median s | time ÷ boehm | median peak RSS (MiB) | RSS ÷ boehm | median max pause (ms) | median num_gc |"
 	echo "|---|---|---:|---:|---:|---:|---:|---:|"
 	for w in $BENCHMARKS; do
 		bs=$(median "$w" boehm 3)
@@ -396,7 +409,9 @@ section() {
 		"pause $PAUSE_MIB MiB live, finalizers and cleanups $FINALIZERS_N blocks;" \
 		"$RUNS runs per cell ($PAUSE_RUNS for pause), medians shown"
 	[[ -n ${IDENT[mgc]+set} ]] && echo "- mgc: ${IDENT[mgc]}$(mgc_commit)"
+	[[ -n ${IDENT[mgc1]+set} ]] && echo "- mgc1: ${IDENT[mgc1]}"
 	[[ -n ${IDENT[boehm]+set} ]] && echo "- boehm: ${IDENT[boehm]}"
+	[[ -n ${IDENT[boehmpar]+set} ]] && echo "- boehmpar: ${IDENT[boehmpar]}"
 	echo "- Collector environment: $(collector_env)"
 	for s in "${SKIPPED[@]}"; do
 		echo "- Not measured: $s"
@@ -406,8 +421,12 @@ section() {
 	done
 	echo
 	echo "The machine has $(nproc) cores and is noisy, so the ratios matter more"
-	echo "than the absolute times.  The ratios are mgc's median divided by"
-	echo "Boehm's (below 1: mgc is faster or smaller; above 1: slower or larger)."
+	echo "than the absolute times.  The ratios are each backend's median divided"
+	echo "by the Boehm collector's with its default settings (below 1: faster or"
+	echo "smaller; above 1: slower or larger).  mgc marks with as many threads as"
+	echo "there are CPUs (MGC_MARKERS); mgc1 is mgc marking on one thread.  The"
+	echo "programs are single-threaded, so Boehm does not start its parallel"
+	echo "markers; boehmpar is Boehm with them started (GC_start_mark_threads)."
 	echo "See \`bench/README.md\` for what each benchmark measures."
 	echo
 	echo "$tables"
