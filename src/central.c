@@ -10,13 +10,26 @@
  * touched only when it is needed; central_give takes a chain back onto the
  * spans it came from.  A span is swept (sweep.c) before any of its blocks
  * is handed out again: a block allocated from an unswept span would be live
- * and unmarked, and the sweep would free it.  A span whose blocks have all come back returns to the
- * page heap, unless it is the class's last partial span (kept so that a
- * thread allocating and freeing one block does not map and release a span
- * each time).
+ * and unmarked, and the sweep would free it.
+ *
+ * A span a sweep leaves with no block out moves to the class's `empty`
+ * list rather than to the page heap: the class is likely to need it again
+ * soon (a collection frees the spans of a dead structure while the program
+ * builds its successor), and reusing it in place spares two trips through
+ * the page heap's lock and its span records.  Those spans go back to the
+ * page heap when the next collection starts (central_release_empty before
+ * the world stops, central_release_empty_locked for any emptied since,
+ * just before the sweep snapshot: no empty-list span is ever in one) and
+ * when mgc_collect ends, so a class keeps at most one cycle's worth and
+ * the memory can still return to the OS.  A span emptied by explicit
+ * frees goes back to the page heap at once.  Either way the class keeps
+ * its last partial span, so that a thread allocating and freeing one
+ * block does not cycle a span.
  *
  * Invariants [central lock]: s->nout counts the blocks of s held by caches
- * or users; s->in_partial iff s has a block available; blocks on a span's
+ * or users; s->in_partial iff s has a block available and is not on the
+ * empty list; a span on the empty list has no block out, no free list and
+ * no dead block, its bump at 0 and needzero set; blocks on a span's
  * free list are BLOCK_FREE and zero but for words 0 and 1 (alloc.c); those
  * of its bump region are zero;
  * dead blocks (sweep.c) are BLOCK_FREE and zeroed when taken.
@@ -34,6 +47,7 @@ struct central {
 	struct lock lock;
 	struct span partial; /* [lock] sentinel of the partial list */
 	unsigned npartial;   /* [lock] */
+	struct span *empty;  /* [lock] wholly free spans, linked through next */
 } __attribute__((aligned(64)));
 
 static struct central centrals[MAX_SPANCLASSES];
@@ -68,12 +82,21 @@ partial_remove(struct central *c, struct span *s)
 	c->npartial--;
 }
 
-/* A new span for the class, zeroed, on the partial list; NULL on ENOMEM. */
+/* A span for the class, zeroed, on the partial list: one of its empty
+ * spans, else a new one from the page heap; NULL on ENOMEM. */
 static struct span *
-central_grow(struct central *c, unsigned spanclass)
+central_grow(struct central *c, unsigned spanclass, uint32_t sg)
 {
 	unsigned cls = spanclass >> 1;
-	struct span *s = heap_alloc_span(class_npages[cls], SPAN_SMALL, spanclass, 0, NULL);
+	struct span *s = c->empty;
+	if (s != NULL) {
+		/* Emptied in this cycle: every collection releases the empty
+		 * lists before it takes its sweep snapshot. */
+		MGC_ASSERT(atomic_load(&s->sweepgen) == sg);
+		c->empty = s->next;
+	} else {
+		s = heap_alloc_span(class_npages[cls], SPAN_SMALL, spanclass, 0, NULL);
+	}
 	if (s == NULL)
 		return NULL;
 	if (s->needzero) {
@@ -141,15 +164,80 @@ take_from_span(struct span *s, void **head, size_t want)
 	return n;
 }
 
-/* Give span s back to the page heap if it holds no block and is not the
- * class's last partial span.  s must be swept. */
+/* s (swept, on the partial list) holds no block.  Unless it is the class's
+ * last partial span, which stays (so that a thread allocating and freeing
+ * one block does not cycle a span), it leaves the partial list: emptied by
+ * a sweep, onto the empty list, reset to never handed out; emptied by
+ * explicit frees, back to the page heap at once, since no collection may
+ * come to release it. */
 static void
-maybe_release(struct central *c, struct span *s)
+maybe_release(struct central *c, struct span *s, bool swept_now)
 {
-	if (s->nout == 0 && c->npartial > 1) {
-		partial_remove(c, s);
+	if (s->nout != 0 || c->npartial <= 1)
+		return;
+	partial_remove(c, s);
+	if (!swept_now) {
 		heap_free_span(s);
+		return;
 	}
+	s->free = NULL;
+	for (uint32_t w = 0; w * 64 < s->nelems; w++)
+		s->dead[w] = 0;
+	s->ndead = 0;
+	s->bump = 0;
+	s->needzero = true;
+	s->next = c->empty;
+	c->empty = s;
+}
+
+static struct span *
+detach_empty(struct central *c)
+{
+	struct span *s = c->empty;
+	c->empty = NULL;
+	return s;
+}
+
+static void
+free_empty_chain(struct span *s)
+{
+	while (s != NULL) {
+		struct span *next = s->next;
+		s->next = NULL;
+		heap_free_span(s);
+		s = next;
+	}
+}
+
+void
+central_release_empty(void)
+{
+	for (int i = 0; i < MAX_SPANCLASSES; i++) {
+		lock_acquire(&centrals[i].lock);
+		struct span *s = detach_empty(&centrals[i]);
+		lock_release(&centrals[i].lock);
+		free_empty_chain(s);
+	}
+}
+
+void
+central_release_empty_locked(void)
+{
+	for (int i = 0; i < MAX_SPANCLASSES; i++)
+		free_empty_chain(detach_empty(&centrals[i]));
+}
+
+size_t
+central_count_empty(void)
+{
+	size_t n = 0;
+	for (int i = 0; i < MAX_SPANCLASSES; i++) {
+		lock_acquire(&centrals[i].lock);
+		for (struct span *s = centrals[i].empty; s != NULL; s = s->next)
+			n++;
+		lock_release(&centrals[i].lock);
+	}
+	return n;
 }
 
 /* Sweep s now if it is unswept in generation sg; true if this call swept it. */
@@ -164,7 +252,7 @@ sweep_here(struct central *c, struct span *s, uint32_t sg)
 	if (freed > 0 && !s->in_partial)
 		partial_insert(c, s);
 	if (s->in_partial)
-		maybe_release(c, s);
+		maybe_release(c, s, true);
 	return true;
 }
 
@@ -181,7 +269,7 @@ central_take(unsigned spanclass, struct cache_list *l, size_t want)
 		struct span *s = c->partial.next;
 		if (s != &c->partial && sweep_here(c, s, sg))
 			continue; /* the span may have moved or gone: look again */
-		if (s == &c->partial && (s = central_grow(c, spanclass)) == NULL)
+		if (s == &c->partial && (s = central_grow(c, spanclass, sg)) == NULL)
 			break;
 		n += take_from_span(s, &head, want - n);
 		if (!has_available(s))
@@ -217,7 +305,7 @@ give_chain(struct central *c, void *head, bool release)
 		head = *b;
 		struct span *s = give_to_span(c, b);
 		if (release && atomic_load_explicit(&s->sweepgen, memory_order_relaxed) == sg)
-			maybe_release(c, s);
+			maybe_release(c, s, false);
 	}
 }
 

@@ -155,6 +155,7 @@ stopped_phase(struct cycle *cy)
 		        counter_read(&t->cache.bytes_alloc) - counter_read(&t->cache.bytes_freed);
 	}
 	count_before(cy);
+	central_release_empty_locked();
 	struct sweep_item *items;
 	size_t n = heap_begin_cycle(&items);
 	mark_set_spans(items, n);
@@ -212,6 +213,7 @@ static void
 collect_locked(void)
 {
 	struct cycle cy = {0};
+	central_release_empty();
 	mark_start_helpers();
 	roots_collect_then(stop_and_mark, &cy);
 	figs.num_gc++;
@@ -250,6 +252,7 @@ mgc_collect(void)
 	sweep_finish();
 	collect_locked();
 	sweep_finish();
+	central_release_empty();
 	lock_release(&gc_lock);
 	heap_release_free();
 }

@@ -310,6 +310,10 @@ void central_give_locked(unsigned spanclass, void *head); /* world stopped */
 /* Sweep span s of span class sc if it is still unswept in generation sg. */
 void central_sweep(struct span *s, unsigned spanclass, uint32_t sg);
 void central_init(void);
+/* Give every span left on the centrals' empty lists back to the page heap. */
+void central_release_empty(void);
+void central_release_empty_locked(void); /* world stopped */
+size_t central_count_empty(void);        /* test hook */
 
 /* ---- cache.c: per-thread caches */
 struct cache_list {
