@@ -414,6 +414,9 @@ size_t world_stop(void); /* gc and thread locks held; returns how many threads s
 void world_start(void);
 void world_after_fork_child(void);
 void world_poll(void); /* stop here if a stop is under way (ThreadSanitizer builds) */
+/* Start a detached thread of mgc's own with every signal blocked, so the
+ * program's signals never run on it; false if it could not start. */
+bool world_spawn_quiet(void *(*fn)(void *), void *arg);
 
 /* ---- roots.c */
 typedef void (*roots_fn)(uintptr_t lo, uintptr_t hi, void *arg);

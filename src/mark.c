@@ -562,15 +562,10 @@ mark_start_helpers(void)
 {
 	unsigned want = knobs.markers > MAX_MARKERS ? MAX_MARKERS - 1 : knobs.markers - 1;
 	while (nhelpers < want && !helpers_failed) {
-		pthread_t t;
-		pthread_attr_t attr;
-		pthread_attr_init(&attr);
-		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-		if (pthread_create(&t, &attr, helper_main, &markers[nhelpers + 1]) == 0)
+		if (world_spawn_quiet(helper_main, &markers[nhelpers + 1]))
 			nhelpers++;
 		else
 			helpers_failed = true; /* mark with those there are */
-		pthread_attr_destroy(&attr);
 	}
 }
 

@@ -145,6 +145,22 @@ world_deferred_stop(struct cache *c)
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 
+bool
+world_spawn_quiet(void *(*fn)(void *), void *arg)
+{
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	pthread_attr_t attr;
+	pthread_t t;
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	bool ok = pthread_create(&t, &attr, fn, arg) == 0;
+	pthread_attr_destroy(&attr);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return ok;
+}
+
 void
 world_poll(void)
 {

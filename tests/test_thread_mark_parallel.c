@@ -7,13 +7,18 @@
  * round allocates garbage of the same sizes (a block freed by mistake is
  * reused and overwritten), collects, and checks every live block.  On a
  * machine with two or more CPUs the helper must have done part of the
- * marking at least once over the rounds.
+ * marking at least once over the rounds.  The helper is mgc's own thread,
+ * so the program's signals must never run on it: it blocks them all.
  */
 #define _GNU_SOURCE 1
 #include "internal.h"
 #include "check.h"
 
+#include <dirent.h>
+#include <inttypes.h>
 #include <sched.h>
+#include <signal.h>
+#include <sys/syscall.h>
 
 #define DEPTH   (UNDER_TSAN ? 14 : 17)
 #define NLEAVES (UNDER_TSAN ? 20000 : 100000)
@@ -64,6 +69,51 @@ churn(uint64_t nodes)
 	}
 }
 
+/* The blocked-signal mask of thread tid, from /proc. */
+static uint64_t
+blocked_mask(const char *tid)
+{
+	char path[320], line[256];
+	uint64_t mask = 0;
+	bool found = false;
+
+	snprintf(path, sizeof path, "/proc/self/task/%s/status", tid);
+	FILE *f = fopen(path, "r");
+	CHECK(f != NULL, "open %s: %s", path, strerror(errno));
+	while (fgets(line, sizeof line, f) != NULL)
+		if (sscanf(line, "SigBlk: %" SCNx64, &mask) == 1)
+			found = true;
+	fclose(f);
+	CHECK(found, "no SigBlk line in %s", path);
+	return mask;
+}
+
+/* Every thread but this one is mgc's helper (or a sanitizer's): each must block the
+ * program's usual signals.  Returns how many there are. */
+static int
+check_helpers_block_signals(void)
+{
+	static const int sigs[] = {SIGINT, SIGTERM, SIGUSR1, SIGALRM, SIGCHLD};
+	char self[32];
+	int n = 0;
+
+	snprintf(self, sizeof self, "%ld", (long)syscall(SYS_gettid));
+	DIR *d = opendir("/proc/self/task");
+	CHECK(d != NULL, "opendir /proc/self/task: %s", strerror(errno));
+	for (struct dirent *e; (e = readdir(d)) != NULL;) {
+		if (e->d_name[0] == '.' || strcmp(e->d_name, self) == 0)
+			continue;
+		uint64_t mask = blocked_mask(e->d_name);
+		for (size_t k = 0; k < sizeof sigs / sizeof sigs[0]; k++)
+			CHECK(mask >> (sigs[k] - 1) & 1,
+			      "thread %s does not block signal %d (mask %#" PRIx64 ")", e->d_name,
+			      sigs[k], mask);
+		n++;
+	}
+	closedir(d);
+	return n;
+}
+
 int
 main(void)
 {
@@ -99,6 +149,8 @@ main(void)
 			      "round %d: leaf %ld corrupted", r, i);
 		}
 	}
+
+	CHECK(check_helpers_block_signals() >= 1, "no helper thread");
 
 	cpu_set_t set;
 	if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) >= 2)
