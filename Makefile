@@ -1,8 +1,9 @@
 # mgc — one Makefile for the library, tests, benchmarks and the demo.
 #
 #   make                 build/libmgc.a and build/libmgc.so (release)
-#   make test            every test: release, debug (assertions) and the
-#                        threaded tests under ThreadSanitizer
+#   make test            every test: release, debug (assertions), the
+#                        threaded tests under ThreadSanitizer and the
+#                        single-threaded ones under Valgrind's Memcheck
 #   make bench           benchmarks against the Boehm collector and malloc libraries
 #   make demo            build and run the demo
 #   make install PREFIX=/usr/local
@@ -21,6 +22,7 @@ FLAGS_release := -O2 -g -DNDEBUG
 FLAGS_debug   := -O0 -g -DMGC_DEBUG=1
 FLAGS_tsan    := -O1 -g -fsanitize=thread -DMGC_DEBUG=1
 FLAGS_asan    := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -DMGC_DEBUG=1
+FLAGS_valgrind := -O1 -g -DMGC_VALGRIND=1
 LIBS    := -lpthread -ldl
 
 SRCS    := $(wildcard src/*.c)
@@ -34,7 +36,7 @@ TTESTS  := $(filter test_thread_% test_fin_%,$(TESTS))
 # $(call objs,FLAVOUR)
 objs = $(patsubst src/%.c,build/$(1)/obj/%.o,$(SRCS))
 
-.PHONY: all lib test test-release test-debug test-tsan bench demo install clean format
+.PHONY: all lib test test-release test-debug test-tsan test-valgrind bench demo install clean format
 all: lib
 lib: build/libmgc.a build/libmgc.so
 
@@ -57,11 +59,27 @@ build/$(1)/tests/gclib_dl.so: tests/gclib_dl.c | build/$(1)/tests
 build/$(1)/obj build/$(1)/tests:
 	mkdir -p $$@
 endef
-$(foreach f,release debug tsan asan,$(eval $(call flavour,$(f))))
+$(foreach f,release debug tsan asan valgrind,$(eval $(call flavour,$(f))))
 
 test-release: $(addprefix build/release/tests/,$(TESTS) gclib_dl.so)
 test-debug: $(addprefix build/debug/tests/,$(TESTS) gclib_dl.so)
 test-tsan: $(addprefix build/tsan/tests/,$(TTESTS))
+
+# Single-threaded tests, also run under Valgrind's Memcheck (with
+# tests/valgrind.supp), built with MGC_VALGRIND.  Left out: the threaded
+# ones (ThreadSanitizer covers them), test_faults and test_gc_longlist
+# (minutes under Memcheck) and test_gc_stress_mode (it runs itself again
+# through /proc/self/exe, which is Valgrind's own binary there, as does
+# test_gc_reclaim).
+VG_SKIP := test_faults test_gc_longlist test_gc_stress_mode test_gc_reclaim
+VTESTS  := $(filter-out $(TTESTS) $(VG_SKIP),$(TESTS))
+VALGRIND := valgrind -q --error-exitcode=99 --suppressions=$(CURDIR)/tests/valgrind.supp
+build/memcheck/tests/%: build/valgrind/tests/% tests/valgrind.supp
+	@mkdir -p build/memcheck/tests
+	@printf '#!/bin/sh\nexec %s "%s/%s" "$$@"\n' "$(VALGRIND)" "$(CURDIR)" "$<" > $@
+	@chmod +x $@
+test-valgrind: $(addprefix build/valgrind/tests/,$(VTESTS) gclib_dl.so) \
+	$(addprefix build/memcheck/tests/,$(VTESTS))
 
 # Parts of the project with their own make fragment (compat/, examples/,
 # tests/programs/) append to these: targets to build before the tests run,
@@ -72,8 +90,9 @@ EXTRA_TEST_DIRS :=
 -include examples/examples.mk
 -include tests/programs/programs.mk
 
-test: test-release test-debug test-tsan $(EXTRA_TEST_BINS)
-	@bash tests/run.sh build/release/tests build/debug/tests build/tsan/tests $(EXTRA_TEST_DIRS)
+test: test-release test-debug test-tsan test-valgrind $(EXTRA_TEST_BINS)
+	@bash tests/run.sh build/release/tests build/debug/tests build/tsan/tests \
+		build/memcheck/tests $(EXTRA_TEST_DIRS)
 
 bench: lib
 	bash bench/run.sh --write

@@ -46,6 +46,9 @@
 #ifndef MGC_DEBUG_EXPENSIVE
 #define MGC_DEBUG_EXPENSIVE 0
 #endif
+#ifndef MGC_VALGRIND /* built to run under Valgrind's Memcheck (mark.c) */
+#define MGC_VALGRIND 0
+#endif
 #if defined(__SANITIZE_THREAD__)
 #define MGC_TSAN 1
 #elif defined(__has_feature)
