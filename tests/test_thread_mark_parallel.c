@@ -9,6 +9,8 @@
  * machine with two or more CPUs the helper must have done part of the
  * marking at least once over the rounds.  The helper is mgc's own thread,
  * so the program's signals must never run on it: it blocks them all.
+ * First, in child processes, values of MGC_MARKERS outside 1..8 or not a
+ * number are reported on stderr, naming the variable, and ignored.
  */
 #define _GNU_SOURCE 1
 #include "internal.h"
@@ -114,9 +116,49 @@ check_helpers_block_signals(void)
 	return n;
 }
 
+static unsigned
+cpu_markers(void)
+{
+	cpu_set_t set;
+	if (sched_getaffinity(0, sizeof set, &set) != 0 || CPU_COUNT(&set) < 1)
+		return 1;
+	return CPU_COUNT(&set) > 8 ? 8 : (unsigned)CPU_COUNT(&set);
+}
+
+/* In a child: MGC_MARKERS=arg, then the markers mgc settled on in the
+ * exit status. */
+static void
+markers_child(void *arg)
+{
+	CHECK(setenv("MGC_MARKERS", arg, 1) == 0, "setenv");
+	mgc_init();
+	_exit((int)knobs.markers);
+}
+
+static void
+check_bad_markers(void)
+{
+	static const char *const bad[] = {"0", "9", "-1", "two", "2x", ""};
+	char err[512];
+	int status;
+
+	for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+		int sig = check_child(markers_child, (void *)bad[k], err, sizeof err, &status);
+		CHECK(sig == 0, "MGC_MARKERS=\"%s\": the child died of signal %d", bad[k], sig);
+		CHECK((unsigned)status == cpu_markers(),
+		      "MGC_MARKERS=\"%s\" gave %d markers, want %u", bad[k], status, cpu_markers());
+		CHECK(strstr(err, "MGC_MARKERS") != NULL,
+		      "MGC_MARKERS=\"%s\": no message naming it (stderr \"%s\")", bad[k], err);
+	}
+	int sig = check_child(markers_child, (void *)"3", err, sizeof err, &status);
+	CHECK(sig == 0 && status == 3 && err[0] == '\0',
+	      "MGC_MARKERS=3 gave %d markers (signal %d, stderr \"%s\")", status, sig, err);
+}
+
 int
 main(void)
 {
+	check_bad_markers();
 	CHECK(setenv("MGC_MARKERS", "2", 1) == 0, "setenv");
 	mgc_init();
 	CHECK(knobs.markers == 2, "MGC_MARKERS=2 gave %u markers", knobs.markers);
@@ -152,8 +194,7 @@ main(void)
 
 	CHECK(check_helpers_block_signals() >= 1, "no helper thread");
 
-	cpu_set_t set;
-	if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) >= 2)
+	if (cpu_markers() >= 2)
 		CHECK(helped > 0, "the helper marker never marked a block in %d collections",
 		      ROUNDS);
 	printf("helper marked %llu blocks over %d collections\n", (unsigned long long)helped,
