@@ -358,7 +358,11 @@ finalizer_table() {
 tables() {
 	main_table
 	echo
-	echo "One full collection of the \`pause\` heap (\`seconds\` above):"
+	echo "One full collection of the \`pause\` heap (\`seconds\` above).  The build"
+	echo "time includes the kernel's page faults: mgc asks for huge pages, and"
+	echo "the first mgc run of a round often pays the kernel for compacting"
+	echo "memory into them (seconds of system time), so that column depends on"
+	echo "the order of the runs more than on the backend:"
 	echo
 	pause_table
 	echo
