@@ -410,15 +410,22 @@ mark_set_spans(struct sweep_item *items, size_t n)
 	recover_n = n;
 }
 
-/* Scan until m has no work left (true), or until `budget` ranges have
- * been scanned (false). */
-static bool
-drain_alone(struct marker *m, size_t budget)
+static bool peer_hungry(const struct marker *m);
+static void share(struct marker *m);
+
+/* Scan until m has no work of its own left (true), or until `budget`
+ * ranges have been scanned (false).  In a parallel drain (sharing) it
+ * also gives work to an idle peer.  Callers pass constants, so each use
+ * compiles to its own loop. */
+static inline bool
+drain_local(struct marker *m, size_t budget, bool sharing)
 {
 	struct range r;
 	do {
 		while (next_range(m, &r)) {
 			scan(m, r.lo, r.hi);
+			if (sharing && unlikely(peer_hungry(m)))
+				share(m);
 			if (--budget == 0)
 				return false;
 		}
@@ -520,16 +527,9 @@ wait_for_work(struct marker *m)
 static void
 drain_together(struct marker *m)
 {
-	do {
-		struct range r;
-		do {
-			while (next_range(m, &r)) {
-				scan(m, r.lo, r.hi);
-				if (unlikely(peer_hungry(m)))
-					share(m);
-			}
-		} while (pipe_flush(m));
-	} while (take(m) || wait_for_work(m));
+	do
+		drain_local(m, SIZE_MAX, true);
+	while (take(m) || wait_for_work(m));
 }
 
 static void *
@@ -579,8 +579,8 @@ drain_with_helpers(void)
 void
 mark_start_helpers(void)
 {
-	unsigned want = knobs.markers > MAX_MARKERS ? MAX_MARKERS - 1 : knobs.markers - 1;
-	while (nhelpers < want && !helpers_failed) {
+	MGC_ASSERT(knobs.markers >= 1 && knobs.markers <= MAX_MARKERS); /* util.c clamps it */
+	while (nhelpers < knobs.markers - 1 && !helpers_failed) {
 		if (world_spawn_quiet(helper_main, &markers[nhelpers + 1]))
 			nhelpers++;
 		else
@@ -614,7 +614,7 @@ rescan_span(struct span *s)
 			continue;
 		uintptr_t base = s->base + i * s->elem_size;
 		scan(COLLECTOR, base, base + s->elem_size);
-		drain_alone(COLLECTOR, SIZE_MAX);
+		drain_local(COLLECTOR, SIZE_MAX, false);
 	}
 }
 
@@ -632,7 +632,7 @@ take_overflow(void)
 void
 mark_drain(void)
 {
-	if (!drain_alone(COLLECTOR, nhelpers > 0 ? DRAIN_ALONE : SIZE_MAX))
+	if (!drain_local(COLLECTOR, nhelpers > 0 ? DRAIN_ALONE : SIZE_MAX, false))
 		drain_with_helpers();
 	while (take_overflow())
 		for (size_t k = 0; k < recover_n; k++)
