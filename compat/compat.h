@@ -29,8 +29,18 @@
 #include <mgc.h>
 
 /* One lock for every side table of the shim.  Never held while user code
- * (finalizers, warn or oom procs) runs. */
+ * (finalizers, warn or oom procs) runs.  Held while calling mgc, which may
+ * take its own locks, stop the world or run a collection; mgc never calls
+ * back into the shim holding one of them, so compat_lock comes before all
+ * of mgc's locks.  Taken with compat_lock_acquire, which first installs the
+ * shim's fork handlers (misc.c), so that a fork never copies it held. */
 extern pthread_mutex_t compat_lock;
+void compat_lock_acquire(void);
+void compat_lock_release(void);
+
+/* misc.c: install the shim's pthread_atfork handlers, once, after mgc's;
+ * every path that takes compat_lock or Boehm's allocator lock calls it. */
+void compat_fork_init(void);
 
 /* A map from nonzero keys to values, linear probing, backward-shift
  * deletion.  Its slots live in mgc memory (scanned, so keys and values that

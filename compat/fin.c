@@ -19,6 +19,7 @@
  */
 #include "compat.h"
 
+#include <errno.h>
 #include <stdio.h>
 
 struct fin_rec {
@@ -46,13 +47,13 @@ hide(const void *p)
 static void
 queue_push(struct fin_call *c)
 {
-	pthread_mutex_lock(&compat_lock);
+	compat_lock_acquire();
 	if (queue_tail != NULL)
 		queue_tail->next = c;
 	else
 		queue_head = c;
 	queue_tail = c;
-	pthread_mutex_unlock(&compat_lock);
+	compat_lock_release();
 }
 
 static struct fin_call *
@@ -60,14 +61,14 @@ queue_pop(void)
 {
 	struct fin_call *c;
 
-	pthread_mutex_lock(&compat_lock);
+	compat_lock_acquire();
 	c = queue_head;
 	if (c != NULL) {
 		queue_head = c->next;
 		if (queue_head == NULL)
 			queue_tail = NULL;
 	}
-	pthread_mutex_unlock(&compat_lock);
+	compat_lock_release();
 	return c;
 }
 
@@ -96,13 +97,13 @@ fin_run(void *obj, void *arg)
 	GC_finalization_proc fn;
 	void *cd;
 
-	pthread_mutex_lock(&compat_lock);
+	compat_lock_acquire();
 	s = compat_map_find(&fins, hide(obj));
 	if (s != NULL && s->val == rec)
 		compat_map_del(&fins, hide(obj), NULL);
 	fn = rec->fn;
 	cd = rec->cd;
-	pthread_mutex_unlock(&compat_lock);
+	compat_lock_release();
 	compat_links_sweep();
 	if (GC_finalize_on_demand && defer(obj, fn, cd))
 		return;
@@ -110,7 +111,24 @@ fin_run(void *obj, void *arg)
 	finalizers_ran++;
 }
 
-/* Changes or clears an existing registration; false if there is none. */
+/* Whether obj has an mgc finalizer (asked by trying to set one, which
+ * fails with EEXIST if so; one set by the question is cleared again).
+ * Caller holds compat_lock and obj, so fin_run cannot run meanwhile. */
+static bool
+has_finalizer(void *obj)
+{
+	if (mgc_set_finalizer(obj, fin_run, NULL) != 0)
+		return errno == EEXIST;
+	mgc_set_finalizer(obj, NULL, NULL);
+	return false;
+}
+
+/* Changes or clears an existing registration; false if there is none.
+ * A record whose object has no mgc finalizer is stale and is dropped
+ * unread: its object died without fin_run, which happens in a child of
+ * fork to the jobs the parent's finalizer runner had taken (they are not
+ * in the child), and the record, no longer a finalizer argument, may have
+ * been freed and its memory reused; obj is a new block at that address. */
 static bool
 update(void *obj, GC_finalization_proc fn, void *cd, GC_finalization_proc *ofn,
        void **ocd)
@@ -118,10 +136,14 @@ update(void *obj, GC_finalization_proc fn, void *cd, GC_finalization_proc *ofn,
 	struct compat_slot *s;
 	struct fin_rec *rec;
 
-	pthread_mutex_lock(&compat_lock);
+	compat_lock_acquire();
 	s = compat_map_find(&fins, hide(obj));
+	if (s != NULL && !has_finalizer(obj)) {
+		compat_map_del(&fins, hide(obj), NULL);
+		s = NULL;
+	}
 	if (s == NULL) {
-		pthread_mutex_unlock(&compat_lock);
+		compat_lock_release();
 		return false;
 	}
 	rec = s->val;
@@ -133,7 +155,7 @@ update(void *obj, GC_finalization_proc fn, void *cd, GC_finalization_proc *ofn,
 		compat_map_del(&fins, hide(obj), NULL);
 	rec->fn = fn;
 	rec->cd = cd;
-	pthread_mutex_unlock(&compat_lock);
+	compat_lock_release();
 	if (fn == NULL)
 		mgc_set_finalizer(obj, NULL, NULL);
 	return true;
@@ -152,13 +174,13 @@ install(void *obj, GC_finalization_proc fn, void *cd)
 		mgc_free(rec);
 		return;
 	}
-	pthread_mutex_lock(&compat_lock);
+	compat_lock_acquire();
 	if (compat_map_put(&fins, hide(obj), rec) != 0) {
-		pthread_mutex_unlock(&compat_lock);
+		compat_lock_release();
 		mgc_set_finalizer(obj, NULL, NULL);
 		return;
 	}
-	pthread_mutex_unlock(&compat_lock);
+	compat_lock_release();
 }
 
 void GC_CALL
@@ -212,9 +234,9 @@ DEBUG_REGISTER(_unreachable)
 void
 compat_fin_forget(void *obj)
 {
-	pthread_mutex_lock(&compat_lock);
+	compat_lock_acquire();
 	compat_map_del(&fins, hide(obj), NULL);
-	pthread_mutex_unlock(&compat_lock);
+	compat_lock_release();
 }
 
 int GC_CALL
@@ -286,16 +308,16 @@ compat_links_sweep(void)
 	mgc_stats st;
 
 	mgc_read_stats(&st);
-	pthread_mutex_lock(&compat_lock);
+	compat_lock_acquire();
 	if (st.num_gc == swept_gc_no || links.n == 0) {
-		pthread_mutex_unlock(&compat_lock);
+		compat_lock_release();
 		return;
 	}
 	swept_gc_no = st.num_gc;
 	for (size_t i = 0; i < links.cap; i++)
 		while (links.slots[i].key != 0 && link_settle(&links.slots[i]))
 			compat_map_del(&links, links.slots[i].key, NULL);
-	pthread_mutex_unlock(&compat_lock);
+	compat_lock_release();
 }
 
 static void
@@ -328,12 +350,12 @@ GC_general_register_disappearing_link(void **link, const void *obj)
 
 	if (r == NULL)
 		return GC_NO_MEMORY;
-	pthread_mutex_lock(&compat_lock);
+	compat_lock_acquire();
 	if (compat_map_find(&links, hide(link)) != NULL)
 		rc = GC_DUPLICATE;
 	else if (compat_map_put(&links, hide(link), r) != 0)
 		rc = GC_NO_MEMORY;
-	pthread_mutex_unlock(&compat_lock);
+	compat_lock_release();
 	if (rc == GC_SUCCESS)
 		mgc_add_cleanup((void *)obj, links_cleanup, NULL);
 	return rc;
@@ -352,9 +374,9 @@ GC_unregister_disappearing_link(void **link)
 {
 	bool found;
 
-	pthread_mutex_lock(&compat_lock);
+	compat_lock_acquire();
 	found = compat_map_del(&links, hide(link), NULL);
-	pthread_mutex_unlock(&compat_lock);
+	compat_lock_release();
 	return found;
 }
 
@@ -387,8 +409,8 @@ GC_move_disappearing_link(void **link, void **new_link)
 
 	if (mgc_base(new_link, NULL) != NULL)
 		holder = mgc_weak_new(new_link);
-	pthread_mutex_lock(&compat_lock);
+	compat_lock_acquire();
 	rc = link_move_locked(link, new_link, holder);
-	pthread_mutex_unlock(&compat_lock);
+	compat_lock_release();
 	return rc;
 }

@@ -16,6 +16,19 @@
 
 pthread_mutex_t compat_lock = PTHREAD_MUTEX_INITIALIZER;
 
+void
+compat_lock_acquire(void)
+{
+	compat_fork_init();
+	pthread_mutex_lock(&compat_lock);
+}
+
+void
+compat_lock_release(void)
+{
+	pthread_mutex_unlock(&compat_lock);
+}
+
 /* The variables gc.h declares. */
 GC_word GC_gc_no;
 int GC_parallel;
@@ -66,6 +79,7 @@ GC_init(void)
 {
 	mgc_init();
 	mgc_register_thread();
+	compat_fork_init();
 	pace_once();
 	init_called = 1;
 }
@@ -94,9 +108,9 @@ oom(size_t size)
 {
 	GC_oom_func fn;
 
-	pthread_mutex_lock(&compat_lock);
+	compat_lock_acquire();
 	fn = GC_oom_fn;
-	pthread_mutex_unlock(&compat_lock);
+	compat_lock_release();
 	return fn != NULL ? fn(size) : NULL;
 }
 
@@ -138,9 +152,9 @@ keep(void *p, size_t size)
 
 	if (p == NULL)
 		return oom(size);
-	pthread_mutex_lock(&compat_lock);
+	compat_lock_acquire();
 	rc = compat_map_put(&uncollectable, (uintptr_t)p, p);
-	pthread_mutex_unlock(&compat_lock);
+	compat_lock_release();
 	if (rc != 0) {
 		mgc_free(p);
 		return oom(size);
@@ -185,9 +199,9 @@ forget_uncollectable(void *p)
 {
 	bool was;
 
-	pthread_mutex_lock(&compat_lock);
+	compat_lock_acquire();
 	was = compat_map_del(&uncollectable, (uintptr_t)p, NULL);
-	pthread_mutex_unlock(&compat_lock);
+	compat_lock_release();
 	return was;
 }
 
@@ -300,10 +314,10 @@ void GC_CALL
 GC_set_free_space_divisor(GC_word d)
 {
 	pace_once(); /* so a later first allocation does not undo this */
-	pthread_mutex_lock(&compat_lock);
+	compat_lock_acquire();
 	GC_free_space_divisor = d;
 	apply_divisor_locked(d);
-	pthread_mutex_unlock(&compat_lock);
+	compat_lock_release();
 }
 
 GC_word GC_CALL
@@ -330,9 +344,9 @@ pace_like_boehm(void)
 		return;
 	if (env != NULL && atol(env) > 0)
 		GC_free_space_divisor = (GC_word)atol(env);
-	pthread_mutex_lock(&compat_lock);
+	compat_lock_acquire();
 	apply_divisor_locked(GC_free_space_divisor);
-	pthread_mutex_unlock(&compat_lock);
+	compat_lock_release();
 }
 
 void GC_CALL
@@ -368,19 +382,19 @@ GC_collect_a_little(void)
 void GC_CALL
 GC_disable(void)
 {
-	pthread_mutex_lock(&compat_lock);
+	compat_lock_acquire();
 	if (GC_dont_gc++ == 0)
 		saved_percent = mgc_set_gc_percent(-1);
-	pthread_mutex_unlock(&compat_lock);
+	compat_lock_release();
 }
 
 void GC_CALL
 GC_enable(void)
 {
-	pthread_mutex_lock(&compat_lock);
+	compat_lock_acquire();
 	if (GC_dont_gc > 0 && --GC_dont_gc == 0)
 		mgc_set_gc_percent(saved_percent);
-	pthread_mutex_unlock(&compat_lock);
+	compat_lock_release();
 }
 
 int GC_CALL
@@ -466,13 +480,13 @@ GC_get_bytes_since_gc(void)
 	uint64_t since;
 
 	stats(&s);
-	pthread_mutex_lock(&compat_lock);
+	compat_lock_acquire();
 	if (s.num_gc != seen_gc_no) {
 		seen_gc_no = s.num_gc;
 		total_at_gc = s.total_alloc;
 	}
 	since = s.total_alloc - total_at_gc;
-	pthread_mutex_unlock(&compat_lock);
+	compat_lock_release();
 	return (size_t)since;
 }
 
@@ -525,7 +539,7 @@ static size_t nranges, capranges;
 void GC_CALL
 GC_add_roots(void *lo, void *hi)
 {
-	pthread_mutex_lock(&compat_lock);
+	compat_lock_acquire();
 	if (nranges == capranges) {
 		size_t cap = capranges ? capranges * 2 : 16;
 		struct range *r = realloc(ranges, cap * sizeof *r);
@@ -537,34 +551,34 @@ GC_add_roots(void *lo, void *hi)
 	}
 	if (nranges < capranges)
 		ranges[nranges++] = (struct range){lo, hi};
-	pthread_mutex_unlock(&compat_lock);
+	compat_lock_release();
 	mgc_add_roots(lo, hi);
 }
 
 void GC_CALL
 GC_remove_roots(void *lo, void *hi)
 {
-	pthread_mutex_lock(&compat_lock);
+	compat_lock_acquire();
 	for (size_t i = 0; i < nranges;) {
 		if ((char *)ranges[i].lo >= (char *)lo && (char *)ranges[i].hi <= (char *)hi)
 			ranges[i] = ranges[--nranges];
 		else
 			i++;
 	}
-	pthread_mutex_unlock(&compat_lock);
+	compat_lock_release();
 	mgc_remove_roots(lo, hi);
 }
 
 void GC_CALL
 GC_clear_roots(void)
 {
-	pthread_mutex_lock(&compat_lock);
+	compat_lock_acquire();
 	while (nranges > 0) {
 		struct range r = ranges[--nranges];
 
 		mgc_remove_roots(r.lo, r.hi);
 	}
-	pthread_mutex_unlock(&compat_lock);
+	compat_lock_release();
 }
 
 void GC_CALL

@@ -1,7 +1,8 @@
 /* misc.c — the Boehm GC settings (setters and getters of the tuning
  * variables, warn and oom procs), the GC_debug_* allocation variants
- * (the plain calls: no debug headers are added), and threads:
- * registration, GC_pthread_* wrappers, GC_get_stack_base and GC_dlopen.
+ * (the plain calls: no debug headers are added), threads:
+ * registration, GC_pthread_* wrappers, GC_get_stack_base and GC_dlopen,
+ * Boehm's allocator lock, and the shim's fork handlers.
  */
 #include "compat.h"
 
@@ -9,6 +10,7 @@
 #include <semaphore.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 /* ---- warn and oom procs ---- */
 
@@ -30,9 +32,9 @@ GC_ignore_warn_proc(char *msg, GC_word arg)
 void GC_CALL
 GC_set_warn_proc(GC_warn_proc p)
 {
-	pthread_mutex_lock(&compat_lock);
+	compat_lock_acquire();
 	warn_proc = p;
-	pthread_mutex_unlock(&compat_lock);
+	compat_lock_release();
 }
 
 GC_warn_proc GC_CALL
@@ -40,18 +42,18 @@ GC_get_warn_proc(void)
 {
 	GC_warn_proc p;
 
-	pthread_mutex_lock(&compat_lock);
+	compat_lock_acquire();
 	p = warn_proc;
-	pthread_mutex_unlock(&compat_lock);
+	compat_lock_release();
 	return p;
 }
 
 void GC_CALL
 GC_set_oom_fn(GC_oom_func fn)
 {
-	pthread_mutex_lock(&compat_lock);
+	compat_lock_acquire();
 	GC_oom_fn = fn;
-	pthread_mutex_unlock(&compat_lock);
+	compat_lock_release();
 }
 
 GC_oom_func GC_CALL
@@ -59,9 +61,9 @@ GC_get_oom_fn(void)
 {
 	GC_oom_func fn;
 
-	pthread_mutex_lock(&compat_lock);
+	compat_lock_acquire();
 	fn = GC_oom_fn;
-	pthread_mutex_unlock(&compat_lock);
+	compat_lock_release();
 	return fn;
 }
 
@@ -272,17 +274,17 @@ keep_result(void *ret)
 {
 	if (ret == NULL || is_detached())
 		return;
-	pthread_mutex_lock(&compat_lock);
+	compat_lock_acquire();
 	compat_map_put(&results, (uintptr_t)pthread_self(), ret);
-	pthread_mutex_unlock(&compat_lock);
+	compat_lock_release();
 }
 
 static void
 drop_result(pthread_t t)
 {
-	pthread_mutex_lock(&compat_lock);
+	compat_lock_acquire();
 	compat_map_del(&results, (uintptr_t)t, NULL);
-	pthread_mutex_unlock(&compat_lock);
+	compat_lock_release();
 }
 
 static void *
@@ -365,12 +367,14 @@ GC_dlopen(const char *path, int mode)
 
 /* Boehm's allocator lock, for clients that read GC state consistently.
  * mgc has its own locking, so this one guards nothing inside the shim;
- * unlike Boehm's, allocating while holding it is harmless. */
+ * unlike Boehm's, allocating while holding it is harmless.  A client may
+ * call the shim holding it, so it comes before compat_lock. */
 static pthread_mutex_t alloc_lock = PTHREAD_MUTEX_INITIALIZER;
 
 void GC_CALL
 GC_alloc_lock(void)
 {
+	compat_fork_init();
 	pthread_mutex_lock(&alloc_lock);
 }
 
@@ -385,10 +389,57 @@ GC_call_with_alloc_lock(GC_fn_type fn, void *cd)
 {
 	void *r;
 
+	compat_fork_init();
 	pthread_mutex_lock(&alloc_lock);
 	r = fn(cd);
 	pthread_mutex_unlock(&alloc_lock);
 	return r;
+}
+
+/* ---- fork ----
+ * A child of fork keeps only the forking thread, so a lock another thread
+ * held at the fork would stay held in the child for good.  As Boehm's fork
+ * handlers take its allocator lock, these take the shim's two locks, in
+ * their order (alloc_lock, then compat_lock), hold them across fork() and
+ * release them in the parent and the child: the tables they guard are then
+ * whole in the child.  They are installed after mgc's (mgc_init installs
+ * those), and pthread_atfork runs prepare handlers in the reverse order of
+ * installation, parent and child handlers in order: these locks are taken
+ * before mgc's prepare handler stops the world and released after mgc's
+ * parent and child handlers, as their lock order wants (compat.h): a thread
+ * holding compat_lock may wait for mgc's locks or a collection, never the
+ * reverse. */
+
+static void
+fork_prepare(void)
+{
+	pthread_mutex_lock(&alloc_lock);
+	pthread_mutex_lock(&compat_lock);
+}
+
+static void
+fork_release(void)
+{
+	pthread_mutex_unlock(&compat_lock);
+	pthread_mutex_unlock(&alloc_lock);
+}
+
+static void
+fork_install(void)
+{
+	mgc_init();
+	if (pthread_atfork(fork_prepare, fork_release, fork_release) != 0) {
+		fputs("libmgc-gc: pthread_atfork failed\n", stderr);
+		abort();
+	}
+}
+
+static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
+
+void
+compat_fork_init(void)
+{
+	pthread_once(&fork_once, fork_install);
 }
 
 /* mgc keeps scanning a blocked thread's whole stack, which is always

@@ -38,6 +38,9 @@
  * heap's lock may be taken under it (to get or return a span).  The
  * collector changes central state (central_give_locked) only with the world
  * stopped, when no registered thread holds a central lock (internal.h).
+ * Only registered threads and the holder of the gc lock take central
+ * locks, so with the gc lock held and the world stopped none is held: a
+ * fork then leaves them all free in the child (gc.c).
  */
 #include "internal.h"
 
@@ -227,16 +230,20 @@ central_release_empty_locked(void)
 		free_empty_chain(detach_empty(&centrals[i]));
 }
 
+/* Under the gc lock, as its caller may be a thread that is not registered
+ * (see Locking above). */
 size_t
 central_count_empty(void)
 {
 	size_t n = 0;
+	lock_acquire(&gc_lock);
 	for (int i = 0; i < MAX_SPANCLASSES; i++) {
 		lock_acquire(&centrals[i].lock);
 		for (struct span *s = centrals[i].empty; s != NULL; s = s->next)
 			n++;
 		lock_release(&centrals[i].lock);
 	}
+	lock_release(&gc_lock);
 	return n;
 }
 
@@ -331,4 +338,19 @@ central_sweep(struct span *s, unsigned spanclass, uint32_t sg)
 	lock_acquire(&c->lock);
 	sweep_here(c, s, sg);
 	lock_release(&c->lock);
+}
+
+/* In the child of fork (gc.c): every central lock is free, since only
+ * registered threads and the holder of the gc lock take them (see the top
+ * comment); debug builds check it. */
+void
+central_after_fork_child(void)
+{
+	if (!MGC_DEBUG)
+		return;
+	for (int i = 0; i < MAX_SPANCLASSES; i++) {
+		if (pthread_mutex_trylock(&centrals[i].lock.mutex) != 0)
+			fatal("mgc: internal error: central lock %d was held across fork", i);
+		pthread_mutex_unlock(&centrals[i].lock.mutex);
+	}
 }

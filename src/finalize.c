@@ -707,10 +707,28 @@ special_read_counts(uint64_t *queued, uint64_t *run)
 	*run = atomic_load(&run_total);
 }
 
-/* In the child of fork: the runner did not come along. */
+/* In the child of fork (gc.c): the runner did not come along.
+ *
+ * wake_mutex is re-initialised rather than held across fork(): the runner
+ * is a registered thread that holds it unbusy, so the world may stop with
+ * it held, and fork_prepare cannot take it before the stop either (under
+ * ThreadSanitizer a stop signal waits until a thread blocked on a mutex
+ * gets it).  The only other holder, special_wake_runner, runs under the gc
+ * lock, which the forking thread holds.  What the mutex guards is whole in
+ * the child whatever the runner was doing: runner_started, reset here as
+ * there is no runner, and the condition, whose only waiter was the runner.
+ *
+ * special_lock needs neither: every path to it registers its caller first,
+ * and a registered thread holding it is busy, so the stop in fork_prepare
+ * waited until it was let go; debug builds check it is free. */
 void
 special_after_fork_child(void)
 {
+	if (MGC_DEBUG) {
+		if (pthread_mutex_trylock(&special_lock.mutex) != 0)
+			fatal("mgc: internal error: the special lock was held across fork");
+		pthread_mutex_unlock(&special_lock.mutex);
+	}
 	pthread_mutex_init(&wake_mutex, NULL);
 	pthread_cond_init(&wake_cond, NULL);
 	runner_started = false;

@@ -265,11 +265,42 @@ gc_read_figures(struct gc_figures *out)
 	lock_release(&gc_lock);
 }
 
-/* ---- fork ---------------------------------------------------------------- */
+/* ---- fork ----------------------------------------------------------------
+ * In the child of fork every lock of mgc must be free and what it guards
+ * whole, whatever the parent's other threads were doing: the child keeps
+ * only the forking thread.  Each lock is held by the forking thread across
+ * fork() (taken in fork_prepare, released in both processes), or shown
+ * free by the stop, or re-initialised in the child:
+ *   gc_lock, thread_lock  held, taken first: no collection runs and no
+ *                         thread joins or leaves the registry meanwhile;
+ *                         the sweep is finished before the world stops.
+ *   heap lock,            held, taken after the world is stopped.  A
+ *   fixalloc_lock         registered thread holding or waiting for one is
+ *                         busy and stops only once it has let go, so taking
+ *                         one before the stop could deadlock with it.  After
+ *                         the stop only unregistered threads can hold them:
+ *                         mgc_read_stats takes the heap lock without
+ *                         registering its caller, thread_attach and
+ *                         thread_detach take fixalloc_lock for the thread's
+ *                         record while it is not registered.  Such a thread
+ *                         holds the lock briefly and waits for nothing held
+ *                         here.
+ *   central locks,        free once the world is stopped: only registered
+ *   special lock          threads (busy while they hold one) take them, and
+ *                         for the centrals the holder of the gc lock too
+ *                         (central.c, finalize.c).  Not held across fork:
+ *                         ThreadSanitizer aborts a thread that holds more
+ *                         than 64 locks, and there are 192 centrals.  Debug
+ *                         builds check in the child that they are free.
+ *   wake_mutex, helper    re-initialised in the child (finalize.c, mark.c,
+ *   and pool locks, the   world.c): their other users, the finalizer runner
+ *   acks semaphore        and the helper markers, are not in the child, and
+ *                         the state they guard is reset there.
+ * pthread_atfork runs prepare handlers in the reverse order of their
+ * registration and the others in order, so a library that registers its own
+ * after mgc_init (the Boehm-compatible one does) takes its locks before
+ * these and releases them after. */
 
-/* Fork with the world stopped and the sweep finished: no other thread then
- * holds an allocator lock (internal.h), so the child's copy of every lock is
- * free.  The child keeps only the forking thread. */
 static void
 fork_prepare(void)
 {
@@ -277,11 +308,15 @@ fork_prepare(void)
 	sweep_finish();
 	thread_lock_registry();
 	world_stop();
+	heap_lock();
+	lock_acquire(&fixalloc_lock);
 }
 
 static void
 fork_parent(void)
 {
+	lock_release(&fixalloc_lock);
+	heap_unlock();
 	world_start();
 	thread_unlock_registry();
 	lock_release(&gc_lock);
@@ -290,6 +325,9 @@ fork_parent(void)
 static void
 fork_child(void)
 {
+	lock_release(&fixalloc_lock);
+	heap_unlock();
+	central_after_fork_child();
 	thread_after_fork_child();
 	special_after_fork_child();
 	mark_after_fork_child();

@@ -317,6 +317,7 @@ void central_init(void);
 void central_release_empty(void);
 void central_release_empty_locked(void); /* world stopped */
 size_t central_count_empty(void);        /* test hook */
+void central_after_fork_child(void);
 
 /* ---- cache.c: per-thread caches */
 struct cache_list {
