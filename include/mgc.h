@@ -57,7 +57,17 @@ void  *mgc_realloc(void *p, size_t size);
  * dropped without running, and its weak handles read NULL. */
 void   mgc_free(void *p);
 /* Lookup: base of the live block containing p (interior pointers too), and
- * its usable size in *size (size may be NULL); NULL if p is in no live block. */
+ * its usable size in *size (size may be NULL); NULL if p is in no live block.
+ * p may be any pointer, even one into a block being freed meanwhile.
+ *
+ * When a block dies (mgc extension, the rule behind every call): a block a
+ * collection found unreachable is dead to every mgc call from the moment
+ * that collection restarts the world, although its memory is reused only
+ * once its span is swept (lazily, after automatic collections): mgc_base
+ * gives NULL for it, mgc_free and mgc_realloc abort with "block is not
+ * allocated", and mgc_set_finalizer, mgc_add_cleanup and mgc_weak_new fail
+ * with EINVAL.  Only a program that kept its pointer where mgc does not
+ * look (malloc'd memory, say) can still name such a block. */
 void  *mgc_base(const void *p, size_t *size);
 
 /* A full stop-the-world collection of every registered thread; returns once
@@ -120,7 +130,11 @@ typedef void (*mgc_finalizer_fn)(void *obj, void *arg);
 int    mgc_set_finalizer(void *obj, mgc_finalizer_fn fn, void *arg);
 /* Queued finalizers run on a background thread started on demand; this runs
  * any that are queued now in the calling thread, safely alongside that
- * thread.  Returns how many ran in this call (finalizers and cleanups). */
+ * thread.  Returns how many ran in this call (finalizers and cleanups).
+ * (mgc extension) A finalizer or cleanup never starts before the collection
+ * that queued it has restarted the world, so the blocks that collection
+ * found dead are already dead to every call (see mgc_base): inside B's
+ * finalizer, mgc_base of the A that reached it is NULL. */
 size_t mgc_run_finalizers(void);
 
 /* Weak references (not in the seed; Go's weak.Pointer).  A handle that does
@@ -132,7 +146,9 @@ mgc_weak *mgc_weak_new(void *obj);
 /* The pointer given to mgc_weak_new while its block is reachable; NULL from
  * the moment the block is first found unreachable from the roots (a block
  * reachable only through blocks awaiting finalization counts as unreachable),
- * before any finalizer runs, even one that resurrects it. */
+ * before any finalizer runs, even one that resurrects it.  Like every mgc
+ * call it registers the calling thread, so that the pointer it returns is
+ * a root from then on (NULL if registering fails for want of memory). */
 void  *mgc_weak_get(const mgc_weak *w);
 
 /* Cleanups (not in the seed; Go's runtime.AddCleanup).  fn(arg) runs once,
@@ -202,6 +218,14 @@ void   mgc_read_stats(mgc_stats *out);
  *                        may run on, at most 8).  The others are mgc's own
  *                        threads, started at the first collection; they sleep
  *                        between collections and are never stopped or scanned.
+ *   MGC_CHECKMARK=1      check every collection's mark: after it, mark again
+ *                        from the same roots with a simple one-thread marker,
+ *                        and abort with "mgc: checkmark: block <ptr> (size N)
+ *                        reachable but unmarked; found from <where>" if the
+ *                        real mark missed a block (as Go's gccheckmark).
+ *                        Costs a second mark per collection.  Default: on in
+ *                        debug builds (MGC_DEBUG), off otherwise; 0 turns it
+ *                        off.
  *   MGC_SIGNAL_SUSPEND, MGC_SIGNAL_RESTART
  *                        the signal numbers used to stop and restart threads
  *                        during a collection (default SIGPWR and SIGXCPU);

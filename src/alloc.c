@@ -27,11 +27,16 @@
  * otherwise (in a cache, on a span's free list, or never handed out).  Only
  * the thread that holds the block writes its state byte, so the fast paths
  * need no atomic read-modify-write; mgc_free and mgc_realloc check it to
- * catch double frees, and mgc_base to answer only for live blocks.
+ * catch double frees, and mgc_base to answer only for live blocks.  A block
+ * the last mark found unreachable stays BLOCK_LIVE until its span is swept,
+ * yet it is already dead to every call (block_live): so mgc_base,
+ * mgc_free, mgc_realloc and the calls that attach finalizers, cleanups and
+ * weak handles also consult the mark bit while the span is unswept.
  */
 #include "internal.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -217,9 +222,47 @@ alloc_slow(size_t size, bool noscan)
 
 /* ---- free ---------------------------------------------------------------- */
 
-/* Why p is not the start of a live block, or NULL when it is. */
+/* Is block i of span s live: allocated, and not found unreachable by the
+ * last completed mark?  A block that mark found dead stays BLOCK_LIVE until
+ * its span is swept, yet it is dead to every mgc call from the moment the
+ * world restarts (include/mgc.h).  The caller is in a busy section, so no
+ * collection starts meanwhile and heap_sweepgen is fixed.
+ *
+ * A sweep claims its span (sweepgen sg-2 -> sg-1) before it clears a mark
+ * bit or frees a block, and publishes sg (release) when done.  So this
+ * reads like a sequence lock: swept (sg), the state byte read after the
+ * generation answers; unswept (sg-2), the state byte and the mark bit
+ * answer if the generation still reads sg-2 after them (a sweep that
+ * started in between shows there); being swept (sg-1), the sweeper holds
+ * the central or heap lock for one span's worth of work: wait for it.
+ * state and mark are s's side maps, passed in as a lookup saw them: after a
+ * lookup that raced with the span's teardown they may have been freed and
+ * reused (fixalloc memory, still mapped), and lookup_valid then discards
+ * the answer; hence no ThreadSanitizer here either. */
+__attribute__((no_sanitize("thread"))) static bool
+block_live(struct span *s, const _Atomic uint8_t *state, const uint64_t *mark, uint32_t i)
+{
+	uint32_t sg = atomic_load_explicit(&heap_sweepgen, memory_order_relaxed);
+	for (;;) {
+		uint32_t g = atomic_load_explicit(&s->sweepgen, memory_order_acquire);
+		bool live = atomic_load_explicit(&state[i], memory_order_relaxed) == BLOCK_LIVE;
+		if (g == sg)
+			return live;
+		if (g == sg - 2) {
+			live = live &&
+			       (__atomic_load_n(&mark[i >> 6], __ATOMIC_RELAXED) >> (i & 63) & 1);
+			fence_acquire();
+			if (atomic_load_explicit(&s->sweepgen, memory_order_relaxed) == sg - 2)
+				return live;
+		}
+		sched_yield();
+	}
+}
+
+/* Why p is not the start of a live block, or NULL when it is.  Busy
+ * section held (see block_live). */
 static const char *
-block_problem(const struct span *s, uintptr_t p)
+block_problem(struct span *s, uintptr_t p)
 {
 	if (s == NULL)
 		return "not in the mgc heap";
@@ -230,9 +273,23 @@ block_problem(const struct span *s, uintptr_t p)
 		return "not inside any block";
 	if (atomic_load_explicit(&s->state[i], memory_order_relaxed) != BLOCK_LIVE)
 		return "block is not allocated (double free?)";
+	if (!block_live(s, s->state, s->mark, i))
+		return "block is not allocated: the last collection found it unreachable "
+		       "(was the pointer kept where mgc does not look?)";
 	if (p != s->base + i * s->elem_size)
 		return "interior pointer, not the start of a block";
 	return NULL;
+}
+
+/* The calling thread's cache, registering it; a fatal error naming the
+ * call if that fails. */
+static struct cache *
+cache_or_die(const char *call, const void *p)
+{
+	struct cache *c = tls_cache;
+	if (c == NULL && (c = thread_attach()) == NULL)
+		fatal("mgc: %s of %p: out of memory registering the thread", call, p);
+	return c;
 }
 
 static _Noreturn void
@@ -244,12 +301,12 @@ bad_pointer(const char *call, const void *p, const char *why)
 static NOINLINE void
 free_slow(void *p, struct span *s)
 {
+	struct cache *c = cache_or_die("free", p);
+	busy_enter(c);
 	const char *why = block_problem(s, (uintptr_t)p);
+	busy_leave(c);
 	if (why != NULL)
 		bad_pointer("free", p, why);
-	struct cache *c = tls_cache;
-	if (c == NULL && (c = thread_attach()) == NULL)
-		fatal("mgc: free of %p: out of memory registering the thread", p);
 	if (s->kind == SPAN_LARGE) {
 		if (special_any())
 			special_drop((uintptr_t)p);
@@ -281,8 +338,7 @@ mgc_free(void *p)
 	struct cache_list *l = &c->list[sc];
 	void *chain = NULL;
 	busy_enter(c);
-	if (unlikely((uintptr_t)p != s->base + i * size ||
-	             atomic_load_explicit(&s->state[i], memory_order_relaxed) != BLOCK_LIVE))
+	if (unlikely((uintptr_t)p != s->base + i * size || !block_live(s, s->state, s->mark, i)))
 		bad_pointer("free", p, block_problem(s, (uintptr_t)p));
 	atomic_store_explicit(&s->state[i], BLOCK_FREE, memory_order_relaxed);
 	memset(p, 0, size);
@@ -302,19 +358,70 @@ mgc_free(void *p)
 
 /* ---- lookup and realloc -------------------------------------------------- */
 
-uintptr_t
-alloc_block_base(uintptr_t p, size_t *size)
+/* A lookup of an arbitrary pointer, which holds no lock: p's span may be
+ * freed, or set up anew, while it looks.  So the span's geometry is read
+ * between two readings of its sequence count (heap.c, geometry_begin), and
+ * the answer stands only if the count did not move by the end.  A block
+ * the caller legitimately holds is live, so its span cannot change: a
+ * moving count means p's block was dead anyway.  The reads race with the
+ * heap's writers by design, hence no ThreadSanitizer. */
+struct lookup {
+	struct span *s;
+	const _Atomic uint8_t *state;
+	const uint64_t *mark;
+	size_t size;
+	uint32_t i, seq;
+};
+
+__attribute__((no_sanitize("thread"))) static uintptr_t
+lookup(uintptr_t p, struct lookup *l)
 {
 	struct span *s = pagemap_lookup(p);
-	if (s == NULL || s->kind == SPAN_FREE)
+	if (s == NULL)
+		return 0;
+	uint32_t seq = atomic_load_explicit(&s->seq, memory_order_acquire);
+	if ((seq & 1) || s->kind == SPAN_FREE)
 		return 0;
 	uint32_t i = span_block_index(s, p);
 	uintptr_t base = s->base + i * s->elem_size;
-	if (i >= s->nelems || p >= base + s->elem_size ||
-	    atomic_load_explicit(&s->state[i], memory_order_relaxed) != BLOCK_LIVE)
+	bool inside = i < s->nelems && p < base + s->elem_size;
+	*l = (struct lookup){s, s->state, s->mark, s->elem_size, i, seq};
+	fence_acquire();
+	if (!inside || atomic_load_explicit(&s->seq, memory_order_relaxed) != seq)
 		return 0;
-	if (size != NULL)
-		*size = s->elem_size;
+	return base;
+}
+
+/* Does l still describe its span, after the reads that followed it? */
+static bool
+lookup_valid(const struct lookup *l)
+{
+	fence_acquire();
+	return atomic_load_explicit(&l->s->seq, memory_order_relaxed) == l->seq;
+}
+
+uintptr_t
+alloc_block_allocated(uintptr_t p)
+{
+	struct lookup l;
+	uintptr_t base = lookup(p, &l);
+	if (base == 0 || atomic_load_explicit(&l.state[l.i], memory_order_relaxed) != BLOCK_LIVE)
+		return 0;
+	return base;
+}
+
+uintptr_t
+alloc_block_base(uintptr_t p, size_t *size)
+{
+	struct cache *c = tls_cache;
+	struct lookup l;
+	busy_enter(c);
+	uintptr_t base = lookup(p, &l);
+	if (base != 0 && (!block_live(l.s, l.state, l.mark, l.i) || !lookup_valid(&l)))
+		base = 0;
+	busy_leave(c);
+	if (base != 0 && size != NULL)
+		*size = l.size;
 	return base;
 }
 
@@ -343,8 +450,11 @@ mgc_realloc(void *p, size_t size)
 {
 	if (p == NULL)
 		return mgc_alloc(size);
+	struct cache *c = cache_or_die("realloc", p);
 	struct span *s = pagemap_lookup((uintptr_t)p);
+	busy_enter(c);
 	const char *why = block_problem(s, (uintptr_t)p);
+	busy_leave(c);
 	if (why != NULL)
 		bad_pointer("realloc", p, why);
 	bool noscan = s->spanclass & 1;

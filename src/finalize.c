@@ -313,7 +313,12 @@ mgc_weak_new(void *obj)
 void *
 mgc_weak_get(const mgc_weak *w)
 {
-	return w == NULL ? NULL : atomic_load(&((mgc_weak *)w)->ptr);
+	/* The caller must be registered before it holds the pointer: an
+	 * unregistered thread's stack is no root, and the block would be
+	 * freed under it by the next collection. */
+	if (w == NULL || (tls_thread == NULL && thread_attach() == NULL))
+		return NULL;
+	return atomic_load(&((mgc_weak *)w)->ptr);
 }
 
 /* ---- explicit frees --------------------------------------------------------- */
@@ -384,16 +389,29 @@ compact(void)
 }
 
 void
-special_mark_roots(void)
+special_each_root(void (*fn)(uintptr_t w, void *arg), void *arg)
 {
 	for (size_t i = 0; i < nrecs; i++)
 		if (recs[i].kind == SP_FINALIZER || recs[i].kind == SP_CLEANUP)
-			mark_word((uintptr_t)recs[i].arg);
+			fn((uintptr_t)recs[i].arg, arg);
 	for (struct segment *g = qhead; g != NULL; g = g->next)
 		for (size_t k = g->head; k < g->tail; k++) {
-			mark_word((uintptr_t)g->jobs[k].obj);
-			mark_word((uintptr_t)g->jobs[k].arg);
+			fn((uintptr_t)g->jobs[k].obj, arg);
+			fn((uintptr_t)g->jobs[k].arg, arg);
 		}
+}
+
+static void
+mark_root_word(uintptr_t w, void *arg)
+{
+	(void)arg;
+	mark_word(w);
+}
+
+void
+special_mark_roots(void)
+{
+	special_each_root(mark_root_word, NULL);
 	mark_drain();
 }
 

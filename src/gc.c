@@ -14,7 +14,10 @@
  *   6. Mark from the roots: segments, added ranges, every registered
  *      thread's stack (from its saved stack pointer to its base, registers
  *      spilled on it) and static TLS blocks (mark.c).
- *   7. In debug builds, check the heap (verify.c).
+ *   7. With MGC_CHECKMARK (the default in debug builds), mark again from
+ *      the same roots with a simple marker and abort if the real mark
+ *      missed a block (checkmark.c); then the finalization passes
+ *      (finalize.c); in debug builds, check the heap (verify.c).
  *   8. Hand the snapshot to the sweeper, restart the world, release the
  *      locks.  The pause is steps 3-8.
  *   9. Pace the next collection; print the trace line.
@@ -115,23 +118,20 @@ scan_root(uintptr_t lo, uintptr_t hi, void *arg)
 }
 
 /* Every registered thread's stack and TLS; for the collecting thread, from
- * here up (its registers spilled into this frame first). */
+ * self_lo up (stopped_phase's frame, where its registers were spilled). */
 static uint64_t
-mark_threads(void)
+mark_threads(uintptr_t self_lo)
 {
 	uint64_t bytes = 0;
-	__builtin_unwind_init();
-	volatile uintptr_t here = 0;
 	for (struct thread *t = thread_first(); t != NULL; t = thread_next(t)) {
 		uintptr_t lo = t == tls_thread
-		                       ? (uintptr_t)&here
+		                       ? self_lo
 		                       : atomic_load_explicit(&t->stack_lo, memory_order_acquire);
 		scan_root(lo, t->stack_hi, &bytes);
 		scan_root((uintptr_t)&t->pinned, (uintptr_t)(&t->pinned + 1), &bytes);
 		for (int i = 0; i < t->ntls; i++)
 			scan_root(t->tls[i][0], t->tls[i][1], &bytes);
 	}
-	(void)here;
 	return bytes;
 }
 
@@ -146,9 +146,14 @@ count_before(struct cycle *cy)
 	cy->blocks_before = k.nmalloc - k.nfree - blocks;
 }
 
-static void
+/* Not inlined: its frame, where the collecting thread's registers are
+ * spilled, must lie above every frame of the mark, so that the mark and
+ * the checkmark scan the same words of this thread's stack. */
+static NOINLINE void
 stopped_phase(struct cycle *cy)
 {
+	__builtin_unwind_init();
+	volatile uintptr_t here = 0;
 	for (struct thread *t = thread_first(); t != NULL; t = thread_next(t)) {
 		cache_flush_locked(&t->cache);
 		t->cache.published =
@@ -163,15 +168,19 @@ stopped_phase(struct cycle *cy)
 	uint64_t root_bytes = 0;
 	roots_each_segment(scan_root, &root_bytes);
 	roots_each_added(scan_root, &root_bytes);
-	uint64_t stack_bytes = mark_threads();
+	uint64_t stack_bytes = mark_threads((uintptr_t)&here);
 	special_mark_roots();
 	mark_add_root_bytes(root_bytes, stack_bytes);
+	mark_forget_dropped();
+	if (knobs.checkmark)
+		checkmark_stopped(items, n, (uintptr_t)&here);
 	special_after_mark(&cy->special);
 	mark_end(&cy->mark);
 	if (MGC_DEBUG)
 		verify_heap(items, n);
 	atomic_store(&heap_live, (int64_t)cy->mark.marked_bytes);
 	sweep_begin(items, n, atomic_load(&heap_sweepgen));
+	(void)here;
 }
 
 static void

@@ -171,8 +171,7 @@ record_alloc(void)
 	s->kind = SPAN_FREE;
 	s->needzero = s->released = s->in_partial = false;
 	s->free = NULL;
-	s->state = NULL;
-	s->mark = NULL;
+	/* state and mark keep pointing at mapped memory (see geometry_begin). */
 	return s;
 }
 
@@ -476,6 +475,27 @@ side_fix_for(const struct span *s)
 	return &side_fix[s->spanclass >> 1];
 }
 
+/* A span's geometry (kind, base, block size and count, side maps) changes
+ * only between geometry_begin and geometry_end, which make s->seq odd and
+ * then even again, so that a lookup that holds no lock (alloc.c's
+ * mgc_base of any pointer, which may race with its span being freed or
+ * set up anew) can tell a consistent reading from a torn one.  The side-map
+ * pointers are never cleared: a stale reader's copy still points at mapped
+ * memory (fixalloc never unmaps), of the size its reading of the geometry
+ * implies. */
+static void
+geometry_begin(struct span *s)
+{
+	atomic_fetch_add_explicit(&s->seq, 1, memory_order_relaxed);
+	fence_release();
+}
+
+static void
+geometry_end(struct span *s)
+{
+	atomic_fetch_add_explicit(&s->seq, 1, memory_order_release);
+}
+
 /* Block geometry and side maps of a fresh span.  A large span's block is
  * live from here on: set under the heap lock, so a collection never sees
  * the span in use with its block not yet live.  False on ENOMEM. */
@@ -518,13 +538,12 @@ span_setup(struct span *s, enum span_kind kind, unsigned spanclass)
 static void
 span_teardown(struct span *s)
 {
+	geometry_begin(s);
 	inuse_remove(s);
 	if (s->kind == SPAN_SMALL)
 		fixalloc_free(side_fix_for(s), (void *)s->state);
-	s->state = NULL;
-	s->mark = NULL;
-	s->dead = NULL;
 	s->kind = SPAN_FREE;
+	geometry_end(s);
 }
 
 /* Take npages off the front of free span s, leaving the rest free.
@@ -571,8 +590,11 @@ heap_alloc_span(size_t npages, enum span_kind kind, unsigned spanclass, size_t l
 	}
 	carve(s, npages, rest);
 	set_swept(s);
+	geometry_begin(s);
 	s->elem_size = large_size;
-	if (!span_setup(s, kind, spanclass)) {
+	bool ok = span_setup(s, kind, spanclass);
+	geometry_end(s);
+	if (!ok) {
 		coalesce_insert(s);
 		lock_release(&heap_mutex);
 		return NULL;
@@ -626,9 +648,10 @@ heap_sweep_large_locked(struct span *s, uint32_t sg)
 	uint32_t unswept = sg - 2;
 	if (!atomic_compare_exchange_strong(&s->sweepgen, &unswept, sg - 1))
 		return;
+	fence_release(); /* see sweep_small_locked */
 	bool dead = s->mark1 == 0 &&
 	            atomic_load_explicit(&s->state1, memory_order_relaxed) == BLOCK_LIVE;
-	s->mark1 = 0;
+	__atomic_store_n(&s->mark1, 0, __ATOMIC_RELAXED); /* read by block_live */
 	atomic_store_explicit(&s->sweepgen, sg, memory_order_release);
 	if (!dead)
 		return;

@@ -64,9 +64,38 @@
  * root scan (roots.c cuts this section out of the data segment). */
 #define MGC_STATE __attribute__((section("mgc_state")))
 
+#if MGC_VALGRIND
+#include <valgrind/memcheck.h>
+#endif
+
 #define likely(x)   __builtin_expect(!!(x), 1)
 #define unlikely(x) __builtin_expect(!!(x), 0)
 #define NOINLINE    __attribute__((noinline))
+
+/* Fences for the sequence-count readers and writers (alloc.c block_live
+ * and lookup, sweep.c, heap.c geometry_begin).  gcc's ThreadSanitizer
+ * rejects thread fences; its builds run on x86-64, where loads are not
+ * reordered with loads nor stores with stores, so a compiler barrier does
+ * there. */
+static inline void
+fence_acquire(void)
+{
+#if MGC_TSAN
+	atomic_signal_fence(memory_order_acquire);
+#else
+	atomic_thread_fence(memory_order_acquire);
+#endif
+}
+
+static inline void
+fence_release(void)
+{
+#if MGC_TSAN
+	atomic_signal_fence(memory_order_release);
+#else
+	atomic_thread_fence(memory_order_release);
+#endif
+}
 
 /* ---- checks: debug assertion, expensive assertion, always-on fatal error */
 _Noreturn void fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -227,6 +256,10 @@ struct span {
 	 * and before they return to the page heap. */
 	_Atomic uint32_t sweepgen;
 	uint32_t inuse_index; /* [heap lock] position in the heap's in-use array */
+	/* Odd while the geometry above (kind, base, elem_size, nelems, divmul,
+	 * state, mark) changes: a sequence count for lock-free lookups of
+	 * arbitrary pointers (heap.c, geometry_begin).  [heap lock] to change */
+	_Atomic uint32_t seq;
 };
 
 struct chunk_map {
@@ -379,8 +412,12 @@ void cache_init(struct cache *c);
 
 /* ---- alloc.c */
 void *alloc_slow(size_t size, bool noscan);
-/* mgc_base without counting a lookup: the live block holding p, or NULL. */
+/* mgc_base without counting a lookup: the live block holding p, or 0 (one
+ * the last mark found unreachable is not live).  Registered threads only. */
 uintptr_t alloc_block_base(uintptr_t p, size_t *size);
+/* The block holding p if its state byte says allocated, whatever the last
+ * mark found, or 0: for checks made with the world stopped. */
+uintptr_t alloc_block_allocated(uintptr_t p);
 
 /* ---- thread.c: the registry of threads */
 enum { MAX_TLS_RANGES = 8 };
@@ -454,11 +491,40 @@ void mark_word(uintptr_t w);        /* w as a candidate pointer */
 void mark_start_helpers(void);      /* gc lock held, world running */
 uint64_t mark_helper_blocks(void);  /* test hook: blocks the helpers marked last time */
 void mark_after_fork_child(void);
+/* Test hook: the next mark forgets it marked the block at base (a live
+ * block's start), as a broken marker would; the checkmark must catch it. */
+void mark_drop_next(uintptr_t base);
+void mark_forget_dropped(void); /* world stopped, roots marked: the hook's effect */
+
+/* A candidate word of a root or block, read without the sanitizers: roots
+ * hold words the program never initialised (padding, dead stack slots) and
+ * memory other threads may be writing, by design.  Under Valgrind
+ * (MGC_VALGRIND builds) the copy is declared defined, so that neither the
+ * tests on it nor the mark bits they set count as uses of undefined memory,
+ * while the word itself keeps Memcheck's view for the program. */
+__attribute__((no_sanitize("address", "thread"))) static inline uintptr_t
+mark_load_word(const uintptr_t *p)
+{
+	uintptr_t w = *p;
+#if MGC_VALGRIND
+	VALGRIND_MAKE_MEM_DEFINED(&w, sizeof w);
+#endif
+	return w;
+}
+
+/* ---- checkmark.c: MGC_CHECKMARK */
+/* World stopped, after marking from the roots and before the finalization
+ * passes: mark again from the same roots (the collecting thread's stack
+ * from self_lo) with a simple marker, and abort if the real mark missed a
+ * block.  items/n: the cycle's in-use spans. */
+void checkmark_stopped(const struct sweep_item *items, size_t n, uintptr_t self_lo);
 
 /* ---- finalize.c: finalizers, cleanups, weak references */
 bool special_any(void);            /* any finalizer, cleanup or weak handle? */
 void special_drop(uintptr_t base); /* a block freed explicitly loses its specials */
 void special_mark_roots(void);     /* world stopped: args and queued work are roots */
+/* World stopped: fn(word, arg) for every word special_mark_roots marks. */
+void special_each_root(void (*fn)(uintptr_t w, void *arg), void *arg);
 struct special_result {
 	uint64_t queued, held_back;
 };
@@ -507,6 +573,7 @@ struct knobs {
 	bool collect_every;
 	int sig_suspend, sig_restart;
 	unsigned markers; /* marking threads, the collector included (1..8) */
+	bool checkmark;   /* MGC_CHECKMARK: check every mark (checkmark.c) */
 };
 extern struct knobs knobs;
 void knobs_init(void);

@@ -39,9 +39,6 @@
  */
 #include "internal.h"
 
-#if MGC_VALGRIND
-#include <valgrind/memcheck.h>
-#endif
 #include <pthread.h>
 #include <sched.h>
 #include <string.h>
@@ -336,22 +333,6 @@ mark_set_pipeline_min(uint64_t live)
 	pipeline_min_live = live;
 }
 
-/* A candidate word (read without the sanitizers, as scan explains).
- * Roots hold words the program never initialised
- * (padding, dead stack slots); under Valgrind (MGC_VALGRIND builds) the
- * copy is declared defined, so that neither the tests on it nor the mark
- * bits they set count as uses of undefined memory, while the word itself
- * keeps Memcheck's view for the program. */
-__attribute__((no_sanitize("address", "thread"))) static inline uintptr_t
-load_word(const uintptr_t *p)
-{
-	uintptr_t w = *p;
-#if MGC_VALGRIND
-	VALGRIND_MAKE_MEM_DEFINED(&w, sizeof w);
-#endif
-	return w;
-}
-
 /* Scanning reads whatever the roots hold, including other threads' stacks
  * and memory that unregistered threads may be writing: by design, not a
  * race the sanitizers should report. */
@@ -364,13 +345,13 @@ scan(struct marker *m, uintptr_t lo, uintptr_t hi)
 	const uintptr_t *end = (const uintptr_t *)(hi & ~(uintptr_t)(WORD - 1));
 	if (pipelined) {
 		for (; p < end; p++) {
-			uintptr_t w = load_word(p);
+			uintptr_t w = mark_load_word(p);
 			if (w - min < span)
 				pipe_page(m, w);
 		}
 	} else {
 		for (; p < end; p++) {
-			uintptr_t w = load_word(p);
+			uintptr_t w = mark_load_word(p);
 			if (w - min < span)
 				mark_candidate(m, w);
 		}
@@ -411,6 +392,7 @@ mark_set_spans(struct sweep_item *items, size_t n)
 }
 
 static bool peer_hungry(const struct marker *m);
+static struct span *block_span(uintptr_t base, uint32_t *index);
 static void share(struct marker *m);
 
 /* Scan until m has no work of its own left (true), or until `budget`
@@ -667,12 +649,35 @@ mark_add_root_bytes(uint64_t roots, uint64_t stacks)
 	COLLECTOR->result.stack_bytes += stacks;
 }
 
+/* ---- test hook: a dropped mark ---------------------------------------------- */
+
+static uintptr_t drop_next MGC_STATE; /* [gc lock] */
+
+void
+mark_drop_next(uintptr_t base)
+{
+	lock_acquire(&gc_lock);
+	drop_next = base;
+	lock_release(&gc_lock);
+}
+
+void
+mark_forget_dropped(void)
+{
+	if (likely(drop_next == 0))
+		return;
+	uint32_t i;
+	struct span *s = block_span(drop_next, &i);
+	s->mark[i >> 6] &= ~((uint64_t)1 << (i & 63));
+	drop_next = 0;
+}
+
 /* ---- debug: the mark is closed ------------------------------------------------ */
 
 static bool
 candidate_unmarked(uintptr_t w)
 {
-	uintptr_t base = alloc_block_base(w, NULL);
+	uintptr_t base = alloc_block_allocated(w);
 	return base != 0 && !mark_is_marked(base);
 }
 

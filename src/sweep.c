@@ -70,9 +70,13 @@ void
 sweep_small_locked(struct span *s, uint32_t sg, uint64_t *freed_out)
 {
 	uint64_t freed = 0;
+	/* The claim (sweepgen sg-1) is ordered before every bit cleared and
+	 * every block freed: alloc.c's block_live reads them, then the
+	 * generation, and must see the sweep under way if it read any. */
+	fence_release();
 	for (uint32_t w = 0; w * 64 < s->bump; w++) {
 		uint64_t marks = s->mark[w], dead = 0;
-		s->mark[w] = 0;
+		__atomic_store_n(&s->mark[w], 0, __ATOMIC_RELAXED); /* read by block_live */
 		if (marks == ~(uint64_t)0)
 			continue;
 		uint32_t end = w * 64 + 64 < s->bump ? w * 64 + 64 : s->bump;

@@ -197,6 +197,8 @@ knobs_init(void)
 	knobs.trace = read_flag("MGC_TRACE");
 	knobs.collect_every = read_flag("MGC_COLLECT_EVERY");
 	read_markers();
+	/* Debug builds check every mark unless told not to. */
+	knobs.checkmark = getenv("MGC_CHECKMARK") ? read_flag("MGC_CHECKMARK") : MGC_DEBUG;
 	read_signal("MGC_SIGNAL_SUSPEND", &knobs.sig_suspend);
 	read_signal("MGC_SIGNAL_RESTART", &knobs.sig_restart);
 	if (knobs.sig_suspend == knobs.sig_restart)

@@ -24,6 +24,9 @@
  *
  * check_clear_stack() overwrites the dead frames below the caller's, where
  * the functions it called may have left pointers to garbage.
+ *
+ * check_run_variants(fn, arg) runs fn(arg) in child processes under each
+ * collector setting of check_variants (MGC_MARKERS, MGC_CHECKMARK).
  */
 #ifndef MGC_TESTS_CHECK_H
 #define MGC_TESTS_CHECK_H
@@ -281,6 +284,59 @@ check_alloc_after_collect(void)
 	mgc_collect();
 	mgc_read_stats(&s);
 	return s.alloc;
+}
+
+/* The collector settings the threaded stress tests run under, each in a
+ * child process that sets them before its first mgc call: one marker, more
+ * markers than CPUs (which widens any window between them), and the same
+ * under MGC_CHECKMARK=1, which re-marks every collection with a simple
+ * marker and aborts if the real one missed a block. */
+struct check_variant {
+	const char *markers, *checkmark;
+};
+static const struct check_variant check_variants[] = {
+	{"1", "0"},
+	{"4", "0"},
+	{"1", "1"},
+	{"4", "1"},
+};
+#define CHECK_NVARIANTS (sizeof check_variants / sizeof check_variants[0])
+
+struct check_variant_run {
+	const struct check_variant *v;
+	void (*fn)(void *);
+	void *arg;
+};
+
+static inline void
+check_variant_child(void *arg)
+{
+	const struct check_variant_run *r = arg;
+
+	setenv("MGC_MARKERS", r->v->markers, 1);
+	setenv("MGC_CHECKMARK", r->v->checkmark, 1);
+	r->fn(r->arg);
+	fflush(stdout);
+}
+
+/* Runs fn(arg) once under each of check_variants, in a child process, and
+ * fails with the child's stderr if any run fails. */
+static inline void
+check_run_variants(void (*fn)(void *), void *arg)
+{
+	static char err[8192];
+
+	for (size_t i = 0; i < CHECK_NVARIANTS; i++) {
+		struct check_variant_run r = {&check_variants[i], fn, arg};
+		int status = -1;
+		int sig = check_child(check_variant_child, &r, err, sizeof err, &status);
+
+		CHECK(sig == 0 && status == 0, "MGC_MARKERS=%s MGC_CHECKMARK=%s: %s %d\n%s",
+		      r.v->markers, r.v->checkmark, sig ? "killed by signal" : "exit status",
+		      sig ? sig : status, err);
+		printf("ok with MGC_MARKERS=%s MGC_CHECKMARK=%s\n", r.v->markers,
+		       r.v->checkmark);
+	}
 }
 
 #endif

@@ -1,0 +1,200 @@
+/* checkmark.c — MGC_CHECKMARK=1: every mark checked by a second one.
+ *
+ * After a collection has marked from its roots, and before the
+ * finalization passes clear any weak handle or anything is swept, the
+ * checkmark marks again from the same roots (data and bss segments, added
+ * ranges, every registered thread's stack, pinned block and static TLS,
+ * finalizer and cleanup arguments, queued jobs) with the simplest marker
+ * there is: one thread, a plain stack of block addresses, no prefetch
+ * pipeline, no work sharing, and a bitmap of its own.  Every block it
+ * reaches must carry the real mark bit; one that does not is a block the
+ * collection would free while it is reachable, and the program stops with
+ * the block, its size and where it was found from.  Go's
+ * GODEBUG=gccheckmark=1 is the model.
+ *
+ * It costs a second mark per collection, so it is off by default in
+ * release builds and on in debug builds (MGC_CHECKMARK=0 turns it off
+ * there); the threaded stress tests run under it.
+ *
+ * The bitmap gives each span of the cycle's snapshot ceil(nelems/64)
+ * words, found through the span's inuse_index: with the world stopped the
+ * snapshot is the in-use array, in order.  The bitmap and the stack are
+ * metadata (os_alloc_meta), never scanned, and freed at the end.
+ *
+ * Runs only with the world stopped, on the collecting thread, gc lock held.
+ */
+#include "internal.h"
+
+#include <stdio.h>
+
+struct checkmark {
+	uint64_t *bits; /* one bit per block of every snapshot span */
+	size_t *first;  /* [k]: index in bits of span k's first word */
+	size_t nwords, nitems;
+	uintptr_t *stack; /* blocks reached and not yet scanned */
+	size_t depth, cap;
+	const char *from; /* what the range being scanned is, for the message */
+	uintptr_t from_block;
+};
+
+static struct checkmark cm MGC_STATE;
+
+static void *
+meta_or_die(size_t bytes)
+{
+	void *p = os_alloc_meta(bytes);
+	if (p == NULL)
+		fatal("mgc: checkmark: out of memory (%zu bytes)", bytes);
+	return p;
+}
+
+static void
+setup(const struct sweep_item *items, size_t n)
+{
+	cm.nitems = n;
+	cm.first = meta_or_die((n + 1) * sizeof *cm.first);
+	size_t words = 0;
+	for (size_t k = 0; k < n; k++) {
+		MGC_ASSERT(items[k].span->inuse_index == k);
+		cm.first[k] = words;
+		words += (items[k].span->nelems + 63) / 64;
+	}
+	cm.nwords = words ? words : 1;
+	cm.bits = meta_or_die(cm.nwords * sizeof *cm.bits);
+	cm.cap = 1 << 16;
+	cm.stack = meta_or_die(cm.cap * sizeof *cm.stack);
+	cm.depth = 0;
+}
+
+static void
+teardown(void)
+{
+	os_free_meta(cm.first, (cm.nitems + 1) * sizeof *cm.first);
+	os_free_meta(cm.bits, cm.nwords * sizeof *cm.bits);
+	os_free_meta(cm.stack, cm.cap * sizeof *cm.stack);
+	cm = (struct checkmark){0};
+}
+
+static void
+push(uintptr_t base)
+{
+	if (cm.depth == cm.cap) {
+		uintptr_t *n = meta_or_die(2 * cm.cap * sizeof *n);
+		for (size_t i = 0; i < cm.depth; i++)
+			n[i] = cm.stack[i];
+		os_free_meta(cm.stack, cm.cap * sizeof *cm.stack);
+		cm.stack = n;
+		cm.cap *= 2;
+	}
+	cm.stack[cm.depth++] = base;
+}
+
+static _Noreturn void
+missed(uintptr_t base, size_t size)
+{
+	if (cm.from_block != 0)
+		fatal("mgc: checkmark: block %p (size %zu) reachable but unmarked; found from "
+		      "block %p",
+		      (void *)base, size, (void *)cm.from_block);
+	fatal("mgc: checkmark: block %p (size %zu) reachable but unmarked; found from %s",
+	      (void *)base, size, cm.from);
+}
+
+/* w as a candidate pointer: the same rule as the real mark (anywhere inside
+ * a live block's usable size). */
+static void
+visit(uintptr_t w)
+{
+	struct span *s = pagemap_lookup(w);
+	if (s == NULL || s->kind == SPAN_FREE)
+		return;
+	uint32_t i = span_block_index(s, w);
+	uintptr_t base = s->base + (uintptr_t)i * s->elem_size;
+	if (i >= s->nelems || w >= base + s->elem_size ||
+	    atomic_load_explicit(&s->state[i], memory_order_relaxed) != BLOCK_LIVE)
+		return;
+	if (s->inuse_index >= cm.nitems)
+		fatal("mgc: checkmark: span %#lx is in use but not in the cycle's snapshot",
+		      (unsigned long)s->base);
+	uint64_t *word = &cm.bits[cm.first[s->inuse_index] + (i >> 6)];
+	uint64_t bit = (uint64_t)1 << (i & 63);
+	if (*word & bit)
+		return;
+	*word |= bit;
+	if (!(s->mark[i >> 6] & bit))
+		missed(base, s->elem_size);
+	if (!(s->spanclass & 1))
+		push(base);
+}
+
+__attribute__((no_sanitize("address", "thread"))) static void
+scan(uintptr_t lo, uintptr_t hi)
+{
+	uintptr_t min = atomic_load_explicit(&heap_lo, memory_order_relaxed);
+	uintptr_t span = atomic_load_explicit(&heap_hi, memory_order_relaxed) - min;
+	const uintptr_t *p = (const uintptr_t *)round_up(lo, WORD);
+	const uintptr_t *end = (const uintptr_t *)(hi & ~(uintptr_t)(WORD - 1));
+	for (; p < end; p++) {
+		uintptr_t w = mark_load_word(p);
+		if (w - min < span)
+			visit(w);
+	}
+}
+
+/* Scan every block reached so far, and what they reach. */
+static void
+drain(void)
+{
+	while (cm.depth > 0) {
+		uintptr_t base = cm.stack[--cm.depth];
+		struct span *s = pagemap_lookup(base);
+		cm.from_block = base;
+		scan(base, base + s->elem_size);
+	}
+	cm.from_block = 0;
+}
+
+static void
+root_range(uintptr_t lo, uintptr_t hi, void *arg)
+{
+	cm.from = arg;
+	scan(lo, hi);
+	drain();
+}
+
+static void
+root_word(uintptr_t w, void *arg)
+{
+	root_range((uintptr_t)&w, (uintptr_t)(&w + 1), arg);
+}
+
+static void
+check_threads(uintptr_t self_lo)
+{
+	char what[96];
+	for (struct thread *t = thread_first(); t != NULL; t = thread_next(t)) {
+		unsigned long id = (unsigned long)t->id;
+		uintptr_t lo = t == tls_thread
+		                       ? self_lo
+		                       : atomic_load_explicit(&t->stack_lo, memory_order_acquire);
+		snprintf(what, sizeof what, "stack of thread %#lx", id);
+		root_range(lo, t->stack_hi, what);
+		snprintf(what, sizeof what, "large block being allocated by thread %#lx", id);
+		root_range((uintptr_t)&t->pinned, (uintptr_t)(&t->pinned + 1), what);
+		snprintf(what, sizeof what, "thread-local storage of thread %#lx", id);
+		for (int i = 0; i < t->ntls; i++)
+			root_range(t->tls[i][0], t->tls[i][1], what);
+	}
+}
+
+void
+checkmark_stopped(const struct sweep_item *items, size_t n, uintptr_t self_lo)
+{
+	MGC_ASSERT(lock_held(&gc_lock));
+	setup(items, n);
+	roots_each_segment(root_range, "roots (data and bss)");
+	roots_each_added(root_range, "roots (mgc_add_roots)");
+	check_threads(self_lo);
+	special_each_root(root_word, "roots (finalizer and cleanup arguments, queued jobs)");
+	teardown();
+}
