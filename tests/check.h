@@ -25,8 +25,12 @@
  * check_clear_stack() overwrites the dead frames below the caller's, where
  * the functions it called may have left pointers to garbage.
  *
+ * check_fork_watched(f, child, secs, &tally) forks child(f) and counts it
+ * hung if it has not exited within secs seconds, failed if it exited badly.
+ *
  * check_run_variants(fn, arg) runs fn(arg) in child processes under each
- * collector setting of check_variants (MGC_MARKERS, MGC_CHECKMARK).
+ * collector setting of check_variants (MGC_MARKERS, MGC_CHECKMARK), or once
+ * under the environment's with CHECK_ONE_VARIANT=1.
  */
 #ifndef MGC_TESTS_CHECK_H
 #define MGC_TESTS_CHECK_H
@@ -36,6 +40,8 @@
 #endif
 
 #include <errno.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -47,6 +53,7 @@
 #include <sys/resource.h>
 #include <sys/types.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <mgc.h>
@@ -320,12 +327,23 @@ check_variant_child(void *arg)
 }
 
 /* Runs fn(arg) once under each of check_variants, in a child process, and
- * fails with the child's stderr if any run fails. */
+ * fails with the child's stderr if any run fails.  With CHECK_ONE_VARIANT=1
+ * in the environment (make soak, or a loop of runs under chosen settings)
+ * it runs fn(arg) once, here, under the MGC_MARKERS and MGC_CHECKMARK the
+ * environment gives. */
 static inline void
 check_run_variants(void (*fn)(void *), void *arg)
 {
 	static char err[8192];
+	const char *one = getenv("CHECK_ONE_VARIANT");
 
+	if (one != NULL && strcmp(one, "1") == 0) {
+		fn(arg);
+		printf("ok with MGC_MARKERS=%s MGC_CHECKMARK=%s\n",
+		       getenv("MGC_MARKERS") ? getenv("MGC_MARKERS") : "(default)",
+		       getenv("MGC_CHECKMARK") ? getenv("MGC_CHECKMARK") : "(default)");
+		return;
+	}
 	for (size_t i = 0; i < CHECK_NVARIANTS; i++) {
 		struct check_variant_run r = {&check_variants[i], fn, arg};
 		int status = -1;
@@ -336,6 +354,107 @@ check_run_variants(void (*fn)(void *), void *arg)
 		      sig ? sig : status, err);
 		printf("ok with MGC_MARKERS=%s MGC_CHECKMARK=%s\n", r.v->markers,
 		       r.v->checkmark);
+	}
+}
+
+/* ---- forking with a deadline: a child that hangs is counted, not waited
+ * for (the fork stress tests). */
+/* ---- forking with a deadline ---------------------------------------------- */
+
+struct check_tally {
+	int forks, hung, failed;
+	int first_hung;       /* the fork number of the first hung child, or -1 */
+	char first_err[2048]; /* what the first failed child said */
+};
+
+static inline double
+check_now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Reads what the child writes on fd into buf (NUL terminated, truncated)
+ * until it closes its end, which it does by exiting: true; false if the
+ * deadline passes first.  poll returns early (EINTR) when a collection's
+ * stop signal reaches this thread. */
+static inline bool
+check_read_until_exit(int fd, double deadline, char *buf, size_t size)
+{
+	size_t len = 0;
+
+	buf[0] = '\0';
+	for (;;) {
+		double left = deadline - check_now_s();
+		struct pollfd p = {fd, POLLIN, 0};
+		char tmp[512];
+		ssize_t n;
+
+		if (left <= 0)
+			return false;
+		int r = poll(&p, 1, (int)(left * 1000) + 1);
+
+		if (r < 0)
+			CHECK(errno == EINTR, "poll: %s", strerror(errno));
+		if (r <= 0)
+			continue;
+		n = read(fd, tmp, sizeof tmp);
+		if (n < 0) {
+			CHECK(errno == EINTR, "read: %s", strerror(errno));
+			continue;
+		}
+		if (n == 0)
+			return true;
+		if (len + 1 < size) {
+			size_t k = (size_t)n < size - 1 - len ? (size_t)n : size - 1 - len;
+
+			memcpy(buf + len, tmp, k);
+			len += k;
+			buf[len] = '\0';
+		}
+	}
+}
+
+/* Forks child number f, which runs child(f) with its stderr on a pipe (child
+ * must end with _exit), waits for it at most secs seconds, kills it if it
+ * is still running then, and counts the outcome in *t. */
+static inline void
+check_fork_watched(int f, void (*child)(int), double secs, struct check_tally *t)
+{
+	static char err[1024];
+	int fds[2], status;
+	pid_t pid;
+	bool exited;
+
+	fflush(NULL);
+	CHECK(pipe(fds) == 0, "pipe: %s", strerror(errno));
+	pid = fork();
+	CHECK(pid >= 0, "fork: %s", strerror(errno));
+	if (pid == 0) {
+		close(fds[0]);
+		if (dup2(fds[1], STDERR_FILENO) < 0)
+			_exit(127);
+		close(fds[1]);
+		child(f);
+	}
+	close(fds[1]);
+	exited = check_read_until_exit(fds[0], check_now_s() + secs, err, sizeof err);
+	close(fds[0]);
+	if (!exited)
+		kill(pid, SIGKILL);
+	while (waitpid(pid, &status, 0) < 0)
+		CHECK(errno == EINTR, "waitpid: %s", strerror(errno));
+	t->forks++;
+	if (!exited) {
+		if (t->hung++ == 0)
+			t->first_hung = f;
+	} else if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		if (t->failed++ == 0)
+			snprintf(t->first_err, sizeof t->first_err, "fork %d: %s %d: %s", f,
+			         WIFEXITED(status) ? "exit status" : "killed by signal",
+			         WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status), err);
 	}
 }
 

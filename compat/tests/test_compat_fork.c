@@ -35,7 +35,6 @@
 #include <gc.h>
 #include "settle.h"
 
-#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <time.h>
@@ -363,111 +362,13 @@ child(int f)
 	_exit(0);
 }
 
-/* ---- forking with a deadline ---------------------------------------------- */
-
-struct tally {
-	int forks, hung, failed;
-	int first_hung;       /* the fork number of the first hung child, or -1 */
-	char first_err[2048]; /* what the first failed child said */
-};
-
-static double
-now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* Reads what the child writes on fd into buf (NUL terminated, truncated)
- * until it closes its end, which it does by exiting: true; false if the
- * deadline passes first.  poll returns early (EINTR) when a collection's
- * stop signal reaches this thread. */
-static bool
-read_until_exit(int fd, double deadline, char *buf, size_t size)
-{
-	size_t len = 0;
-
-	buf[0] = '\0';
-	for (;;) {
-		double left = deadline - now_s();
-		struct pollfd p = {fd, POLLIN, 0};
-		char tmp[512];
-		ssize_t n;
-
-		if (left <= 0)
-			return false;
-		int r = poll(&p, 1, (int)(left * 1000) + 1);
-
-		if (r < 0)
-			CHECK(errno == EINTR, "poll: %s", strerror(errno));
-		if (r <= 0)
-			continue;
-		n = read(fd, tmp, sizeof tmp);
-		if (n < 0) {
-			CHECK(errno == EINTR, "read: %s", strerror(errno));
-			continue;
-		}
-		if (n == 0)
-			return true;
-		if (len + 1 < size) {
-			size_t k = (size_t)n < size - 1 - len ? (size_t)n : size - 1 - len;
-
-			memcpy(buf + len, tmp, k);
-			len += k;
-			buf[len] = '\0';
-		}
-	}
-}
-
-/* Forks child number f with its stderr on a pipe, waits for it at most
- * CHILD_SECS and counts the outcome. */
-static void
-fork_watched(int f, struct tally *t)
-{
-	static char err[1024];
-	int fds[2], status;
-	pid_t pid;
-	bool exited;
-
-	fflush(NULL);
-	CHECK(pipe(fds) == 0, "pipe: %s", strerror(errno));
-	pid = fork();
-	CHECK(pid >= 0, "fork: %s", strerror(errno));
-	if (pid == 0) {
-		close(fds[0]);
-		if (dup2(fds[1], STDERR_FILENO) < 0)
-			_exit(127);
-		close(fds[1]);
-		child(f);
-	}
-	close(fds[1]);
-	exited = read_until_exit(fds[0], now_s() + CHILD_SECS, err, sizeof err);
-	close(fds[0]);
-	if (!exited)
-		kill(pid, SIGKILL);
-	while (waitpid(pid, &status, 0) < 0)
-		CHECK(errno == EINTR, "waitpid: %s", strerror(errno));
-	t->forks++;
-	if (!exited) {
-		if (t->hung++ == 0)
-			t->first_hung = f;
-	} else if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-		if (t->failed++ == 0)
-			snprintf(t->first_err, sizeof t->first_err, "fork %d: %s %d: %s", f,
-			         WIFEXITED(status) ? "exit status" : "killed by signal",
-			         WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status), err);
-	}
-}
-
 int
 main(int argc, char **argv)
 {
 	int nthreads = (int)check_arg(argc, argv, USAGE, 1, DEFAULT_THREADS, 1, MAX_THREADS);
 	int nforks;
 	pthread_t workers[MAX_THREADS], churn, reader;
-	struct tally t = {0, 0, 0, -1, ""};
+	struct check_tally t = {0, 0, 0, -1, ""};
 
 	scale = (int)check_arg(argc, argv, USAGE, 2, 1, 1, 64);
 	nforks = (int)check_arg(argc, argv, USAGE, 3, DEFAULT_FORKS, 1, 1000000);
@@ -479,7 +380,7 @@ main(int argc, char **argv)
 	CHECK(GC_pthread_create(&churn, NULL, churn_main, NULL) == 0, "GC_pthread_create (churn)");
 	CHECK(pthread_create(&reader, NULL, reader_main, NULL) == 0, "pthread_create (reader)");
 	for (int f = 0; f < nforks; f++)
-		fork_watched(f, &t);
+		check_fork_watched(f, child, CHILD_SECS, &t);
 	atomic_store(&stop, true);
 	for (int i = 0; i < nthreads; i++)
 		CHECK(GC_pthread_join(workers[i], NULL) == 0, "GC_pthread_join (worker)");
