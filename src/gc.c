@@ -146,14 +146,25 @@ count_before(struct cycle *cy)
 	cy->blocks_before = k.nmalloc - k.nfree - blocks;
 }
 
-/* Not inlined: its frame, where the collecting thread's registers are
- * spilled, must lie above every frame of the mark, so that the mark and
- * the checkmark scan the same words of this thread's stack. */
+static NOINLINE void stopped_work(struct cycle *cy, uintptr_t self_lo);
+
+/* The collecting thread's registers are spilled into this frame, and its
+ * stack is scanned from here up, by the mark and the checkmark alike.  The
+ * work runs in a frame of its own below: this frame holds nothing else, so
+ * no heap address that the work leaves in a spill slot, at the same depth
+ * in every collection, is found by the next one. */
 static NOINLINE void
 stopped_phase(struct cycle *cy)
 {
 	__builtin_unwind_init();
 	volatile uintptr_t here = 0;
+	stopped_work(cy, (uintptr_t)&here);
+	(void)here;
+}
+
+static NOINLINE void
+stopped_work(struct cycle *cy, uintptr_t self_lo)
+{
 	for (struct thread *t = thread_first(); t != NULL; t = thread_next(t)) {
 		cache_flush_locked(&t->cache);
 		t->cache.published =
@@ -168,19 +179,18 @@ stopped_phase(struct cycle *cy)
 	uint64_t root_bytes = 0;
 	roots_each_segment(scan_root, &root_bytes);
 	roots_each_added(scan_root, &root_bytes);
-	uint64_t stack_bytes = mark_threads((uintptr_t)&here);
+	uint64_t stack_bytes = mark_threads(self_lo);
 	special_mark_roots();
 	mark_add_root_bytes(root_bytes, stack_bytes);
 	mark_forget_dropped();
 	if (knobs.checkmark)
-		checkmark_stopped(items, n, (uintptr_t)&here);
+		checkmark_stopped(items, n, self_lo);
 	special_after_mark(&cy->special);
 	mark_end(&cy->mark);
 	if (MGC_DEBUG)
 		verify_heap(items, n);
 	atomic_store(&heap_live, (int64_t)cy->mark.marked_bytes);
 	sweep_begin(items, n, atomic_load(&heap_sweepgen));
-	(void)here;
 }
 
 static void
