@@ -4,6 +4,8 @@
 #   make test            every test: release, debug (assertions), the
 #                        threaded tests under ThreadSanitizer and the
 #                        single-threaded ones under Valgrind's Memcheck
+#   make soak            the threaded tests, over and over for SOAK_MINUTES (default
+#                        10) beside two busy loops (tests/soak.sh)
 #   make bench           benchmarks against the Boehm collector and malloc libraries
 #   make demo            build and run the demo
 #   make install PREFIX=/usr/local
@@ -36,7 +38,7 @@ TTESTS  := $(filter test_thread_% test_fin_%,$(TESTS))
 # $(call objs,FLAVOUR)
 objs = $(patsubst src/%.c,build/$(1)/obj/%.o,$(SRCS))
 
-.PHONY: all lib test test-release test-debug test-tsan test-valgrind bench demo install clean format
+.PHONY: all lib test test-release test-debug test-tsan test-valgrind soak bench demo install clean format
 all: lib
 lib: build/libmgc.a build/libmgc.so
 
@@ -93,6 +95,12 @@ EXTRA_TEST_DIRS :=
 test: test-release test-debug test-tsan test-valgrind $(EXTRA_TEST_BINS)
 	@bash tests/run.sh build/release/tests build/debug/tests build/tsan/tests \
 		build/memcheck/tests $(EXTRA_TEST_DIRS)
+
+# The threaded tests of the release, debug and tsan builds, run by
+# tests/soak.sh under each MGC_MARKERS and MGC_CHECKMARK setting in turn.
+SOAK_BINS := $(foreach f,release debug tsan,$(addprefix build/$(f)/tests/,$(TTESTS)))
+soak: $(SOAK_BINS)
+	@bash tests/soak.sh $(SOAK_BINS)
 
 bench: lib
 	bash bench/run.sh --write

@@ -632,8 +632,12 @@ run_batch(size_t want)
 	return n;
 }
 
-/* Run batches until the queue is empty; returns how many jobs ran. */
-static size_t
+/* Run batches until the queue is empty; returns how many jobs ran.  Not
+ * inlined: its callers wipe the stack below their own frame once it
+ * returns (wipe_traces), and a slot of its frame that held a job's block
+ * must lie there, not in the caller's frame, where the runner thread
+ * would keep it while it sleeps and the block could never die. */
+static NOINLINE size_t
 run_queue(void)
 {
 	size_t total = 0, want = 1;

@@ -5,10 +5,13 @@
  * hand each other, and a table of many small leaves, whose single scan
  * fills a marker's stack deep enough that it shares from the top.  Each
  * round allocates garbage of the same sizes (a block freed by mistake is
- * reused and overwritten), collects, and checks every live block.  On a
- * machine with two or more CPUs the helper must have done part of the
- * marking at least once over the rounds.  The helper is mgc's own thread,
- * so the program's signals must never run on it: it blocks them all.
+ * reused and overwritten), collects, and checks every live block: each
+ * must have been marked (it is still live) and be intact, whichever marker
+ * got to it.  How many blocks the helper marked is printed for information
+ * only: whether it got a CPU in time is the scheduler's business (on a
+ * busy machine it may mark none) and the contract promises nothing about
+ * it.  The helper is mgc's own thread, so the program's signals must never
+ * run on it: it blocks them all.
  * First, in child processes, values of MGC_MARKERS outside 1..8 or not a
  * number are reported on stderr, naming the variable, and ignored.
  */
@@ -194,9 +197,6 @@ main(void)
 
 	CHECK(check_helpers_block_signals() >= 1, "no helper thread");
 
-	if (cpu_markers() >= 2)
-		CHECK(helped > 0, "the helper marker never marked a block in %d collections",
-		      ROUNDS);
 	printf("helper marked %llu blocks over %d collections\n", (unsigned long long)helped,
 	       ROUNDS);
 	return 0;
