@@ -122,6 +122,7 @@ while [ "$SECONDS" -lt "$deadline" ]; do
 	setting=${settings[$((pass % ${#settings[@]}))]}
 	markers=${setting% *}
 	checkmark=${setting#* }
+	done_in_pass=0
 	for prog in "${tests[@]}"; do
 		[ "$SECONDS" -lt "$deadline" ] || break
 		# In the background, so that the traps run at once on Ctrl-C.
@@ -141,8 +142,10 @@ while [ "$SECONDS" -lt "$deadline" ]; do
 			summary
 			exit 1
 		fi
+		done_in_pass=$((done_in_pass + 1))
 	done
 	pass=$((pass + 1))
+	[ "$done_in_pass" -eq ${#tests[@]} ] || break # cut short by the deadline
 	echo "pass $pass ok (MGC_MARKERS=$markers MGC_CHECKMARK=$checkmark," \
 		"$runs runs, $((SECONDS - start))s)"
 done
