@@ -45,7 +45,7 @@
 #if UNDER_TSAN
 #define DEFAULT_ITER 300
 #elif defined(NDEBUG)
-#define DEFAULT_ITER 5000
+#define DEFAULT_ITER 2500
 #else
 #define DEFAULT_ITER 1000
 #endif
