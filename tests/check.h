@@ -417,6 +417,24 @@ check_read_until_exit(int fd, double deadline, char *buf, size_t size)
 	}
 }
 
+/* The stacks of every thread of process pid on stderr, when gdb is
+ * installed: a hung child's, before it is killed, so that the failure
+ * says where it waits. */
+static inline void
+check_dump_stacks(pid_t pid)
+{
+	char cmd[256];
+
+	snprintf(cmd, sizeof cmd,
+	         "command -v gdb >/dev/null && gdb -p %d -batch -ex 'thread apply all bt' "
+	         "2>/dev/null | grep -E '^(Thread|#)' >&2",
+	         (int)pid);
+	fprintf(stderr, "the stacks of hung child %d:\n", (int)pid);
+	fflush(stderr);
+	if (system(cmd) != 0)
+		fprintf(stderr, "(no stacks: gdb is missing or could not attach)\n");
+}
+
 /* Forks child number f, which runs child(f) with its stderr on a pipe (child
  * must end with _exit), waits for it at most secs seconds, kills it if it
  * is still running then, and counts the outcome in *t. */
@@ -442,8 +460,11 @@ check_fork_watched(int f, void (*child)(int), double secs, struct check_tally *t
 	close(fds[1]);
 	exited = check_read_until_exit(fds[0], check_now_s() + secs, err, sizeof err);
 	close(fds[0]);
-	if (!exited)
+	if (!exited) {
+		if (t->hung == 0)
+			check_dump_stacks(pid);
 		kill(pid, SIGKILL);
+	}
 	while (waitpid(pid, &status, 0) < 0)
 		CHECK(errno == EINTR, "waitpid: %s", strerror(errno));
 	t->forks++;
