@@ -267,7 +267,10 @@ reader_main(void *arg)
 	(void)arg;
 	while (!atomic_load(&stop)) {
 		mgc_read_stats(&st);
-		CHECK(st.mallocs >= st.frees && st.sys > 0, "unregistered thread: odd statistics");
+		/* Not mallocs >= frees: the counters are per thread, summed one
+		 * after another, so they agree only when no thread allocates
+		 * (the header's promise), and here threads always do. */
+		CHECK(st.sys > 0, "unregistered thread: odd statistics");
 		atomic_fetch_add(&stats_reads, 1);
 	}
 	return NULL;
