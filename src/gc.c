@@ -290,7 +290,10 @@ gc_read_figures(struct gc_figures *out)
  * only the forking thread.  Each lock is held by the forking thread across
  * fork() (taken in fork_prepare, released in both processes), or shown
  * free by the stop, or re-initialised in the child:
- *   gc_lock, thread_lock  held, taken first: no collection runs and no
+ *   tls_walk_lock         held, taken before everything (thread.c): no
+ *                         registering thread is inside dl_iterate_phdr, whose
+ *                         loader lock glibc's fork does not take.
+ *   gc_lock, thread_lock  held, taken next: no collection runs and no
  *                         thread joins or leaves the registry meanwhile;
  *                         the sweep is finished before the world stops.
  *   heap lock,            held, taken after the world is stopped.  A
@@ -323,6 +326,7 @@ gc_read_figures(struct gc_figures *out)
 static void
 fork_prepare(void)
 {
+	thread_fork_prepare();
 	lock_acquire(&gc_lock);
 	sweep_finish();
 	thread_lock_registry();
@@ -339,6 +343,7 @@ fork_parent(void)
 	world_start();
 	thread_unlock_registry();
 	lock_release(&gc_lock);
+	thread_fork_done();
 }
 
 static void
@@ -353,6 +358,7 @@ fork_child(void)
 	world_after_fork_child();
 	thread_unlock_registry();
 	lock_release(&gc_lock);
+	thread_fork_done();
 }
 
 void

@@ -443,6 +443,8 @@ void thread_unlock_registry(void);
 struct thread *thread_first(void); /* thread lock held: iterate with t->next until NULL */
 struct thread *thread_next(struct thread *t);
 void thread_after_fork_child(void);
+void thread_fork_prepare(void); /* fork: no thread is walking the loaded objects */
+void thread_fork_done(void);    /* in parent and child after fork */
 struct counters {
 	uint64_t nmalloc, nfree, bytes_alloc, bytes_freed, nlookup;
 };

@@ -31,6 +31,15 @@
 __thread struct thread *tls_thread __attribute__((tls_model("initial-exec")));
 
 static struct lock thread_lock = LOCK_INIT(LOCK_THREAD);
+/* Held around a registering thread's walk of the loaded objects for its TLS
+ * blocks.  dl_iterate_phdr holds the loader's lock throughout, and glibc's
+ * fork does not take that lock: a fork while another thread walks would
+ * leave the child with it held for good, and the child's first collection
+ * (roots.c walks the objects too) would wait forever.  So fork_prepare
+ * (gc.c) takes this lock first, before the gc lock, under which the
+ * collector's own walk runs.  Outside the lock order: nothing is taken
+ * while it is held but the loader's lock. */
+static pthread_mutex_t tls_walk_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct thread threads = {.next = &threads, .prev = &threads}; /* [thread lock] */
 static struct counters retired; /* [thread lock] counters of unregistered threads */
 static struct fixalloc thread_fix = FIXALLOC_INIT((sizeof(struct thread) + 15) & ~(size_t)15);
@@ -89,7 +98,9 @@ thread_attach(void)
 	cache_init(&t->cache);
 	t->id = pthread_self();
 	find_stack(t);
+	pthread_mutex_lock(&tls_walk_lock);
 	dl_iterate_phdr(add_tls_block, t);
+	pthread_mutex_unlock(&tls_walk_lock);
 	pthread_setspecific(exit_key, t);
 	tls_thread = t;
 	tls_cache = &t->cache;
@@ -179,6 +190,19 @@ struct thread *
 thread_next(struct thread *t)
 {
 	return t->next == &threads ? NULL : t->next;
+}
+
+/* Around fork (gc.c): no registering thread is inside its TLS walk. */
+void
+thread_fork_prepare(void)
+{
+	pthread_mutex_lock(&tls_walk_lock);
+}
+
+void
+thread_fork_done(void)
+{
+	pthread_mutex_unlock(&tls_walk_lock);
 }
 
 /* In the child of fork, with every lock held by the forking thread: only
