@@ -27,6 +27,7 @@
 
 #include <errno.h>
 #include <link.h>
+#include <sched.h>
 
 __thread struct thread *tls_thread __attribute__((tls_model("initial-exec")));
 
@@ -196,7 +197,18 @@ thread_next(struct thread *t)
 void
 thread_fork_prepare(void)
 {
-	pthread_mutex_lock(&tls_walk_lock);
+	/* The forking thread is registered: under ThreadSanitizer, which holds
+	 * a stop signal back from a thread blocked in pthread_mutex_lock, it
+	 * polls, as util.c's lock_spin does (the walker may be waiting for the
+	 * loader's lock, held by a collector that waits for this thread). */
+	if (MGC_TSAN) {
+		while (pthread_mutex_trylock(&tls_walk_lock) != 0) {
+			world_poll();
+			sched_yield();
+		}
+	} else {
+		pthread_mutex_lock(&tls_walk_lock);
+	}
 }
 
 void
