@@ -25,7 +25,7 @@ FLAGS_debug   := -O0 -g -DMGC_DEBUG=1
 FLAGS_tsan    := -O1 -g -fsanitize=thread -DMGC_DEBUG=1
 FLAGS_asan    := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -DMGC_DEBUG=1
 FLAGS_valgrind := -O1 -g -DMGC_VALGRIND=1
-LIBS    := -lpthread -ldl
+LIBS    := -lpthread -ldl -lm
 
 SRCS    := $(wildcard src/*.c)
 HDRS    := src/internal.h include/mgc.h
@@ -72,8 +72,9 @@ test-tsan: $(addprefix build/tsan/tests/,$(TTESTS))
 # ones (ThreadSanitizer covers them), test_faults and test_gc_longlist
 # (minutes under Memcheck) and test_gc_stress_mode (it runs itself again
 # through /proc/self/exe, which is Valgrind's own binary there, as does
-# test_gc_reclaim).
-VG_SKIP := test_faults test_gc_longlist test_gc_stress_mode test_gc_reclaim
+# test_gc_reclaim), and the tests of big heaps (test_limit_*, test_scavenge).
+VG_SKIP := test_faults test_gc_longlist test_gc_stress_mode test_gc_reclaim test_limit_soft \
+           test_limit_hard test_scavenge
 VTESTS  := $(filter-out $(TTESTS) $(VG_SKIP),$(TESTS))
 VALGRIND := valgrind -q --error-exitcode=99 --suppressions=$(CURDIR)/tests/valgrind.supp
 build/memcheck/tests/%: build/valgrind/tests/% tests/valgrind.supp

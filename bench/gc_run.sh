@@ -82,7 +82,7 @@ defines() {
 
 backend_libs() {
 	case $1 in
-	mgc*) echo "$MGC_LIB -lpthread -ldl" ;;
+	mgc*) echo "$MGC_LIB -lpthread -ldl -lm" ;;
 	boehm*) echo "-lgc -lpthread" ;;
 	esac
 }

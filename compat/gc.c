@@ -291,15 +291,16 @@ GC_size(const void *p)
 
 static int saved_percent;
 
-/* Boehm collects once the program has allocated heap/divisor bytes since the
- * last collection, where the heap counts its free and fragmented pages too,
- * so its heap settles above live * divisor / (divisor - 1).  Measured on
- * the real programs (bench/programs.sh), its default divisor of 3 is best
- * matched by a gc percent of 60: 75 gave the same mean heap but a peak
- * 20% above Boehm's on neko, whose phases build large structures that are
- * all live when a collection finds them; 50 cost neko a tenth of its time
- * for 3% of memory.  So the divisor d maps to 120 / (d - 1).  Caller holds
- * compat_lock. */
+/* The divisor as a percent, for programs that set one
+ * (GC_set_free_space_divisor, GC_FREE_SPACE_DIVISOR): Boehm collects once
+ * the program has allocated heap/divisor bytes since the last collection,
+ * where the heap counts its free and fragmented pages too, so its heap
+ * settles above live * divisor / (divisor - 1).  Measured on the real
+ * programs (bench/programs.sh), its default divisor of 3 is best matched by
+ * a gc percent of 60, so the divisor d maps to 120 / (d - 1).  A program
+ * that sets no divisor gets mgc's adaptive pacing (src/pace.c), which beats
+ * the fixed rule on time and memory at once (docs/BENCHMARKS.md).  Caller
+ * holds compat_lock. */
 static void
 apply_divisor_locked(GC_word d)
 {
@@ -331,22 +332,99 @@ GC_get_free_space_divisor(void)
  * several times larger. */
 enum { BOEHM_MIN_HEAP = 512 << 10 };
 
-/* The heap growth Boehm would choose (GC_FREE_SPACE_DIVISOR, as Boehm
- * reads it, else its default), unless MGC_GCPERCENT asks for mgc's.  Set on
- * the first allocation or GC_init, not at load: a preloaded process that
- * never calls the collector never starts it. */
+static size_t heap_floor = BOEHM_MIN_HEAP; /* [compat lock] GC_expand_hp adds to it */
+static int force_unmap;                    /* [compat lock] */
+
+/* A size in Boehm's environment syntax: a number and an optional k, m or
+ * g (powers of 1024); 0 if absent or unreadable. */
+static size_t
+env_size(const char *name)
+{
+	const char *v = getenv(name);
+	char *end;
+	if (v == NULL)
+		return 0;
+	unsigned long long n = strtoull(v, &end, 10);
+	switch (*end) {
+	case 'k':
+	case 'K':
+		n <<= 10;
+		break;
+	case 'm':
+	case 'M':
+		n <<= 20;
+		break;
+	case 'g':
+	case 'G':
+		n <<= 30;
+		break;
+	default:
+		break;
+	}
+	return (size_t)n;
+}
+
+/* Boehm's settings from its environment (GC_INITIAL_HEAP_SIZE,
+ * GC_MAXIMUM_HEAP_SIZE, GC_FREE_SPACE_DIVISOR), unless MGC_GCPERCENT asks
+ * for mgc's rule.  Set on the first allocation or GC_init, not at load: a
+ * preloaded process that never calls the collector never starts it. */
 static void
 pace_like_boehm(void)
 {
 	const char *env = getenv("GC_FREE_SPACE_DIVISOR");
-	mgc_set_min_heap(BOEHM_MIN_HEAP);
-	if (getenv("MGC_GCPERCENT") != NULL)
-		return;
-	if (env != NULL && atol(env) > 0)
-		GC_free_space_divisor = (GC_word)atol(env);
+	size_t initial = env_size("GC_INITIAL_HEAP_SIZE");
+	size_t max = env_size("GC_MAXIMUM_HEAP_SIZE");
 	compat_lock_acquire();
-	apply_divisor_locked(GC_free_space_divisor);
+	if (initial > heap_floor)
+		heap_floor = initial;
+	mgc_set_min_heap(heap_floor);
+	if (max != 0)
+		mgc_set_max_heap(max);
+	if (getenv("MGC_GCPERCENT") == NULL && env != NULL && atol(env) > 0) {
+		GC_free_space_divisor = (GC_word)atol(env);
+		apply_divisor_locked(GC_free_space_divisor);
+	}
 	compat_lock_release();
+}
+
+/* Boehm's GC_expand_hp grows the heap by `bytes`, and a bigger heap fills
+ * longer before a collection: here, the floor below which no collection
+ * starts grows by `bytes` (cumulatively, from the initial heap size). */
+int GC_CALL
+GC_expand_hp(size_t bytes)
+{
+	pace_once();
+	compat_lock_acquire();
+	heap_floor += bytes;
+	mgc_set_min_heap(heap_floor);
+	compat_lock_release();
+	return 1;
+}
+
+/* A hard limit: past it an allocation collects once, then fails and the
+ * oom function is called (as in Boehm).  0: none. */
+void GC_CALL
+GC_set_max_heap_size(GC_word n)
+{
+	pace_once();
+	mgc_set_max_heap(n);
+}
+
+void GC_CALL
+GC_set_force_unmap_on_gcollect(int on)
+{
+	compat_lock_acquire();
+	force_unmap = on;
+	compat_lock_release();
+}
+
+int GC_CALL
+GC_get_force_unmap_on_gcollect(void)
+{
+	compat_lock_acquire();
+	int on = force_unmap;
+	compat_lock_release();
+	return on;
 }
 
 void GC_CALL
@@ -354,7 +432,13 @@ GC_gcollect(void)
 {
 	if (GC_dont_gc)
 		return;
-	mgc_collect();
+	compat_lock_acquire();
+	int unmap = force_unmap;
+	compat_lock_release();
+	if (unmap)
+		mgc_release_memory();
+	else
+		mgc_collect();
 	compat_links_sweep();
 	GC_gc_no = GC_get_gc_no();
 }
@@ -362,7 +446,11 @@ GC_gcollect(void)
 void GC_CALL
 GC_gcollect_and_unmap(void)
 {
-	GC_gcollect();
+	if (GC_dont_gc)
+		return;
+	mgc_release_memory();
+	compat_links_sweep();
+	GC_gc_no = GC_get_gc_no();
 }
 
 int GC_CALL
@@ -513,19 +601,6 @@ GC_get_heap_usage_safe(GC_word *pheap_size, GC_word *pfree_bytes, GC_word *punma
 		*pbytes_since_gc = GC_get_bytes_since_gc();
 	if (ptotal_bytes != NULL)
 		*ptotal_bytes = GC_get_total_bytes();
-}
-
-int GC_CALL
-GC_expand_hp(size_t bytes)
-{
-	(void)bytes;
-	return 1;
-}
-
-void GC_CALL
-GC_set_max_heap_size(GC_word n)
-{
-	(void)n;
 }
 
 /* ---- roots ---- */

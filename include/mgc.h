@@ -76,20 +76,61 @@ void  *mgc_base(const void *p, size_t *size);
  * counts in alloc (as Go's HeapAlloc). */
 void   mgc_collect(void);
 /* Next collection starts when the heap has grown percent% over the live heap
- * left by the last one (default 100, or env MGC_GCPERCENT, which accepts
- * "off" or a decimal integer and nothing else; "off" or <0
- * disables automatic collection; mgc_collect still collects).  0 collects
- * whenever the heap grows past the live heap.  An unparsable MGC_GCPERCENT is
- * reported on stderr (naming MGC_GCPERCENT) and ignored.  Returns the previous value (-1 for off).
- * The trigger compares alloc with next_gc (UINT64_MAX while off). */
+ * left by the last one (env MGC_GCPERCENT, which accepts "off", "adaptive"
+ * or a decimal integer and nothing else; "off" or <0 disables automatic
+ * collection; mgc_collect still collects).  0 collects whenever the heap
+ * grows past the live heap.  An unparsable MGC_GCPERCENT is reported on
+ * stderr (naming MGC_GCPERCENT) and ignored.  Returns the previous value
+ * (-1 for off).  The trigger compares alloc with next_gc (UINT64_MAX while
+ * off).
+ * (mgc extension) The default is not a fixed percent but the adaptive rule,
+ * MGC_GCPERCENT_ADAPTIVE: the heap may grow over the live heap by the
+ * square root of (a constant x the allocation rate x the time a collection
+ * takes), measured as the program runs, kept between 25% and 200% of the
+ * live heap (docs/DESIGN.md, "Pacing").  A program that allocates fast
+ * relative to its live heap gets fewer collections; one that allocates
+ * little keeps a tighter heap.  Passing MGC_GCPERCENT_ADAPTIVE selects it;
+ * when it was in force, MGC_GCPERCENT_ADAPTIVE is returned (so saving and
+ * restoring the returned value restores the rule).  Any percent, or "off",
+ * replaces it. */
+#define MGC_GCPERCENT_ADAPTIVE (-2)
 int    mgc_set_gc_percent(int percent);
 /* (mgc extension) The smallest next_gc the pacing above sets: no automatic
  * collection starts before alloc reaches it (default 4 MiB).  A smaller one
  * keeps small programs small at the cost of more, cheaper collections; a
  * larger one saves collections while the heap is young.  0 means the
- * default.  Returns the previous value; takes effect from the next
- * collection, or at once if none ran yet. */
+ * default.  Returns the previous value; takes effect at once. */
 size_t mgc_set_min_heap(size_t bytes);
+/* (mgc extension) A soft limit on the memory mgc holds (sys less
+ * heap_released: heap pages in use and free but not yet returned, and
+ * metadata), as Go's GOMEMLIMIT; env MGC_MEMLIMIT takes a decimal number of
+ * bytes with an optional unit B, KiB, MiB, GiB or TiB ("512MiB", "2GiB"), or
+ * "off".  The next collection starts early enough for the heap to stay
+ * within it, and free pages above it go back to the OS.  When the live heap
+ * itself does not fit, the collector takes at most about half the time: the
+ * program runs between two collections for at least as long as the last one
+ * took, and memory grows past the limit rather than the program stalling in
+ * back-to-back collections.  The limit holds also while automatic
+ * collection is "off" (the percent rule): collections then start only at
+ * the limit.  0 or SIZE_MAX: no limit (the default).  Returns the previous
+ * limit (0 for none); takes effect at once. */
+size_t mgc_set_memory_limit(size_t bytes);
+/* (mgc extension) A hard maximum on heap_inuse (env MGC_MAXHEAP, same
+ * syntax as MGC_MEMLIMIT).  An allocation that would take the heap past it
+ * runs one full collection and tries again, then returns NULL with errno
+ * ENOMEM; the heap stays usable, and smaller allocations may still succeed.
+ * Automatic collections start before the heap gets near it.  0 or SIZE_MAX:
+ * none (the default).  Returns the previous maximum (0 for none); a maximum
+ * below the current heap refuses growth from then on, it frees nothing. */
+size_t mgc_set_max_heap(size_t bytes);
+/* (mgc extension) Collect (as mgc_collect), then return every free page of
+ * the heap to the OS (Go's debug.FreeOSMemory).  Without it, free memory
+ * goes back in the background: mgc's scavenger thread, started at the
+ * first collection, keeps the mapped heap within about an eighth of what
+ * the next collection's goal needs, and a program that stops allocating
+ * after dropping much of its heap gets one collection from it within a few
+ * seconds, so that the memory it dropped goes back too. */
+void   mgc_release_memory(void);
 
 /* Which one to use when a block dies:
  *   - A cleanup (mgc_add_cleanup) to release something the block stands
@@ -208,6 +249,8 @@ void   mgc_read_stats(mgc_stats *out);
  *
  * Environment (read once, at initialisation):
  *   MGC_GCPERCENT        see mgc_set_gc_percent.
+ *   MGC_MEMLIMIT         see mgc_set_memory_limit.
+ *   MGC_MAXHEAP          see mgc_set_max_heap.
  *   MGC_TRACE=1          one line per collection on stderr: number, time since
  *                        start, pause, heap before -> after -> next goal, blocks
  *                        freed, threads stopped, root and stack bytes scanned.

@@ -199,15 +199,9 @@ alloc_large(struct cache *c, size_t size, bool noscan)
 	return p;
 }
 
-void *
-alloc_slow(size_t size, bool noscan)
+static void *
+alloc_once(struct cache *c, size_t size, bool noscan)
 {
-	struct cache *c = tls_cache;
-	if (c == NULL && (c = thread_attach()) == NULL)
-		return enomem();
-	if (unlikely(gc_stress || gc_due()))
-		gc_auto();
-	sweep_some();
 	if (size > MAX_SMALL)
 		return alloc_large(c, size, noscan);
 	unsigned sc = sizeclass_of(size) << 1 | noscan;
@@ -218,6 +212,24 @@ alloc_slow(size_t size, bool noscan)
 		if (!cache_refill(c, sc))
 			return enomem();
 	}
+}
+
+void *
+alloc_slow(size_t size, bool noscan)
+{
+	struct cache *c = tls_cache;
+	if (c == NULL && (c = thread_attach()) == NULL)
+		return enomem();
+	if (unlikely(gc_stress || gc_due()))
+		gc_auto();
+	sweep_some();
+	void *p = alloc_once(c, size, noscan);
+	/* At the heap's maximum: one full collection, then a last try. */
+	if (p == NULL && size <= MAX_REQUEST && heap_has_max()) {
+		gc_collect_full();
+		p = alloc_once(c, size, noscan);
+	}
+	return p;
 }
 
 /* ---- free ---------------------------------------------------------------- */

@@ -29,8 +29,12 @@
  * (cache_publish: refills, cache overflows, large blocks), so it follows
  * alloc within a few cache batches per thread without a shared counter on
  * the fast path.  A collection starts (gc_auto, called from allocation slow
- * paths) when it reaches gc_trigger = marked × (1 + percent/100), at least
- * 4 MiB.
+ * paths) when it reaches gc_trigger, the goal pace.c sets after each
+ * collection from what this file measures (bytes marked, the collection's
+ * time, the bytes allocated since the last one and the time that took).
+ * Under a memory limit the page heap can also bring it forward
+ * (gc_pressure), and the scavenger collects a program gone idle
+ * (scavenge.c).
  *
  * Locking: gc_lock (roots.c) is the top of the lock order.  The figures
  * below are [gc lock].
@@ -39,73 +43,26 @@
 
 #include <stdio.h>
 
-enum { MIN_HEAP = 4 << 20 };
-
 _Atomic int64_t heap_live;
-_Atomic int64_t gc_trigger = MIN_HEAP;
+_Atomic int64_t gc_trigger = 4 << 20;
 bool gc_stress;
 
-static int percent;                  /* [gc lock] -1: off */
-static uint64_t min_heap = MIN_HEAP; /* [gc lock] */
-static uint64_t live_after;          /* [gc lock] marked bytes of the last cycle */
-static struct gc_figures figs;       /* [gc lock] */
-static _Atomic uint64_t completed;   /* [atomic] copy of figs.num_gc */
+static struct gc_figures figs;     /* [gc lock] */
+static _Atomic uint64_t completed; /* [atomic] copy of figs.num_gc */
 static uint64_t start_ns;
+static _Atomic uint64_t last_end_ns; /* [gc lock] to write: when the last collection ended */
+static _Atomic uint64_t last_gc_ns;  /* [gc lock] to write: how long it took */
+static uint64_t last_alloc_total;    /* [gc lock] bytes ever allocated, then */
+static uint64_t live_after;          /* [gc lock] marked bytes of the last cycle */
 
 struct cycle {
 	size_t stopped;
 	uint64_t pause_ns;
-	uint64_t heap_before, blocks_before;
+	uint64_t heap_before, blocks_before, alloc_total;
+	uint64_t held_before; /* memory mgc held when the collection started */
 	struct mark_result mark;
 	struct special_result special;
 };
-
-/* ---- pacing -------------------------------------------------------------- */
-
-static uint64_t
-goal(void)
-{
-	if (percent < 0)
-		return UINT64_MAX;
-	uint64_t g = live_after + live_after / 100 * (uint64_t)percent +
-	             live_after % 100 * (uint64_t)percent / 100;
-	return g < min_heap ? min_heap : g;
-}
-
-static void
-set_goal_locked(void)
-{
-	figs.next_gc = goal();
-	figs.enabled = percent >= 0;
-	/* next_gc counts block bytes; the pages holding them are up to a
-	 * quarter more (partly used spans, class rounding). */
-	heap_set_retain_goal(percent < 0 ? 0 : figs.next_gc + figs.next_gc / 4);
-	atomic_store(&gc_trigger, figs.next_gc > INT64_MAX ? INT64_MAX : (int64_t)figs.next_gc);
-}
-
-int
-mgc_set_gc_percent(int p)
-{
-	mgc_init();
-	lock_acquire(&gc_lock);
-	int old = percent;
-	percent = p < 0 ? -1 : p;
-	set_goal_locked();
-	lock_release(&gc_lock);
-	return old;
-}
-
-size_t
-mgc_set_min_heap(size_t bytes)
-{
-	mgc_init();
-	lock_acquire(&gc_lock);
-	size_t old = (size_t)min_heap;
-	min_heap = bytes == 0 ? MIN_HEAP : bytes;
-	set_goal_locked();
-	lock_release(&gc_lock);
-	return old;
-}
 
 /* ---- the stop-the-world part --------------------------------------------- */
 
@@ -143,7 +100,11 @@ count_before(struct cycle *cy)
 	thread_sum_counters_locked(&k);
 	sweep_read_counts(&blocks, &bytes);
 	cy->heap_before = k.bytes_alloc - k.bytes_freed - bytes;
+	cy->alloc_total = k.bytes_alloc;
 	cy->blocks_before = k.nmalloc - k.nfree - blocks;
+	struct heap_figures h;
+	heap_read_figures(&h);
+	cy->held_before = os_sys_bytes() - h.released_bytes;
 }
 
 static NOINLINE void stopped_work(struct cycle *cy, uintptr_t self_lo);
@@ -212,6 +173,7 @@ static void
 trace(const struct cycle *cy)
 {
 	double mib = 1024.0 * 1024.0;
+	uint64_t goal = pace_goal_locked();
 	fprintf(stderr,
 	        "mgc: gc %llu @%.3fs pause %.3fms: heap %.1f -> %.1f -> %.1f MiB, %llu blocks "
 	        "freed, "
@@ -219,8 +181,7 @@ trace(const struct cycle *cy)
 	        "%llu finalizable blocks held back (ordering or cycles)\n",
 	        (unsigned long long)figs.num_gc, (double)(now_ns() - start_ns) / 1e9,
 	        (double)cy->pause_ns / 1e6, (double)cy->heap_before / mib,
-	        (double)cy->mark.marked_bytes / mib,
-	        figs.next_gc == UINT64_MAX ? 0.0 : (double)figs.next_gc / mib,
+	        (double)cy->mark.marked_bytes / mib, goal == UINT64_MAX ? 0.0 : (double)goal / mib,
 	        (unsigned long long)(cy->blocks_before - cy->mark.marked_blocks), cy->stopped,
 	        (unsigned long long)cy->mark.root_bytes / 1024,
 	        (unsigned long long)cy->mark.stack_bytes / 1024,
@@ -232,6 +193,7 @@ static void
 collect_locked(void)
 {
 	struct cycle cy = {0};
+	uint64_t t0 = now_ns();
 	central_release_empty();
 	mark_start_helpers();
 	roots_collect_then(stop_and_mark, &cy);
@@ -240,12 +202,25 @@ collect_locked(void)
 	figs.pause_total_ns += cy.pause_ns;
 	if (cy.pause_ns > figs.pause_max_ns)
 		figs.pause_max_ns = cy.pause_ns;
+	uint64_t t1 = now_ns();
+	struct pace_sample ps = {
+	        .live = cy.mark.marked_bytes,
+	        .allocated = cy.alloc_total - last_alloc_total,
+	        .mutator_ns = t0 > last_end_ns ? t0 - last_end_ns : 0,
+	        .gc_ns = t1 - t0,
+	        .heap_before = cy.heap_before,
+	        .held_before = cy.held_before,
+	};
+	pace_after_cycle_locked(&ps);
+	last_end_ns = t1;
+	last_gc_ns = t1 - t0;
+	last_alloc_total = cy.alloc_total;
 	live_after = cy.mark.marked_bytes;
-	set_goal_locked();
 	atomic_store(&completed, figs.num_gc);
 	if (knobs.trace)
 		trace(&cy);
 	special_wake_runner();
+	scavenge_start();
 }
 
 void
@@ -261,11 +236,12 @@ gc_auto(void)
 	lock_release(&gc_lock);
 }
 
+/* A full collection and sweep, with the spans it emptied back in the page
+ * heap and free memory above the retain goal released; the caller holds no
+ * mgc lock and is registered (or is the scavenger). */
 void
-mgc_collect(void)
+gc_collect_full(void)
 {
-	if (thread_attach() == NULL)
-		return;
 	wipe_traces();
 	lock_acquire(&gc_lock);
 	sweep_finish();
@@ -273,7 +249,50 @@ mgc_collect(void)
 	sweep_finish();
 	central_release_empty();
 	lock_release(&gc_lock);
+	heap_scavenge(scavenge_free_keep(), UINT64_MAX);
+}
+
+void
+mgc_collect(void)
+{
+	if (thread_attach() == NULL)
+		return;
+	gc_collect_full();
+}
+
+void
+mgc_release_memory(void)
+{
+	if (thread_attach() == NULL)
+		return;
+	gc_collect_full();
 	heap_release_free();
+}
+
+/* The heap is about to pass the memory limit (heap.c).  Bring the next
+ * collection forward to the next allocation slow path, unless the program
+ * has run for less time since the last one than that one took: then the
+ * heap grows past the limit instead, so that collections take at most about
+ * half the time (pace.c).  The trigger is set again when it ends. */
+void
+gc_pressure(void)
+{
+	uint64_t since = now_ns() - atomic_load(&last_end_ns);
+	if (since >= atomic_load(&last_gc_ns))
+		atomic_store(&gc_trigger, 0);
+}
+
+/* Bytes allocated since the last collection ended, and when it ended. */
+uint64_t
+gc_alloc_since(uint64_t *last_ns)
+{
+	struct counters k;
+	thread_sum_counters(&k);
+	lock_acquire(&gc_lock);
+	uint64_t since = k.bytes_alloc > last_alloc_total ? k.bytes_alloc - last_alloc_total : 0;
+	*last_ns = last_end_ns;
+	lock_release(&gc_lock);
+	return since;
 }
 
 void
@@ -281,6 +300,8 @@ gc_read_figures(struct gc_figures *out)
 {
 	lock_acquire(&gc_lock);
 	*out = figs;
+	out->next_gc = pace_goal_locked();
+	out->enabled = pace_enabled_locked();
 	lock_release(&gc_lock);
 }
 
@@ -354,6 +375,7 @@ fork_child(void)
 	central_after_fork_child();
 	thread_after_fork_child();
 	special_after_fork_child();
+	scavenge_after_fork_child();
 	mark_after_fork_child();
 	world_after_fork_child();
 	thread_unlock_registry();
@@ -365,9 +387,11 @@ void
 gc_init(void)
 {
 	start_ns = now_ns();
-	percent = knobs.gc_percent;
+	last_end_ns = start_ns;
 	gc_stress = knobs.collect_every;
-	set_goal_locked();
+	lock_acquire(&gc_lock);
+	pace_init();
+	lock_release(&gc_lock);
 	if (pthread_atfork(fork_prepare, fork_parent, fork_child) != 0)
 		fatal("mgc: pthread_atfork failed");
 }

@@ -17,14 +17,23 @@
  * zero and are not cleared again.  Releasing: free memory the heap will need
  * again before the next collection is kept; the rest goes back.  The
  * collector sets the retain goal (heap_set_retain_goal: the heap's size when
- * the next collection is due, with slack for fragmentation).  When free,
- * unreleased memory exceeds the larger of what that goal still needs, an
- * eighth of the heap and 32 MiB, whole free spans are given back with
- * os_release until three quarters of that limit is left.  Releasing below the
- * goal would only make the program fault the same pages in again within one
- * cycle (a heap that swings between its live size and its goal at every
- * collection did just that).  Released bytes are counted in heap_released
- * until the span is used again.
+ * the next collection is due, with slack for fragmentation).  The background
+ * scavenger (scavenge.c) releases free spans beyond what that goal still
+ * needs, a step at a time (heap_scavenge).  Freeing a span also releases at
+ * once, when free, unreleased memory exceeds the larger of what the goal
+ * still needs, an eighth of the heap and 32 MiB, until three quarters of
+ * that limit is left: a burst of freeing should not wait for the scavenger.
+ * Releasing below the goal would only make the program fault the same pages
+ * in again within one cycle (a heap that swings between its live size and
+ * its goal at every collection did just that).  Released bytes are counted
+ * in heap_released until the span is used again.
+ *
+ * Limits (pace.c sets them).  Under a memory limit, free memory is released
+ * down to what the limit leaves, and growth that would bring the memory mgc
+ * holds within a 32nd of the limit asks for a collection first
+ * (gc_pressure).  Under a maximum, a span that would take the in-use pages
+ * past it is refused: heap_alloc_span returns NULL and allocation collects
+ * and tries once more (alloc.c).
  *
  * The page map.  pagemap_l1 has one entry per 64 MiB of the 48-bit address
  * space (2^22 entries in a sparse mapping that reads as zero everywhere and
@@ -77,6 +86,8 @@ static struct {
 static struct heap_figures fig;      /* [heap lock] */
 static uint64_t free_unreleased;     /* [heap lock] bytes in free, unreleased spans */
 static _Atomic uint64_t retain_goal; /* heap bytes worth keeping; set by the collector */
+static uint64_t max_inuse;           /* [heap lock] hard maximum of fig.inuse_bytes, 0: none */
+static uint64_t soft_limit;          /* [heap lock] the memory limit (pace.c), 0: none */
 static uint64_t l1_written[L1_ENTRIES * sizeof(void *) / L1_PAGE / 64]; /* [heap lock] */
 static struct span *spare_records;  /* [heap lock] recycled span records, linked by next */
 static struct span **inuse;         /* [heap lock] every in-use span, in no order */
@@ -371,17 +382,23 @@ release_span(struct span *s)
 	fig.released_bytes += s->npages * PAGE_SIZE;
 }
 
-/* Release free spans, largest first (the big list, then 127..1 pages), until at most `keep` bytes
- * of free memory remain unreleased. */
-static void
-scavenge(uint64_t keep)
+/* Release free spans, largest first (the big list, then 127..1 pages), until
+ * at most `keep` bytes of free memory remain unreleased or at least `budget`
+ * bytes went back; returns the bytes released. */
+static uint64_t
+scavenge(uint64_t keep, uint64_t budget)
 {
-	for (int i = 0; i < NUM_BUCKETS && free_unreleased > keep; i++) {
+	uint64_t done = 0;
+	for (int i = 0; i < NUM_BUCKETS && free_unreleased > keep && done < budget; i++) {
 		struct span *head = &buckets[i == 0 ? 0 : NUM_BUCKETS - i];
-		for (struct span *s = head->next; s != head && free_unreleased > keep; s = s->next)
-			if (!s->released)
+		for (struct span *s = head->next;
+		     s != head && free_unreleased > keep && done < budget; s = s->next)
+			if (!s->released) {
+				done += s->npages * PAGE_SIZE;
 				release_span(s);
+			}
 	}
+	return done;
 }
 
 static void
@@ -393,8 +410,16 @@ maybe_scavenge(void)
 		limit = goal - fig.inuse_bytes;
 	if (limit < SCAVENGE_MIN)
 		limit = SCAVENGE_MIN;
+	if (soft_limit != 0) { /* what the limit leaves, at most */
+		uint64_t held = os_sys_bytes() - fig.released_bytes;
+		uint64_t room = soft_limit > held - free_unreleased
+		                        ? soft_limit - (held - free_unreleased)
+		                        : 0;
+		if (room < limit)
+			limit = room;
+	}
 	if (free_unreleased > limit)
-		scavenge(limit / 4 * 3);
+		scavenge(limit / 4 * 3, UINT64_MAX);
 }
 
 void
@@ -403,11 +428,61 @@ heap_set_retain_goal(uint64_t bytes)
 	atomic_store_explicit(&retain_goal, bytes, memory_order_relaxed);
 }
 
+uint64_t
+heap_retain_goal(void)
+{
+	return atomic_load_explicit(&retain_goal, memory_order_relaxed);
+}
+
+void
+heap_set_limits(uint64_t soft, uint64_t max)
+{
+	lock_acquire(&heap_mutex);
+	soft_limit = soft;
+	max_inuse = max;
+	lock_release(&heap_mutex);
+}
+
+/* Before committing `need` more bytes under a memory limit: give free pages
+ * back first, and if the heap would still come within a 32nd of the limit,
+ * ask for a collection (the pacer's goal is an estimate; this is the
+ * backstop, early enough that the growth until the collection runs stays
+ * under the limit). */
+static void
+grow_under_limit(size_t need)
+{
+	uint64_t line = soft_limit - soft_limit / 32;
+	uint64_t held = os_sys_bytes() - fig.released_bytes + need;
+	if (held <= line)
+		return;
+	held -= scavenge(0, held - line);
+	if (held > line)
+		gc_pressure();
+}
+
+bool
+heap_has_max(void)
+{
+	lock_acquire(&heap_mutex);
+	bool has = max_inuse != 0;
+	lock_release(&heap_mutex);
+	return has;
+}
+
+uint64_t
+heap_scavenge(uint64_t keep, uint64_t budget)
+{
+	lock_acquire(&heap_mutex);
+	uint64_t done = scavenge(keep, budget);
+	lock_release(&heap_mutex);
+	return done;
+}
+
 void
 heap_release_free(void)
 {
 	lock_acquire(&heap_mutex);
-	scavenge(0);
+	scavenge(0, UINT64_MAX);
 	lock_release(&heap_mutex);
 }
 
@@ -430,6 +505,8 @@ static bool
 heap_grow(size_t npages)
 {
 	size_t need = round_up(npages * PAGE_SIZE, GROW_MIN);
+	if (soft_limit != 0)
+		grow_under_limit(need);
 	bool huge = committed >= HUGE_AFTER;
 	if (huge) /* end on a huge-page boundary, so later commits are aligned */
 		need = round_up(arena.next + need, HUGE_PAGE) - arena.next;
@@ -459,6 +536,7 @@ heap_grow(size_t npages)
 	if (huge)
 		os_hint_huge((void *)arena.next, need);
 	committed += need;
+	fig.committed_bytes = committed;
 	s->base = arena.next;
 	s->npages = need / PAGE_SIZE;
 	arena.next += need;
@@ -578,6 +656,10 @@ heap_alloc_span(size_t npages, enum span_kind kind, unsigned spanclass, size_t l
                 _Atomic uintptr_t *pin)
 {
 	lock_acquire(&heap_mutex);
+	if (max_inuse != 0 && fig.inuse_bytes + npages * PAGE_SIZE > max_inuse) {
+		lock_release(&heap_mutex);
+		return NULL;
+	}
 	struct span *rest = record_alloc();
 	struct span *s = rest ? free_find(npages) : NULL;
 	if (rest != NULL && s == NULL && heap_grow(npages))

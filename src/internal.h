@@ -311,6 +311,15 @@ struct span *heap_alloc_span(size_t npages, enum span_kind kind, unsigned spancl
 void heap_free_span(struct span *s);
 void heap_release_free(void);              /* give every free span's pages back to the OS */
 void heap_set_retain_goal(uint64_t bytes); /* free memory below this heap size is kept */
+/* The memory limit (growth past it asks for a collection) and the maximum
+ * of in-use pages (never exceeded); 0: none. */
+void heap_set_limits(uint64_t soft, uint64_t max);
+bool heap_has_max(void);
+/* Release free pages, biggest spans first, while more than `keep` bytes of
+ * free pages are unreleased, stopping once `budget` bytes or more went back;
+ * returns the bytes released. */
+uint64_t heap_scavenge(uint64_t keep, uint64_t budget);
+uint64_t heap_retain_goal(void);
 void heap_free_large(struct span *s);      /* explicit free of a large block's span */
 extern _Atomic uint32_t heap_sweepgen;     /* [atomic; written with the world stopped] */
 extern _Atomic uintptr_t heap_lo, heap_hi; /* [atomic] bounds of every arena so far */
@@ -332,6 +341,7 @@ struct heap_figures {
 	uint64_t inuse_bytes;
 	uint64_t released_bytes;
 	uint64_t free_bytes;
+	uint64_t committed_bytes; /* pages ever committed: in use, free and released */
 };
 void heap_read_figures(struct heap_figures *out);
 void heap_verify(void); /* world stopped: free lists and page map agree */
@@ -557,6 +567,28 @@ struct gc_figures {
 	bool enabled;
 };
 void gc_read_figures(struct gc_figures *out);
+void gc_collect_full(void); /* a full collection and sweep; no mgc lock held */
+void gc_pressure(void);     /* over the memory limit: collect soon, CPU cap allowing */
+uint64_t gc_alloc_since(uint64_t *last_ns); /* bytes allocated since the last collection */
+
+/* ---- pace.c: the heap goal */
+struct pace_sample {
+	uint64_t live;        /* bytes marked */
+	uint64_t allocated;   /* bytes allocated since the previous collection */
+	uint64_t mutator_ns;  /* time from the end of the previous collection to this one */
+	uint64_t gc_ns;       /* this collection's time */
+	uint64_t heap_before; /* block bytes when it started (alloc) */
+	uint64_t held_before; /* memory mgc held then (sys less released) */
+};
+void pace_init(void);
+void pace_after_cycle_locked(const struct pace_sample *s);
+uint64_t pace_goal_locked(void); /* next_gc; UINT64_MAX when automatic collection is off */
+bool pace_enabled_locked(void);
+
+/* ---- scavenge.c: the background scavenger */
+void scavenge_start(void);         /* after a collection: start or wake it */
+uint64_t scavenge_free_keep(void); /* free, unreleased bytes worth keeping now */
+void scavenge_after_fork_child(void);
 
 static inline bool
 gc_due(void)
@@ -570,7 +602,9 @@ void verify_heap(const struct sweep_item *items, size_t n); /* world stopped */
 
 /* ---- util.c: knobs from the environment, read once */
 struct knobs {
-	int gc_percent; /* -1: off */
+	int gc_percent;    /* -1: off; MGC_GCPERCENT_ADAPTIVE: the adaptive rule */
+	uint64_t memlimit; /* MGC_MEMLIMIT, 0: none */
+	uint64_t max_heap; /* MGC_MAXHEAP, 0: none */
 	bool trace;
 	bool collect_every;
 	int sig_suspend, sig_restart;

@@ -22,7 +22,8 @@
 #include <time.h>
 #include <unistd.h>
 
-struct knobs knobs = {.gc_percent = 100, .sig_suspend = SIGPWR, .sig_restart = SIGXCPU};
+struct knobs knobs = {
+        .gc_percent = MGC_GCPERCENT_ADAPTIVE, .sig_suspend = SIGPWR, .sig_restart = SIGXCPU};
 
 static __thread unsigned held_levels; /* [owner] debug: bit n = a level-n lock is held */
 
@@ -140,13 +141,52 @@ read_gc_percent(void)
 		return;
 	if (strcmp(v, "off") == 0)
 		knobs.gc_percent = -1;
+	else if (strcmp(v, "adaptive") == 0)
+		knobs.gc_percent = MGC_GCPERCENT_ADAPTIVE;
 	else if (parse_int(v, &n) && n <= 1000000 && n >= -1000000)
 		knobs.gc_percent = n < 0 ? -1 : (int)n;
 	else
 		fprintf(stderr,
-		        "mgc: MGC_GCPERCENT=\"%s\" is neither \"off\" nor a decimal integer; "
-		        "ignored\n",
+		        "mgc: MGC_GCPERCENT=\"%s\" is not \"off\", \"adaptive\" or a decimal "
+		        "integer; ignored\n",
 		        v);
+}
+
+/* A byte count as Go's GOMEMLIMIT takes it: a decimal integer and an
+ * optional unit B, KiB, MiB, GiB or TiB (powers of 1024); "off" is 0. */
+static bool
+parse_bytes(const char *s, uint64_t *out)
+{
+	static const struct {
+		const char *unit;
+		int shift;
+	} units[] = {{"", 0}, {"B", 0}, {"KiB", 10}, {"MiB", 20}, {"GiB", 30}, {"TiB", 40}};
+	if (strcmp(s, "off") == 0) {
+		*out = 0;
+		return true;
+	}
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno != 0 || end == s || s[0] < '0' || s[0] > '9')
+		return false;
+	for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
+		if (strcmp(end, units[i].unit) == 0 && v <= UINT64_MAX >> units[i].shift) {
+			*out = (uint64_t)v << units[i].shift;
+			return true;
+		}
+	return false;
+}
+
+static void
+read_bytes(const char *name, uint64_t *out)
+{
+	const char *v = getenv(name);
+	if (v != NULL && !parse_bytes(v, out))
+		fprintf(stderr,
+		        "mgc: %s=\"%s\" is not a size (a number with B, KiB, MiB, GiB or TiB, "
+		        "or \"off\"); ignored\n",
+		        name, v);
 }
 
 static void
@@ -194,6 +234,8 @@ void
 knobs_init(void)
 {
 	read_gc_percent();
+	read_bytes("MGC_MEMLIMIT", &knobs.memlimit);
+	read_bytes("MGC_MAXHEAP", &knobs.max_heap);
 	knobs.trace = read_flag("MGC_TRACE");
 	knobs.collect_every = read_flag("MGC_COLLECT_EVERY");
 	read_markers();

@@ -1,15 +1,16 @@
 /* test_gc_reclaim — garbage is reclaimed, and MGC_GCPERCENT /
  * mgc_set_gc_percent control automatic collection.
  *
- * With the default setting (100), a live set of about 1 MiB survives the
- * allocation of 50 times as much garbage of mixed sizes, large blocks
- * included: collections start by themselves, sys stays bounded and the live
- * set is intact.  With automatic collection off (-1), 64 MiB of garbage
+ * With the default setting (the adaptive rule, MGC_GCPERCENT_ADAPTIVE) and
+ * with 100, a live set of about 1 MiB survives the allocation of 50 times as
+ * much garbage of mixed sizes, large blocks included: collections start by
+ * themselves, sys stays bounded and the live set is intact.  With automatic collection off (-1), 64 MiB of garbage
  * start no collection, enable_gc is false and next_gc is UINT64_MAX, while
  * mgc_collect still collects; mgc_set_gc_percent returns the previous value
  * (-1 for off).  Finally the program runs itself again with MGC_GCPERCENT
  * set to valid and invalid values: the valid ones take effect silently, an
- * invalid one is reported on stderr (naming MGC_GCPERCENT) and ignored.
+ * invalid one is reported on stderr (naming MGC_GCPERCENT) and ignored
+ * ("adaptive" selects the adaptive rule).
  */
 #include "check.h"
 
@@ -37,9 +38,10 @@ static const struct env_case env_cases[] = {
 	{ "-1", -1, false },
 	{ "-5", -1, false },
 	{ "250", 250, false },
-	{ "abc", 100, true },
-	{ "12x", 100, true },
-	{ "of", 100, true },
+	{ "adaptive", MGC_GCPERCENT_ADAPTIVE, false },
+	{ "abc", MGC_GCPERCENT_ADAPTIVE, true },
+	{ "12x", MGC_GCPERCENT_ADAPTIVE, true },
+	{ "of", MGC_GCPERCENT_ADAPTIVE, true },
 };
 
 /* The live set, in bss: a root. */
@@ -121,15 +123,20 @@ collected_stats(void)
 
 #define ULL(x) ((unsigned long long)(x))
 
-/* Automatic collection at the default setting keeps the heap bounded. */
+/* Automatic collection keeps the heap bounded, at the default setting (the
+ * adaptive rule) and at 100. */
 static void
-test_automatic(void)
+test_automatic(int setting)
 {
-	int prev = mgc_set_gc_percent(100);
+	int prev = mgc_set_gc_percent(setting);
 	mgc_stats a, b;
 
-	if (getenv("MGC_GCPERCENT") == NULL)
-		CHECK(prev == 100, "the default setting is %d, not 100", prev);
+	if (getenv("MGC_GCPERCENT") == NULL && setting == MGC_GCPERCENT_ADAPTIVE)
+		CHECK(prev == MGC_GCPERCENT_ADAPTIVE,
+		      "the default setting is %d, not MGC_GCPERCENT_ADAPTIVE", prev);
+	if (setting == 100)
+		CHECK(prev == MGC_GCPERCENT_ADAPTIVE, "setting 100 returned %d, not the "
+		      "adaptive rule set before", prev);
 	make_live_set();
 	mgc_read_stats(&a);
 	CHECK(a.enable_gc, "enable_gc is false at setting 100");
@@ -190,14 +197,15 @@ static void
 env_child(int want)
 {
 	mgc_stats a, b;
+	bool off = want == -1;
 
 	mgc_read_stats(&a);
-	CHECK(a.enable_gc == (want >= 0), "enable_gc is %d at setting %d", a.enable_gc, want);
-	CHECK((a.next_gc == UINT64_MAX) == (want < 0), "next_gc is %llu at setting %d",
+	CHECK(a.enable_gc == !off, "enable_gc is %d at setting %d", a.enable_gc, want);
+	CHECK((a.next_gc == UINT64_MAX) == off, "next_gc is %llu at setting %d",
 	      ULL(a.next_gc), want);
 	make_garbage(CHILD_GARBAGE, 3);
 	mgc_read_stats(&b);
-	if (want < 0)
+	if (off)
 		CHECK(b.num_gc == a.num_gc, "%llu collections while off",
 		      ULL(b.num_gc - a.num_gc));
 	else
@@ -247,7 +255,8 @@ main(int argc, char **argv)
 		env_child(atoi(argv[2]));
 		return 0;
 	}
-	test_automatic();
+	test_automatic(MGC_GCPERCENT_ADAPTIVE);
+	test_automatic(100);
 	test_off();
 	test_env();
 	return 0;
