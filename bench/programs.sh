@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # programs.sh — time the real programs of tests/programs/workloads.sh (w3m,
-# mmv, chase, neko: programs built for the Boehm collector) on Boehm and on
-# mgc (build/mgc-run), at the bench size, and print a markdown table of
-# medians.  Every run's output must equal the first Boehm run's.
+# mmv, chase, neko, nix-instantiate: programs built for the Boehm collector)
+# on Boehm and on mgc (build/mgc-run), at the bench size, and print a
+# markdown table of medians.  Every run's output must equal the first Boehm run's.
 #
 #   bash bench/programs.sh            build, run, print the table
 #   bash bench/programs.sh --write    also update the programs section of docs/BENCHMARKS.md
@@ -114,7 +114,7 @@ if ((WRITE)); then
 		echo "- Date: $(date -u '+%Y-%m-%d %H:%M UTC')"
 		echo "- Machine: nproc $(nproc), CPU $(cpu_model)"
 		echo "- Programs: $(versions); mgc through build/mgc-run (LD_PRELOAD of build/libmgc-gc.so), default settings"
-		echo "- Workloads (tests/programs/workloads.sh, bench size): w3m -dump, -dump -cols 80 and -dump -cols 40 of three generated pages (about 10 MB of HTML: nested tables, long lists, links and pre blocks); mmv renaming 30,000 files (dry run, rename, a two-wildcard swap, and back); chase on a chain of 4,000 symbolic links (the last link, every twentieth link, --verbose, and a 300-link loop); neko running tests/programs/neko/alloc.neko at size 18 (binary trees, strings, hashes, objects, arrays)"
+		echo "- Workloads (tests/programs/workloads.sh, bench size): w3m -dump, -dump -cols 80 and -dump -cols 40 of three generated pages (about 10 MB of HTML: nested tables, long lists, links and pre blocks); mmv renaming 30,000 files (dry run, rename, a two-wildcard swap, and back); chase on a chain of 4,000 symbolic links (the last link, every twentieth link, --verbose, and a 300-link loop); neko running tests/programs/neko/alloc.neko at size 18 (binary trees, strings, hashes, objects, arrays); nix-instantiate --eval --strict --readonly-mode on the expressions of tests/programs/nix/ (lists of 10^6 integers mapped, filtered, sorted and folded; 150,000-name attribute sets built, merged with // and grouped; string building and hashing; toJSON/fromJSON round trips of 50,000 records; GCBench-style binary trees of attribute sets to depth 16; a generated 6 MB literal list of 60,000 records)"
 		echo "- $RUNS runs per program and backend, alternating; per run, the wall time of the program's commands summed and the largest peak RSS among them (GNU time), leaving out the shell's setup around them (creating and removing mmv's files); medians"
 		for s in "${SKIPPED[@]}"; do
 			echo "- Not measured: $s"

@@ -15,19 +15,27 @@
 # two runs must produce identical OUT directories.  Sourced, or run as
 #   bash workloads.sh wl_run PROG DIR RUNNER OUT   (for timing one whole run)
 
-WL_PROGRAMS="w3m mmv chase neko"
+WL_PROGRAMS="w3m mmv chase neko nix-instantiate"
 WL_HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 wl_package() {
-	echo "$1"
+	case $1 in
+	nix-instantiate) echo nix-bin ;;
+	*) echo "$1" ;;
+	esac
 }
 
 # The setting under which the tests run a program a third time, to make mgc
 # collect often: a small heap (mmv's) stays below mgc's 4 MiB minimum
 # whatever the percent, so it collects at every allocation instead.
+# nix-instantiate expands the heap to 384 MiB at start (GC_expand_hp)
+# unless GC_INITIAL_HEAP_SIZE is set, and the test size stays below that
+# whatever the percent: set to 1 MiB, the heap starts small instead and
+# grows with the evaluation.
 wl_often() {
 	case $1 in
 	mmv) echo MGC_COLLECT_EVERY=1 ;;
+	nix-instantiate) echo GC_INITIAL_HEAP_SIZE=1M ;;
 	*) echo MGC_GCPERCENT=10 ;;
 	esac
 }
@@ -193,6 +201,64 @@ wl_setup_neko() {
 wl_run_neko() {
 	local dir=$1 runner=$2 out=$3
 	(cd "$dir" && wl_cmd "$out" alloc "$runner" neko alloc "$(cat size)")
+}
+
+# ---- nix-instantiate: nix-instantiate --eval --strict on the expressions of
+# tests/programs/nix/ (long lists, large attribute sets, string building,
+# JSON round trips, recursion, and a literal list of records that setup
+# writes as data.nix), each with its size as the argument n.  The store,
+# state, log and configuration directories and HOME are in a scratch
+# directory, and --readonly-mode keeps the evaluator from writing a store:
+# nothing outside the input is read or written.
+
+wl_setup_nix-instantiate() {
+	local dir=$1 sizes
+	# name n [options]: one command per line
+	if [[ $2 == bench ]]; then
+		sizes='lists 1000000
+attrs 150000
+strings 200000
+json 50000
+trees 16
+literal 60000 --json'
+	else
+		sizes='lists 50000
+attrs 20000
+strings 20000
+json 5000
+trees 12
+literal 10000 --json'
+	fi
+	echo "$sizes" >"$dir/sizes"
+	cp "$WL_HERE"/nix/*.nix "$dir/" || return 1
+	awk -v n="$(awk '$1 == "literal" { print $2 }' "$dir/sizes")" 'BEGIN {
+		print "["
+		for (i = 0; i < n; i++)
+			printf "  { id = %d; name = \"item-%d\"; v = %d.%d; tags = [ \"a%d\" \"b%d\" ]; sub = { x = %d; y = \"y%d\"; }; }\n",
+				i, i, i % 100, i % 4 * 25, i, i % 5, i % 7, i % 11
+		print "]"
+	}' >"$dir/data.nix"
+}
+
+wl_run_nix-instantiate() {
+	local dir=$1 runner=$2 out=$3 scratch name n opts
+	scratch=$(mktemp -d "$dir/scratch.XXXXXX")
+	mkdir -p "$scratch/conf" "$scratch/home"
+	(
+		cd "$dir" || exit 1
+		export NIX_STORE_DIR=$scratch/store NIX_STATE_DIR=$scratch/state \
+			NIX_LOG_DIR=$scratch/log NIX_CONF_DIR=$scratch/conf HOME=$scratch/home
+		unset NIX_PATH NIX_REMOTE NIX_CONFIG NIX_USER_CONF_FILES \
+			XDG_CONFIG_HOME XDG_CONFIG_DIRS XDG_DATA_HOME XDG_CACHE_HOME XDG_STATE_HOME
+		while read -r name n opts; do
+			# shellcheck disable=SC2086 # opts: zero or more options
+			wl_cmd "$out" "$name" "$runner" nix-instantiate --readonly-mode --eval --strict \
+				$opts --arg n "$n" "$name.nix" </dev/null
+		done <sizes
+	)
+	rm -rf "$scratch"
+	# error messages name the files by their absolute paths
+	sed -i "s|$dir/||g" "$out"/*.out "$out"/*.err
 }
 
 if [[ ${BASH_SOURCE[0]} == "$0" && $# -gt 0 ]]; then
