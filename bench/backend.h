@@ -36,8 +36,10 @@
 
 #if defined(BACKEND_MGC)
 #include "mgc.h"
-#ifdef BK_ONE_MARKER
+#if defined(BK_ONE_MARKER)
 #define BACKEND_NAME "mgc1"
+#elif defined(BK_PERCENT)
+#define BACKEND_NAME "mgcpct"
 #else
 #define BACKEND_NAME "mgc"
 #endif
@@ -203,6 +205,9 @@ bk_init(void)
 #ifdef BK_ONE_MARKER
 	setenv("MGC_MARKERS", "1", 1); /* read once, when mgc starts */
 #endif
+#ifdef BK_PERCENT
+	setenv("MGC_GCPERCENT", "100", 0); /* the fixed rule, unless told otherwise */
+#endif
 	mgc_init();
 }
 
@@ -220,8 +225,10 @@ bk_gc_stats(double *max_pause_ms, unsigned long *num_gc)
 static inline void
 bk_which(void)
 {
-#ifdef BK_ONE_MARKER
+#if defined(BK_ONE_MARKER)
 	printf("mgc1: statically linked, MGC_MARKERS=1 (marking on one thread)\n");
+#elif defined(BK_PERCENT)
+	printf("mgcpct: statically linked, MGC_GCPERCENT=100 (the fixed percent rule)\n");
 #else
 	printf("mgc: statically linked\n");
 #endif

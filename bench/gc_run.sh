@@ -31,7 +31,7 @@ BENCHMARKS="gcbench bintree pause finalizers cleanups"
 # mgc1 is mgc marking on one thread (MGC_MARKERS=1); boehmpar is the
 # Boehm collector with its parallel markers started (GC_start_mark_threads),
 # which a single-threaded program does not do by default.
-BACKENDS="mgc mgc1 boehm boehmpar"
+BACKENDS="mgc mgcpct mgc1 boehm boehmpar"
 WRITE=0
 
 declare -A ACTIVE=()    # "benchmark backend" -> 1 while it builds and runs
@@ -91,6 +91,7 @@ backend_defines() {
 	case $1 in
 	mgc) echo "-DBACKEND_MGC" ;;
 	mgc1) echo "-DBACKEND_MGC -DBK_ONE_MARKER" ;;
+	mgcpct) echo "-DBACKEND_MGC -DBK_PERCENT" ;;
 	boehm) echo "-DBACKEND_BOEHM" ;;
 	boehmpar) echo "-DBACKEND_BOEHM -DBK_PARALLEL_MARK" ;;
 	esac
@@ -413,6 +414,7 @@ section() {
 		"pause $PAUSE_MIB MiB live, finalizers and cleanups $FINALIZERS_N blocks;" \
 		"$RUNS runs per cell ($PAUSE_RUNS for pause), medians shown"
 	[[ -n ${IDENT[mgc]+set} ]] && echo "- mgc: ${IDENT[mgc]}$(mgc_commit)"
+	[[ -n ${IDENT[mgcpct]+set} ]] && echo "- mgcpct: ${IDENT[mgcpct]}"
 	[[ -n ${IDENT[mgc1]+set} ]] && echo "- mgc1: ${IDENT[mgc1]}"
 	[[ -n ${IDENT[boehm]+set} ]] && echo "- boehm: ${IDENT[boehm]}"
 	[[ -n ${IDENT[boehmpar]+set} ]] && echo "- boehmpar: ${IDENT[boehmpar]}"
@@ -428,7 +430,9 @@ section() {
 	echo "than the absolute times.  The ratios are each backend's median divided"
 	echo "by the Boehm collector's with its default settings (below 1: faster or"
 	echo "smaller; above 1: slower or larger).  mgc marks with as many threads as"
-	echo "there are CPUs (MGC_MARKERS); mgc1 is mgc marking on one thread.  The"
+	echo "there are CPUs (MGC_MARKERS) and paces with its default, adaptive rule;"
+	echo "mgcpct is mgc with the fixed rule at MGC_GCPERCENT=100 (the pacing"
+	echo "table); mgc1 is mgc marking on one thread.  The"
 	echo "programs are single-threaded, so Boehm does not start its parallel"
 	echo "markers; boehmpar is Boehm with them started (GC_start_mark_threads)."
 	echo "See \`bench/README.md\` for what each benchmark measures."
