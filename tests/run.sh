@@ -8,19 +8,30 @@
 # limit; one line is printed per test:
 #     ok   <flavour>/<name> (<secs>s)
 #     FAIL <flavour>/<name>          followed by the test's output
-# and a last line "N passed, N failed".  The exit status is 0 only if no
-# test failed.  The flavour is the name of the build directory (release for
-# build/release/tests).
+#     SKIP <flavour>/<name>: <why>
+# and a last line "N passed, N failed, N skipped".  The exit status is 0
+# only if no test failed.  The flavour is the name of the build directory
+# (release for build/release/tests).
+#
+# A test that cannot run here (it needs a program that is not installed)
+# skips: it prints a line "SKIP <name>: <why>" and exits with status 77 (as
+# automake's tests do), and <why> says what to install, e.g.
+#     SKIP test_prog_neko: needs neko (apt-get install -y neko)
+# Exit status 77 without such a line is a failure.
 #
 # Environment:
 #     TEST_FILTER   run only the tests whose name contains this substring
 #     TEST_TIMEOUT  seconds allowed per test (default 300)
+#     TEST_NO_SKIP  if 1, a skipped test counts as failed (CI installs
+#                   everything, so nothing may skip there)
 set -u
 
 timeout_secs=${TEST_TIMEOUT:-300}
 filter=${TEST_FILTER:-}
+no_skip=${TEST_NO_SKIP:-0}
 passed=0
 failed=0
+skipped=0
 
 if [ $# -eq 0 ]; then
 	echo "usage: $0 DIR..." >&2
@@ -52,6 +63,21 @@ fail() {
 	failed=$((failed + 1))
 }
 
+# skip LABEL OUTPUT-FILE: reports a test that exited with status 77: a
+# skip if it said why on a "SKIP <name>: <why>" line, otherwise a failure.
+skip() {
+	local why
+	why=$(sed -n 's/^SKIP [^:]*: //p' "$2" | tail -n 1)
+	if [ -z "$why" ]; then
+		fail "$1" "$2" "exit status 77 without a \"SKIP <name>: <why>\" line"
+	elif [ "$no_skip" = 1 ]; then
+		fail "$1" "$2" "skipped, and TEST_NO_SKIP=1: $why"
+	else
+		echo "SKIP $1: $why"
+		skipped=$((skipped + 1))
+	fi
+}
+
 # why STATUS: what an exit status from timeout says about the test.
 why() {
 	case $1 in
@@ -81,6 +107,8 @@ run_one() {
 		echo "ok   $label ($(echo "$start $end" |
 			LC_ALL=C awk '{ printf "%.2f", $2 - $1 }')s)"
 		passed=$((passed + 1))
+	elif [ "$status" -eq 77 ]; then
+		skip "$label" "$out"
 	else
 		fail "$label" "$out" "$(why "$status")"
 	fi
@@ -113,5 +141,5 @@ for dir in "$@"; do
 	run_dir "$dir"
 done
 
-echo "$passed passed, $failed failed"
+echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]
