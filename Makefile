@@ -7,7 +7,8 @@
 #   make soak            the threaded tests, over and over for SOAK_MINUTES (default
 #                        10) beside two busy loops (tests/soak.sh)
 #   make bench           benchmarks against the Boehm collector and malloc libraries
-#   make demo            build and run the demo
+#   make demo            build and run the Lisp demo; its collector trace
+#                        drawn by tools/mgc-plot into build/demo.svg
 #   make install PREFIX=/usr/local
 #   BUILD=release|debug|tsan|asan (or DEBUG=1) picks the flavour of `make`.
 
@@ -104,6 +105,7 @@ EXTRA_TEST_DIRS :=
 -include compat/compat.mk
 -include examples/examples.mk
 -include tests/programs/programs.mk
+-include tests/system/system.mk
 
 test: test-release test-debug test-tsan test-valgrind $(EXTRA_TEST_BINS)
 	@bash tests/run.sh build/release/tests build/debug/tests build/tsan/tests \
@@ -125,8 +127,24 @@ build/examples/%: examples/%.c build/libmgc.a include/mgc.h
 	@mkdir -p build/examples
 	$(CC) -std=c11 -O2 -Wall -Wextra -Werror -Iinclude $< build/libmgc.a -o $@ $(LIBS)
 
+# The Lisp demo with MGC_TRACE=1: what it prints, its first trace lines
+# (all of them in build/demo.trace), its summary, and the trace drawn by
+# tools/mgc-plot in build/demo.svg.
+DEMO_TRACE_LINES := 3
 demo: build/examples/lisp
-	MGC_TRACE=1 build/examples/lisp examples/lisp/demo.lisp
+	@MGC_TRACE=1 build/examples/lisp examples/lisp/demo.lisp >build/demo.out 2>build/demo.trace || \
+		{ cat build/demo.out build/demo.trace; exit 1; }
+	@sed '/^---/,$$d' build/demo.out
+	@grep -v '^mgc: gc ' build/demo.trace || true
+	@echo "MGC_TRACE=1 prints a line per collection; the first $(DEMO_TRACE_LINES) of" \
+		"$$(grep -c '^mgc: gc ' build/demo.trace) (all in build/demo.trace):"
+	@grep -m $(DEMO_TRACE_LINES) '^mgc: gc ' build/demo.trace
+	@sed -n '/^---/,$$p' build/demo.out
+	@if command -v gnuplot >/dev/null 2>&1; then \
+		tools/mgc-plot -t 'mgc: the Lisp demo (make demo)' build/demo.trace build/demo.svg; \
+	else \
+		echo "build/demo.svg not drawn: needs gnuplot (apt-get install -y gnuplot-nox)"; \
+	fi
 
 install: lib
 	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig

@@ -6,6 +6,14 @@
 #
 #   bash bench/summary.sh            print the table
 #   bash bench/summary.sh --write    also update the summary section of docs/BENCHMARKS.md
+#                                    and redraw docs/bench.svg from it
+#   bash bench/summary.sh --plot [FILE]
+#                                    only draw the bar chart of the summary section's
+#                                    mgc/Boehm ratios, as it is in docs/BENCHMARKS.md,
+#                                    into FILE (default docs/bench.svg)
+#
+# The chart is drawn by gnuplot (apt-get install -y gnuplot-nox); without
+# it --write updates the table and says that the chart was not redrawn.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -15,10 +23,12 @@ source "$ROOT/bench/common.sh"
 die() { say "summary.sh: $*"; exit 1; }
 
 WRITE=0
+PLOT=""
 case ${1:-} in
 --write) WRITE=1 ;;
+--plot) PLOT=${2:-$ROOT/docs/bench.svg} ;;
 "") ;;
-*) die "usage: bash bench/summary.sh [--write]" ;;
+*) die "usage: bash bench/summary.sh [--write | --plot [FILE]]" ;;
 esac
 
 BACKENDS="mgc boehm glibc mimalloc jemalloc tcmalloc"
@@ -61,6 +71,78 @@ table() {
 	rows "$OUT/programs-results.txt" 4 w3m mmv chase neko
 }
 
+# ratios FILE: the summary section of docs/BENCHMARKS.md as gnuplot data,
+# "benchmark time-ratio rss-ratio" for each row that has both mgc/Boehm
+# ratios; its date goes into FILE.date.  Dies if the section or the two
+# columns are missing, rather than draw an empty chart.
+ratios() {
+	local out=$1
+	awk -v out="$out" '
+		$0 == "<!-- summary:begin -->" { in_sec = 1; next }
+		$0 == "<!-- summary:end -->" { in_sec = 0; next }
+		!in_sec { next }
+		/^- Date: / { d = substr($0, 9); sub(/;.*/, "", d); print d > (out ".date") }
+		/^\|/ {
+			n = split($0, cell, "|")
+			for (i = 2; i < n; i++) {
+				c = cell[i]
+				gsub(/^ +| +$/, "", c)
+				cell[i] = c
+			}
+			if (!tc) {
+				for (i = 2; i < n; i++) {
+					if (cell[i] == "time mgc/Boehm") tc = i
+					if (cell[i] == "RSS mgc/Boehm") rc = i
+				}
+				next
+			}
+			if (cell[tc] ~ /^[0-9.]+$/ && cell[rc] ~ /^[0-9.]+$/)
+				print cell[2], cell[tc], cell[rc] > out
+		}
+		END { exit !(tc && rc) }' "$DOC" ||
+		die "$DOC: no summary table with \"time mgc/Boehm\" and \"RSS mgc/Boehm\" columns"
+	[[ -s $out ]] || die "$DOC: the summary table has no row with both mgc/Boehm ratios"
+	[[ -s $out.date ]] || die "$DOC: the summary section has no \"- Date: \" line"
+}
+
+# plot FILE: the bar chart of the summary section's ratios, as an SVG.
+plot() {
+	local svg=$1 data=$OUT/summary-ratios.txt date
+	mkdir -p "$OUT"
+	rm -f "$data" "$data.date"
+	ratios "$data"
+	date=$(cat "$data.date")
+	rows=$(wc -l <"$data")
+	gnuplot <<-EOF || die "gnuplot failed to draw $svg"
+		set terminal svg size 900,480 dynamic font "sans,12" background "white"
+		set output "$svg"
+		set title "mgc divided by the Boehm collector (below 1: mgc is better)\n{/*0.8 medians of make bench, $date}" enhanced
+		set style data histograms
+		set style histogram clustered gap 1
+		set style fill solid 0.85 border -1
+		set boxwidth 0.9
+		set xrange [-0.6:$rows - 0.4]
+		set yrange [0:*]
+		set offsets 0, 0, graph 0.12, 0
+		set ylabel "mgc / Boehm"
+		set grid ytics lc rgb "#dddddd"
+		set key top left noenhanced
+		set xtics noenhanced nomirror scale 0
+		set arrow from graph 0, first 1 to graph 1, first 1 nohead dt 2 lw 1.5 lc rgb "#444444"
+		plot "$data" using 2:xtic(1) title "wall time" lc rgb "#1b9e77", \
+		     "" using 3 title "peak RSS" lc rgb "#7570b3", \
+		     "" using (\$0 - 1.0/6):2:(sprintf("%.2f", \$2)) with labels offset 0,0.7 font ",9" notitle, \
+		     "" using (\$0 + 1.0/6):3:(sprintf("%.2f", \$3)) with labels offset 0,0.7 font ",9" notitle, \
+		     NaN with lines dt 2 lw 1.5 lc rgb "#444444" title "Boehm = 1"
+	EOF
+	say "== drew $svg from the summary table of $DOC"
+}
+
+if [[ -n $PLOT ]]; then
+	plot "$PLOT"
+	exit 0
+fi
+
 TABLE=$(table)
 echo "$TABLE"
 if ((WRITE)); then
@@ -75,7 +157,14 @@ if ((WRITE)); then
 		echo "  the explicit-free benchmarks; Boehm does not run those."
 		echo
 		echo "$TABLE"
+		echo
+		echo "![wall time and peak RSS of mgc divided by the Boehm collector's, per benchmark](bench.svg)"
 		echo "<!-- summary:end -->"
 	} >"$OUT/summary-section.md"
 	replace_doc_section summary "$OUT/summary-section.md"
+	if command -v gnuplot >/dev/null 2>&1; then
+		plot "$ROOT/docs/bench.svg"
+	else
+		say "summary.sh: docs/bench.svg NOT redrawn: needs gnuplot (apt-get install -y gnuplot-nox)"
+	fi
 fi
