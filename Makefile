@@ -1,6 +1,10 @@
 # mgc — one Makefile for the library, tests, benchmarks and the demo.
 #
-#   make                 build/libmgc.a and build/libmgc.so (release)
+#   make                 everything a user runs (release): build/libmgc.a,
+#                        build/libmgc.so (soname libmgc.so.0), the
+#                        Boehm-compatible build/libmgc-gc.so (needs libgc-dev's
+#                        gc.h) and build/mgc-run
+#   make lib             build/libmgc.a and build/libmgc.so only
 #   make test            every test: release, debug (assertions), the
 #                        threaded tests under ThreadSanitizer and the
 #                        single-threaded ones under Valgrind's Memcheck
@@ -9,11 +13,25 @@
 #   make bench           benchmarks against the Boehm collector and malloc libraries
 #   make demo            build and run the Lisp demo; its collector trace
 #                        drawn by tools/mgc-plot into build/demo.svg
-#   make install PREFIX=/usr/local
+#   make install PREFIX=/usr/local [DESTDIR=/staging]
+#                        the header, libmgc.a, libmgc.so.0 and its links,
+#                        libmgc-gc.so, mgc-run, mgc-plot, mgc.pc and the
+#                        man pages (BINDIR, LIBDIR, INCLUDEDIR, MANDIR
+#                        default to PREFIX's bin, lib, include, share/man)
+#   make uninstall PREFIX=/usr/local [DESTDIR=/staging]
 #   BUILD=release|debug|tsan|asan (or DEBUG=1) picks the flavour of `make`.
 
 CC      ?= cc
 PREFIX  ?= /usr/local
+BINDIR  ?= $(PREFIX)/bin
+LIBDIR  ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+MANDIR  ?= $(PREFIX)/share/man
+# The library's version (also in mgc.pc) and the soname's: SOVERSION goes
+# up when a change breaks programs linked with the previous libmgc.so.
+VERSION   := 0.1.0
+SOVERSION := 0
+SONAME    := libmgc.so.$(SOVERSION)
 BUILD   ?= release
 ifeq ($(DEBUG),1)
 BUILD   := debug
@@ -39,22 +57,35 @@ TTESTS  := $(filter test_thread_% test_fin_%,$(TESTS))
 # $(call objs,FLAVOUR)
 objs = $(patsubst src/%.c,build/$(1)/obj/%.o,$(SRCS))
 
-.PHONY: all lib test test-release test-debug test-tsan test-valgrind soak bench demo install clean format
-all: lib
+.PHONY: all lib compat check-gc-h test test-release test-debug test-tsan test-valgrind soak bench \
+	demo install uninstall clean format
+all: lib compat
 lib: build/libmgc.a build/libmgc.so
+compat: build/libmgc-gc.so build/mgc-run
 
 build/libmgc.a: build/$(BUILD)/libmgc.a
 	cp $< $@
-build/libmgc.so: build/$(BUILD)/libmgc.so
+# build/libmgc.so links to the file named by the soname, as once installed.
+build/$(SONAME): build/$(BUILD)/libmgc.so
 	cp $< $@
+build/libmgc.so: build/$(SONAME)
+	ln -sf $(SONAME) $@
+
+# The Boehm-compatible library (compat/compat.mk) is compiled against
+# Boehm's own gc.h: say so, rather than let the compiler find it missing.
+build/libmgc-gc.so: | check-gc-h
+check-gc-h:
+	@printf '#include <gc.h>\n' | $(CC) -I/usr/include/gc -E -x c - >/dev/null 2>&1 || \
+		{ echo "build/libmgc-gc.so needs gc.h (apt-get install -y libgc-dev);" \
+			"'make lib' builds mgc alone" >&2; exit 1; }
 
 define flavour
 build/$(1)/obj/%.o: src/%.c $(HDRS) | build/$(1)/obj
 	$$(CC) $$(BASE) $$(FLAGS_$(1)) $$(CFLAGS) -c $$< -o $$@
 build/$(1)/libmgc.a: $(call objs,$(1))
 	rm -f $$@ && ar rcs $$@ $$^
-build/$(1)/libmgc.so: $(call objs,$(1))
-	$$(CC) -shared $$(FLAGS_$(1)) -o $$@ $$^ $$(LIBS)
+build/$(1)/libmgc.so: $(call objs,$(1)) Makefile
+	$$(CC) -shared -Wl,-soname,$(SONAME) $$(FLAGS_$(1)) -o $$@ $$(filter %.o,$$^) $$(LIBS)
 build/$(1)/tests/%: tests/%.c tests/check.h build/$(1)/libmgc.a | build/$(1)/tests
 	$$(CC) $$(BASE) -Wno-missing-prototypes $$(FLAGS_$(1)) $$(CFLAGS) $$< build/$(1)/libmgc.a -o $$@ $$(LIBS)
 build/$(1)/tests/gclib_dl.so: tests/gclib_dl.c | build/$(1)/tests
@@ -117,7 +148,7 @@ SOAK_BINS := $(foreach f,release debug tsan,$(addprefix build/$(f)/tests/,$(TTES
 soak: $(SOAK_BINS)
 	@bash tests/soak.sh $(SOAK_BINS)
 
-bench: lib
+bench: all
 	bash bench/run.sh --write
 	bash bench/gc_run.sh --write
 	bash bench/programs.sh --write
@@ -146,12 +177,39 @@ demo: build/examples/lisp
 		echo "build/demo.svg not drawn: needs gnuplot (apt-get install -y gnuplot-nox)"; \
 	fi
 
-install: lib
-	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
-	install -m 644 include/mgc.h $(DESTDIR)$(PREFIX)/include/
-	install -m 644 build/libmgc.a $(DESTDIR)$(PREFIX)/lib/
-	install -m 755 build/libmgc.so $(DESTDIR)$(PREFIX)/lib/
-	sed 's|@PREFIX@|$(PREFIX)|' mgc.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/mgc.pc
+# What `make install` puts under $(DESTDIR) and `make uninstall` removes:
+# the real shared library is libmgc.so.VERSION, reached through its soname
+# and libmgc.so; mgc-run preloads the installed libmgc-gc.so; each public
+# function gets a man page link to mgc(3).
+MGC_FUNCS := ${shell grep -v "^typedef" include/mgc.h | sed -n "s/^[a-z].*[ *]\\(mgc_[a-z_]*\\)(.*/\\1/p"}
+INSTALL_FILES = $(INCLUDEDIR)/mgc.h $(LIBDIR)/libmgc.a $(LIBDIR)/libmgc.so.$(VERSION) \
+	$(LIBDIR)/$(SONAME) $(LIBDIR)/libmgc.so $(LIBDIR)/libmgc-gc.so $(LIBDIR)/pkgconfig/mgc.pc \
+	$(BINDIR)/mgc-run $(BINDIR)/mgc-plot $(MANDIR)/man1/mgc-run.1 $(MANDIR)/man1/mgc-plot.1 \
+	$(MANDIR)/man3/mgc.3 $(patsubst %,$(MANDIR)/man3/%.3,$(MGC_FUNCS))
+# mgc.pc's directories relative to its prefix where they lie under it.
+pc_dir = $(patsubst $(PREFIX)/%,$${prefix}/%,$(1))
+
+install: all
+	install -d $(addprefix $(DESTDIR),$(INCLUDEDIR) $(LIBDIR)/pkgconfig $(BINDIR) \
+		$(MANDIR)/man1 $(MANDIR)/man3)
+	install -m 644 include/mgc.h $(DESTDIR)$(INCLUDEDIR)/
+	install -m 644 build/libmgc.a $(DESTDIR)$(LIBDIR)/
+	install -m 755 build/$(SONAME) $(DESTDIR)$(LIBDIR)/libmgc.so.$(VERSION)
+	ln -sf libmgc.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME)
+	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libmgc.so
+	install -m 755 build/libmgc-gc.so $(DESTDIR)$(LIBDIR)/
+	sed 's|@LIBMGC_GC@|$(LIBDIR)/libmgc-gc.so|' compat/mgc-run.in > $(DESTDIR)$(BINDIR)/mgc-run
+	chmod 755 $(DESTDIR)$(BINDIR)/mgc-run
+	install -m 755 tools/mgc-plot $(DESTDIR)$(BINDIR)/
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(call pc_dir,$(LIBDIR))|' \
+		-e 's|@INCLUDEDIR@|$(call pc_dir,$(INCLUDEDIR))|' -e 's|@VERSION@|$(VERSION)|' \
+		-e 's|@LIBS@|$(LIBS)|' mgc.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/mgc.pc
+	install -m 644 man/mgc-run.1 man/mgc-plot.1 $(DESTDIR)$(MANDIR)/man1/
+	install -m 644 man/mgc.3 $(DESTDIR)$(MANDIR)/man3/
+	for f in $(MGC_FUNCS); do echo '.so man3/mgc.3' > $(DESTDIR)$(MANDIR)/man3/$$f.3; done
+
+uninstall:
+	rm -f $(addprefix $(DESTDIR),$(INSTALL_FILES))
 
 format:
 	clang-format -i src/*.c src/*.h include/*.h tests/*.c tests/*.h bench/*.c bench/*.h

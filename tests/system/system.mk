@@ -1,11 +1,15 @@
-# system.mk — tests of mgc's tools, included by the top-level Makefile.
-# `make test` runs build/system/tests/test_<name>, a wrapper around
-# tests/system/<name>.sh:
+# system.mk — tests of mgc as an installed system library and of its
+# tools, included by the top-level Makefile.  `make test` runs
+# build/system/tests/test_<name>, a wrapper around tests/system/<name>.sh:
+#   test_install   make install into a temporary prefix: the README's
+#                  example built with pkg-config against it, its mgc-run,
+#                  its man pages; make uninstall
+#   test_manpages  man/mgc.3 names every function of include/mgc.h
 #   test_plot      tools/mgc-plot on real and broken traces; docs/bench.svg
 #                  drawn from the current summary table
 # A test that needs a program that is not installed skips (tests/run.sh).
 
-SYSTEM_TESTS := plot
+SYSTEM_TESTS := install manpages plot
 SYSTEM_WRAPPERS := $(addprefix build/system/tests/test_,$(SYSTEM_TESTS))
 
 build/system/tests/test_%: tests/system/system.mk
@@ -13,6 +17,7 @@ build/system/tests/test_%: tests/system/system.mk
 	@printf '#!/bin/sh\nexec bash "%s/tests/system/%s.sh"\n' "$(CURDIR)" "$*" > $@
 	@chmod +x $@
 
-# test_plot draws a trace of the demo example.
-EXTRA_TEST_BINS += build/examples/demo $(SYSTEM_WRAPPERS)
+# test_install runs `make install` with `all` taken as built; test_plot
+# draws a trace of the demo example.
+EXTRA_TEST_BINS += all build/examples/demo $(SYSTEM_WRAPPERS)
 EXTRA_TEST_DIRS += build/system/tests
