@@ -5,7 +5,7 @@
 # wrapper build/examples/tests/test_example_<name> (tests/run.sh runs every
 # test_* there).
 
-EXAMPLES := hello fdclose weak threads demo
+EXAMPLES := hello fdclose weak threads demo roots
 EXAMPLE_BINS := $(addprefix build/examples/,$(EXAMPLES))
 EXAMPLE_WRAPPERS := $(addprefix build/examples/tests/test_example_,$(EXAMPLES))
 
