@@ -212,7 +212,8 @@ uninstall:
 	rm -f $(addprefix $(DESTDIR),$(INSTALL_FILES))
 
 format:
-	clang-format -i src/*.c src/*.h include/*.h tests/*.c tests/*.h bench/*.c bench/*.h
+	clang-format -i src/*.c src/*.h include/*.h tests/*.c tests/*.h bench/*.c bench/*.h \
+		compat/*.c compat/*.h compat/tests/*.c compat/tests/*.h examples/*.c examples/lisp/*.c
 
 clean:
 	rm -rf build
