@@ -375,8 +375,8 @@ pace_like_boehm(void)
 	size_t initial = env_size("GC_INITIAL_HEAP_SIZE");
 	size_t max = env_size("GC_MAXIMUM_HEAP_SIZE");
 	compat_lock_acquire();
-	if (initial > heap_floor)
-		heap_floor = initial;
+	if (initial - initial / 8 > heap_floor)
+		heap_floor = initial - initial / 8;
 	mgc_set_min_heap(heap_floor);
 	if (max != 0)
 		mgc_set_max_heap(max);
@@ -389,13 +389,16 @@ pace_like_boehm(void)
 
 /* Boehm's GC_expand_hp grows the heap by `bytes`, and a bigger heap fills
  * longer before a collection: here, the floor below which no collection
- * starts grows by `bytes` (cumulatively, from the initial heap size). */
+ * starts grows by the block bytes that many bytes of heap hold (seven
+ * eighths: Boehm's heap counts its pages, mgc's floor its blocks, and
+ * nix, which expands by 384 MiB, peaked 1.09x Boehm's memory with the whole
+ * amount), cumulatively from the initial heap size. */
 int GC_CALL
 GC_expand_hp(size_t bytes)
 {
 	pace_once();
 	compat_lock_acquire();
-	heap_floor += bytes;
+	heap_floor += bytes - bytes / 8;
 	mgc_set_min_heap(heap_floor);
 	compat_lock_release();
 	return 1;

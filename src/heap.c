@@ -180,7 +180,7 @@ record_alloc(void)
 	spare_records = s->next;
 	s->next = s->prev = NULL;
 	s->kind = SPAN_FREE;
-	s->needzero = s->released = s->in_partial = false;
+	s->needzero = s->released = s->in_partial = s->in_full = false;
 	s->free = NULL;
 	/* state and mark keep pointing at mapped memory (see geometry_begin). */
 	return s;
@@ -583,7 +583,7 @@ span_setup(struct span *s, enum span_kind kind, unsigned spanclass)
 	s->spanclass = (uint8_t)spanclass;
 	s->nout = s->bump = 0;
 	s->free = NULL;
-	s->in_partial = false;
+	s->in_partial = s->in_full = false;
 	if (kind == SPAN_LARGE) {
 		s->nelems = 1;
 		s->divmul = 0;

@@ -237,6 +237,7 @@ struct span {
 	bool needzero;            /* [heap lock] free span: pages may hold old data */
 	bool released;            /* [heap lock] free span: pages given back to the OS */
 	bool in_partial;          /* [central lock] on its central's partial list */
+	bool in_full;             /* [central lock] on its central's full list */
 	size_t npages;            /* [heap lock] */
 	struct span *next, *prev; /* [heap lock] free list, or [central lock] central list */
 	uint32_t nout;            /* [central lock] blocks not on the span's free list */

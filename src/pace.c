@@ -54,8 +54,10 @@ enum {
 };
 
 /* MemBalancer's constant, in bytes: the collector's share of the time is
- * about E / C.  Chosen from the benchmarks (docs/DESIGN.md, "Pacing"). */
-static const double PACE_C = 1024.0 * 1024 * 1024;
+ * about E / C.  Chosen from the real programs and GCBench (docs/DESIGN.md,
+ * "Pacing"): 32 MiB cost w3m time, 64 MiB gave neko 1.14x Boehm's peak
+ * memory, 1 GiB doubled it. */
+static const double PACE_C = 40.0 * 1024 * 1024;
 /* Weight of the newest measurement in the smoothed figures. */
 static const double SMOOTH = 0.5;
 
