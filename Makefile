@@ -44,7 +44,7 @@ FLAGS_debug   := -O0 -g -DMGC_DEBUG=1
 FLAGS_tsan    := -O1 -g -fsanitize=thread -DMGC_DEBUG=1
 FLAGS_asan    := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -DMGC_DEBUG=1
 FLAGS_valgrind := -O1 -g -DMGC_VALGRIND=1
-LIBS    := -lpthread -ldl -lm
+LIBS    := -lpthread -ldl
 
 SRCS    := $(wildcard src/*.c)
 HDRS    := src/internal.h include/mgc.h

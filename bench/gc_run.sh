@@ -82,7 +82,7 @@ defines() {
 
 backend_libs() {
 	case $1 in
-	mgc*) echo "$MGC_LIB -lpthread -ldl -lm" ;;
+	mgc*) echo "$MGC_LIB -lpthread -ldl" ;;
 	boehm*) echo "-lgc -lpthread" ;;
 	esac
 }

@@ -85,7 +85,7 @@ build_one() {
 	def=BACKEND_$(tr '[:lower:]' '[:upper:]' <<<"$b")
 	# shellcheck disable=SC2086 # $CFLAGS and $libs are lists of flags
 	"$CC" $CFLAGS -D"$def" -I"$ROOT/include" "$ROOT/bench/churn.c" \
-		-o "$OUT/churn-$b" $libs -lpthread -ldl -lm ||
+		-o "$OUT/churn-$b" $libs -lpthread -ldl ||
 		die "build of the $b backend failed"
 }
 
@@ -106,7 +106,7 @@ build_all() {
 			say "SKIP $b: $(missing_hint "$b")"
 			continue
 		fi
-		say "== build $b: $CC $CFLAGS -DBACKEND_${b^^} bench/churn.c $libs -lpthread -ldl -lm"
+		say "== build $b: $CC $CFLAGS -DBACKEND_${b^^} bench/churn.c $libs -lpthread -ldl"
 		build_one "$b" "$libs"
 		if ! ident=$("$OUT/churn-$b" --which 2>&1); then
 			SKIPPED+=("$b: refused, allocator not active: $ident")

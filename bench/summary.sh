@@ -68,7 +68,7 @@ table() {
 	echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
 	rows "$OUT/results.txt" 5 churn1 prodcons
 	rows "$OUT/gc-results.txt" 4 gcbench bintree pause finalizers cleanups
-	rows "$OUT/programs-results.txt" 4 w3m mmv chase neko
+	rows "$OUT/programs-results.txt" 4 w3m mmv chase neko nix-instantiate
 }
 
 # ratios FILE: the summary section of docs/BENCHMARKS.md as gnuplot data,

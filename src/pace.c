@@ -45,7 +45,6 @@
 #include "internal.h"
 
 #include <errno.h>
-#include <math.h>
 
 enum {
 	DEFAULT_MIN_HEAP = 4 << 20,
@@ -75,6 +74,24 @@ static struct {
 	uint64_t goal;        /* the current goal; UINT64_MAX: off */
 } pace = {.adaptive = true, .min_heap = DEFAULT_MIN_HEAP, .held_per_byte = 1.25};
 
+/* The square root of x, rounded down (Newton's method from above).  Not
+ * libm's sqrt: linking libm costs every process that preloads the Boehm
+ * library a third of a megabyte of resident memory, for one call per
+ * collection. */
+static uint64_t
+isqrt(uint64_t x)
+{
+	if (x < 2)
+		return x;
+	uint64_t r = (uint64_t)1 << ((64 - __builtin_clzll(x)) / 2 + 1); /* > sqrt(x) */
+	for (;;) {
+		uint64_t next = (r + x / r) / 2;
+		if (next >= r)
+			return r;
+		r = next;
+	}
+}
+
 static double
 smooth(double old, double now, bool first)
 {
@@ -93,7 +110,8 @@ base_goal(void)
 	}
 	double extra = (double)live; /* before any measurement: the percent rule at 100 */
 	if (pace.measured)
-		extra = sqrt(PACE_C * pace.rate * pace.gc_per_live * (double)live);
+		extra = (double)isqrt(
+		        (uint64_t)(PACE_C * pace.rate * pace.gc_per_live * (double)live));
 	double lo = (double)live * MIN_EXTRA / 100, hi = (double)live * MAX_EXTRA / 100;
 	extra = extra < lo ? lo : extra > hi ? hi : extra;
 	return live + (uint64_t)extra;
