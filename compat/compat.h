@@ -37,6 +37,9 @@
 extern pthread_mutex_t compat_lock;
 void compat_lock_acquire(void);
 void compat_lock_release(void);
+/* The calling thread took compat_lock with compat_lock_acquire: what the
+ * shim's _locked functions assert. */
+bool compat_lock_held(void);
 
 /* misc.c: install the shim's pthread_atfork handlers, once, after mgc's;
  * every path that takes compat_lock or Boehm's allocator lock calls it. */

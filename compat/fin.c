@@ -19,6 +19,7 @@
  */
 #include "compat.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <stdio.h>
 
@@ -81,7 +82,7 @@ defer(void *obj, GC_finalization_proc fn, void *cd)
 
 	if (c == NULL)
 		return false;
-	*c = (struct fin_call){ NULL, obj, fn, cd };
+	*c = (struct fin_call){NULL, obj, fn, cd};
 	queue_push(c);
 	if (notify != NULL)
 		notify();
@@ -130,8 +131,7 @@ has_finalizer(void *obj)
  * in the child), and the record, no longer a finalizer argument, may have
  * been freed and its memory reused; obj is a new block at that address. */
 static bool
-update(void *obj, GC_finalization_proc fn, void *cd, GC_finalization_proc *ofn,
-       void **ocd)
+update(void *obj, GC_finalization_proc fn, void *cd, GC_finalization_proc *ofn, void **ocd)
 {
 	struct compat_slot *s;
 	struct fin_rec *rec;
@@ -184,8 +184,8 @@ install(void *obj, GC_finalization_proc fn, void *cd)
 }
 
 void GC_CALL
-GC_register_finalizer(void *obj, GC_finalization_proc fn, void *cd,
-		      GC_finalization_proc *ofn, void **ocd)
+GC_register_finalizer(void *obj, GC_finalization_proc fn, void *cd, GC_finalization_proc *ofn,
+                      void **ocd)
 {
 	if (update(obj, fn, cd, ofn, ocd))
 		return;
@@ -199,29 +199,29 @@ GC_register_finalizer(void *obj, GC_finalization_proc fn, void *cd,
 
 void GC_CALL
 GC_register_finalizer_ignore_self(void *obj, GC_finalization_proc fn, void *cd,
-				  GC_finalization_proc *ofn, void **ocd)
+                                  GC_finalization_proc *ofn, void **ocd)
 {
 	GC_register_finalizer(obj, fn, cd, ofn, ocd);
 }
 
 void GC_CALL
 GC_register_finalizer_no_order(void *obj, GC_finalization_proc fn, void *cd,
-			       GC_finalization_proc *ofn, void **ocd)
+                               GC_finalization_proc *ofn, void **ocd)
 {
 	GC_register_finalizer(obj, fn, cd, ofn, ocd);
 }
 
 void GC_CALL
 GC_register_finalizer_unreachable(void *obj, GC_finalization_proc fn, void *cd,
-				  GC_finalization_proc *ofn, void **ocd)
+                                  GC_finalization_proc *ofn, void **ocd)
 {
 	GC_register_finalizer(obj, fn, cd, ofn, ocd);
 }
 
 #define DEBUG_REGISTER(kind)                                                                       \
 	void GC_CALL GC_debug_register_finalizer##kind(void *obj, GC_finalization_proc fn,         \
-						       void *cd, GC_finalization_proc *ofn,        \
-						       void **ocd)                                 \
+	                                               void *cd, GC_finalization_proc *ofn,        \
+	                                               void **ocd)                                 \
 	{                                                                                          \
 		GC_register_finalizer##kind(obj, fn, cd, ofn, ocd);                                \
 	}
@@ -284,7 +284,7 @@ struct link_rec {
 	mgc_weak *holder; /* NULL: the link is not in the heap */
 };
 
-static struct compat_map links = { .gc = true };
+static struct compat_map links = {.gc = true};
 static uint64_t swept_gc_no = UINT64_MAX;
 
 /* Whether the link in slot s is settled (cleared or dropped). */
@@ -386,6 +386,7 @@ link_move_locked(void **link, void **new_link, mgc_weak *holder)
 {
 	void *r;
 
+	assert(compat_lock_held());
 	if (compat_map_find(&links, hide(link)) == NULL)
 		return GC_NOT_FOUND;
 	if (new_link == link)

@@ -9,24 +9,34 @@
  */
 #include "compat.h"
 
+#include <assert.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 pthread_mutex_t compat_lock = PTHREAD_MUTEX_INITIALIZER;
+static _Thread_local bool compat_lock_mine; /* this thread holds compat_lock */
 
 void
 compat_lock_acquire(void)
 {
 	compat_fork_init();
 	pthread_mutex_lock(&compat_lock);
+	compat_lock_mine = true;
 }
 
 void
 compat_lock_release(void)
 {
+	compat_lock_mine = false;
 	pthread_mutex_unlock(&compat_lock);
+}
+
+bool
+compat_lock_held(void)
+{
+	return compat_lock_mine;
 }
 
 /* The variables gc.h declares. */
@@ -304,6 +314,7 @@ static int saved_percent;
 static void
 apply_divisor_locked(GC_word d)
 {
+	assert(compat_lock_held());
 	int percent = d <= 1 ? 1000 : d > 121 ? 1 : (int)(120 / (d - 1));
 	if (GC_dont_gc)
 		saved_percent = percent;

@@ -94,11 +94,12 @@ cache_flush_all(struct cache *c)
 }
 
 void
-cache_flush_locked(struct cache *c)
+cache_flush_stopped(struct cache *c)
 {
+	MGC_ASSERT(world_is_stopped());
 	for (unsigned sc = 2; sc < 2u * (unsigned)num_classes; sc++) {
 		struct cache_list *l = &c->list[sc];
 		if (l->count > 0)
-			central_give_locked(sc, detach_chain(l, l->count));
+			central_give_stopped(sc, detach_chain(l, l->count));
 	}
 }

@@ -25,7 +25,7 @@
  * builds its successor), and reusing it in place spares two trips through
  * the page heap's lock and its span records.  Those spans go back to the
  * page heap when the next collection starts (central_release_empty before
- * the world stops, central_release_empty_locked for any emptied since,
+ * the world stops, central_release_empty_stopped for any emptied since,
  * just before the sweep snapshot: no empty-list span is ever in one) and
  * when mgc_collect ends, so a class keeps at most one cycle's worth and
  * the memory can still return to the OS.  A span emptied by explicit
@@ -43,7 +43,7 @@
  *
  * Locking: each central has its own lock; no thread holds two.  The page
  * heap's lock may be taken under it (to get or return a span).  The
- * collector changes central state (central_give_locked) only with the world
+ * collector changes central state (central_give_stopped) only with the world
  * stopped, when no registered thread holds a central lock (internal.h).
  * Only registered threads and the holder of the gc lock take central
  * locks, so with the gc lock held and the world stopped none is held: a
@@ -268,10 +268,17 @@ central_release_empty(void)
 }
 
 void
-central_release_empty_locked(void)
+central_release_empty_stopped(void)
 {
+	MGC_ASSERT(world_is_stopped());
 	for (int i = 0; i < MAX_SPANCLASSES; i++)
 		free_empty_chain(detach_empty(&centrals[i]));
+}
+
+bool
+central_lock_held(unsigned spanclass)
+{
+	return lock_held(&centrals[spanclass].lock);
 }
 
 /* Under the gc lock, as its caller may be a thread that is not registered
@@ -394,8 +401,9 @@ central_give(unsigned spanclass, void *head)
 }
 
 void
-central_give_locked(unsigned spanclass, void *head)
+central_give_stopped(unsigned spanclass, void *head)
 {
+	MGC_ASSERT(world_is_stopped());
 	give_chain(&centrals[spanclass], head, false);
 }
 

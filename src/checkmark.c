@@ -190,11 +190,12 @@ check_threads(uintptr_t self_lo)
 void
 checkmark_stopped(const struct sweep_item *items, size_t n, uintptr_t self_lo)
 {
-	MGC_ASSERT(lock_held(&gc_lock));
+	MGC_ASSERT(lock_held(&gc_lock) && world_is_stopped());
 	setup(items, n);
 	roots_each_segment(root_range, "roots (data and bss)");
 	roots_each_added(root_range, "roots (mgc_add_roots)");
 	check_threads(self_lo);
-	special_each_root(root_word, "roots (finalizer and cleanup arguments, queued jobs)");
+	special_each_root_stopped(root_word,
+	                          "roots (finalizer and cleanup arguments, queued jobs)");
 	teardown();
 }

@@ -14,7 +14,7 @@
  * A weak handle is a noscan block holding the pointer given to
  * mgc_weak_new: noscan, so it keeps nothing alive.
  *
- * The collector's passes (special_after_mark), with the world stopped,
+ * The collector's passes (special_after_mark_stopped), with the world stopped,
  * after marking from the roots:
  *   1. weak: a handle whose target is unmarked is cleared now, before any
  *      finalizer can resurrect the target; records of dead handles go;
@@ -389,8 +389,9 @@ compact(void)
 }
 
 void
-special_each_root(void (*fn)(uintptr_t w, void *arg), void *arg)
+special_each_root_stopped(void (*fn)(uintptr_t w, void *arg), void *arg)
 {
+	MGC_ASSERT(world_is_stopped());
 	for (size_t i = 0; i < nrecs; i++)
 		if (recs[i].kind == SP_FINALIZER || recs[i].kind == SP_CLEANUP)
 			fn((uintptr_t)recs[i].arg, arg);
@@ -409,9 +410,10 @@ mark_root_word(uintptr_t w, void *arg)
 }
 
 void
-special_mark_roots(void)
+special_mark_roots_stopped(void)
 {
-	special_each_root(mark_root_word, NULL);
+	MGC_ASSERT(world_is_stopped());
+	special_each_root_stopped(mark_root_word, NULL);
 	mark_drain();
 }
 
@@ -542,8 +544,9 @@ pass_cleanup(struct special_result *out)
 }
 
 void
-special_after_mark(struct special_result *out)
+special_after_mark_stopped(struct special_result *out)
 {
+	MGC_ASSERT(world_is_stopped());
 	*out = (struct special_result){0};
 	reclaim_retired();
 	if (nrecs == 0)

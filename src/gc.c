@@ -126,32 +126,33 @@ stopped_phase(struct cycle *cy)
 static NOINLINE void
 stopped_work(struct cycle *cy, uintptr_t self_lo)
 {
+	MGC_ASSERT(world_is_stopped());
 	for (struct thread *t = thread_first(); t != NULL; t = thread_next(t)) {
-		cache_flush_locked(&t->cache);
+		cache_flush_stopped(&t->cache);
 		t->cache.published =
 		        counter_read(&t->cache.bytes_alloc) - counter_read(&t->cache.bytes_freed);
 	}
 	count_before(cy);
-	central_release_empty_locked();
+	central_release_empty_stopped();
 	struct sweep_item *items;
-	size_t n = heap_begin_cycle(&items);
+	size_t n = heap_begin_cycle_stopped(&items);
 	mark_set_spans(items, n);
 	mark_begin(live_after);
 	uint64_t root_bytes = 0;
 	roots_each_segment(scan_root, &root_bytes);
 	roots_each_added(scan_root, &root_bytes);
 	uint64_t stack_bytes = mark_threads(self_lo);
-	special_mark_roots();
+	special_mark_roots_stopped();
 	mark_add_root_bytes(root_bytes, stack_bytes);
 	mark_forget_dropped();
 	if (knobs.checkmark)
 		checkmark_stopped(items, n, self_lo);
-	special_after_mark(&cy->special);
+	special_after_mark_stopped(&cy->special);
 	mark_end(&cy->mark);
 	if (MGC_DEBUG)
-		verify_heap(items, n);
+		verify_heap_stopped(items, n);
 	atomic_store(&heap_live, (int64_t)cy->mark.marked_bytes);
-	sweep_begin(items, n, atomic_load(&heap_sweepgen));
+	sweep_begin_stopped(items, n, atomic_load(&heap_sweepgen));
 }
 
 static void
@@ -192,6 +193,7 @@ trace(const struct cycle *cy)
 static void
 collect_locked(void)
 {
+	MGC_ASSERT(lock_held(&gc_lock));
 	struct cycle cy = {0};
 	uint64_t t0 = now_ns();
 	central_release_empty();

@@ -20,6 +20,13 @@
  * go, and no section holding one waits for anything the collector holds.
  * So when the world is stopped no allocator lock is held by a registered
  * thread, and the collector reads and changes allocator state freely.
+ *
+ * Names.  A function that needs a lock held ends in _locked (its comment,
+ * or its file's, says which), one that runs only while the calling thread
+ * has the world stopped ends in _stopped, and debug builds assert it
+ * (lock_held, world_is_stopped).  mark.c's functions all run with the
+ * world stopped, but for the test hooks and mark_start_helpers: they keep
+ * their short names, and those the other files call assert it too.
  */
 #ifndef MGC_INTERNAL_H
 #define MGC_INTERNAL_H
@@ -331,9 +338,9 @@ struct sweep_item {
 	struct span *span;
 	uint8_t kind, spanclass;
 };
-/* World stopped: a new sweep generation; points *items at
- * the in-use spans (an array owned by heap.c) and returns how many. */
-size_t heap_begin_cycle(struct sweep_item **items);
+/* A new sweep generation; points *items at the in-use spans (an array
+ * owned by heap.c) and returns how many. */
+size_t heap_begin_cycle_stopped(struct sweep_item **items);
 /* Heap lock held: the page heap's part of sweeping the large span s. */
 void heap_sweep_large_locked(struct span *s, uint32_t sg);
 void heap_lock(void);
@@ -345,7 +352,7 @@ struct heap_figures {
 	uint64_t committed_bytes; /* pages ever committed: in use, free and released */
 };
 void heap_read_figures(struct heap_figures *out);
-void heap_verify(void); /* world stopped: free lists and page map agree */
+void heap_verify_stopped(void); /* free lists and page map agree */
 
 /* ---- central.c: per-span-class central lists */
 struct cache_list;
@@ -353,14 +360,17 @@ struct cache_list;
  * a collection never sees them in flight; returns how many. */
 size_t central_take(unsigned spanclass, struct cache_list *l, size_t want);
 void central_give(unsigned spanclass, void *head);
-void central_give_locked(unsigned spanclass, void *head); /* world stopped */
+void central_give_stopped(unsigned spanclass, void *head);
 /* Sweep span s of span class sc if it is still unswept in generation sg. */
 void central_sweep(struct span *s, unsigned spanclass, uint32_t sg);
 void central_init(void);
 /* Give every span left on the centrals' empty lists back to the page heap. */
 void central_release_empty(void);
-void central_release_empty_locked(void); /* world stopped */
-size_t central_count_empty(void);        /* test hook */
+void central_release_empty_stopped(void);
+size_t central_count_empty(void); /* test hook */
+/* Debug builds: the calling thread holds span class sc's central lock;
+ * true otherwise. */
+bool central_lock_held(unsigned spanclass);
 void central_after_fork_child(void);
 
 /* ---- cache.c: per-thread caches */
@@ -387,7 +397,7 @@ struct cache {
 extern __thread struct cache *tls_cache __attribute__((tls_model("initial-exec")));
 bool cache_refill(struct cache *c, unsigned spanclass);
 void *cache_overflow(struct cache *c, unsigned spanclass); /* chain for central_give */
-void cache_flush_locked(struct cache *c);                  /* world stopped */
+void cache_flush_stopped(struct cache *c);                 /* every block back to the centrals */
 void cache_publish(struct cache *c); /* add this thread's net allocation to heap_live */
 
 static inline void
@@ -460,12 +470,16 @@ struct counters {
 	uint64_t nmalloc, nfree, bytes_alloc, bytes_freed, nlookup;
 };
 void thread_sum_counters(struct counters *out);
-void thread_sum_counters_locked(struct counters *out);
+void thread_sum_counters_locked(struct counters *out); /* thread lock held */
 
 /* ---- world.c: stopping and starting the world */
 void world_init(void);
 size_t world_stop(void); /* gc and thread locks held; returns how many threads stopped */
 void world_start(void);
+/* Debug checks: the calling thread has the world stopped (world_stop
+ * returned, world_start not yet called).  Every _stopped function asserts
+ * it. */
+bool world_is_stopped(void);
 void world_after_fork_child(void);
 void world_poll(void); /* stop here if a stop is under way (ThreadSanitizer builds) */
 /* Start a detached thread of mgc's own with every signal blocked, so the
@@ -533,23 +547,25 @@ mark_load_word(const uintptr_t *p)
 void checkmark_stopped(const struct sweep_item *items, size_t n, uintptr_t self_lo);
 
 /* ---- finalize.c: finalizers, cleanups, weak references */
-bool special_any(void);            /* any finalizer, cleanup or weak handle? */
-void special_drop(uintptr_t base); /* a block freed explicitly loses its specials */
-void special_mark_roots(void);     /* world stopped: args and queued work are roots */
-/* World stopped: fn(word, arg) for every word special_mark_roots marks. */
-void special_each_root(void (*fn)(uintptr_t w, void *arg), void *arg);
+bool special_any(void);                /* any finalizer, cleanup or weak handle? */
+void special_drop(uintptr_t base);     /* a block freed explicitly loses its specials */
+void special_mark_roots_stopped(void); /* args and queued work are roots */
+/* fn(word, arg) for every word special_mark_roots_stopped marks. */
+void special_each_root_stopped(void (*fn)(uintptr_t w, void *arg), void *arg);
 struct special_result {
 	uint64_t queued, held_back;
 };
-void special_after_mark(struct special_result *out); /* world stopped: the passes */
-void special_wake_runner(void);                      /* after the world restarts */
+void special_after_mark_stopped(struct special_result *out); /* the passes */
+void special_wake_runner(void);                              /* after the world restarts */
 void special_read_counts(uint64_t *queued, uint64_t *run);
 void special_after_fork_child(void);
 
 /* ---- sweep.c */
-void sweep_begin(struct sweep_item *items, size_t n, uint32_t sg); /* world stopped */
+void sweep_begin_stopped(struct sweep_item *items, size_t n, uint32_t sg);
 void sweep_finish(void); /* sweep everything left in this thread */
 void sweep_some(void);   /* a little sweeping, from allocation slow paths */
+/* s's central lock held, s claimed (sweepgen sg-1): sweep it; the blocks
+ * freed in *freed_blocks. */
 void sweep_small_locked(struct span *s, uint32_t sg, uint64_t *freed_blocks);
 void sweep_count(uint64_t blocks, uint64_t bytes);
 void sweep_read_counts(uint64_t *blocks, uint64_t *bytes);
@@ -582,6 +598,7 @@ struct pace_sample {
 	uint64_t held_before; /* memory mgc held then (sys less released) */
 };
 void pace_init(void);
+/* The _locked functions of pace.c need the gc lock. */
 void pace_after_cycle_locked(const struct pace_sample *s);
 uint64_t pace_goal_locked(void); /* next_gc; UINT64_MAX when automatic collection is off */
 bool pace_enabled_locked(void);
@@ -599,7 +616,7 @@ gc_due(void)
 }
 
 /* ---- verify.c */
-void verify_heap(const struct sweep_item *items, size_t n); /* world stopped */
+void verify_heap_stopped(const struct sweep_item *items, size_t n);
 
 /* ---- util.c: knobs from the environment, read once */
 struct knobs {

@@ -154,6 +154,7 @@ limited(uint64_t goal)
 static void
 publish_locked(void)
 {
+	MGC_ASSERT(lock_held(&gc_lock));
 	uint64_t g = base_goal();
 	if (g != UINT64_MAX && g < pace.min_heap)
 		g = pace.min_heap;
@@ -213,6 +214,7 @@ pace_init(void)
 static int
 percent_locked(void)
 {
+	MGC_ASSERT(lock_held(&gc_lock));
 	return pace.adaptive ? MGC_GCPERCENT_ADAPTIVE : pace.percent;
 }
 
@@ -270,5 +272,6 @@ mgc_set_max_heap(size_t bytes)
 bool
 pace_enabled_locked(void)
 {
+	MGC_ASSERT(lock_held(&gc_lock));
 	return pace.goal != UINT64_MAX;
 }

@@ -1,7 +1,7 @@
 /* sweep.c — sweeping: unmarked live blocks go back to their spans.
  *
  * A collection ends its stop-the-world phase by handing this file the
- * spans that were in use (heap_begin_cycle's snapshot) and a new sweep
+ * spans that were in use (heap_begin_cycle_stopped's snapshot) and a new sweep
  * generation sg.  From then on each of those spans is swept exactly once,
  * by whoever gets to it first:
  *   - central_take, before it hands out blocks of an unswept span (a block
@@ -69,6 +69,7 @@ is_garbage(const struct span *s, uint64_t marks, uint32_t i)
 void
 sweep_small_locked(struct span *s, uint32_t sg, uint64_t *freed_out)
 {
+	MGC_ASSERT(central_lock_held(s->spanclass));
 	uint64_t freed = 0;
 	/* The claim (sweepgen sg-1) is ordered before every bit cleared and
 	 * every block freed: alloc.c's block_live reads them, then the
@@ -97,8 +98,9 @@ sweep_small_locked(struct span *s, uint32_t sg, uint64_t *freed_out)
 }
 
 void
-sweep_begin(struct sweep_item *list, size_t n, uint32_t sg)
+sweep_begin_stopped(struct sweep_item *list, size_t n, uint32_t sg)
 {
+	MGC_ASSERT(world_is_stopped());
 	atomic_store(&items, list);
 	atomic_store(&nitems, n);
 	atomic_store(&done, 0);

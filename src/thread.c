@@ -128,6 +128,7 @@ add_counters(struct counters *to, const struct cache *c)
 static void
 unlink_locked(struct thread *t)
 {
+	MGC_ASSERT(lock_held(&thread_lock));
 	atomic_store(&t->linked, false);
 	t->prev->next = t->next;
 	t->next->prev = t->prev;
@@ -156,6 +157,7 @@ thread_exit(void *arg)
 void
 thread_sum_counters_locked(struct counters *out)
 {
+	MGC_ASSERT(lock_held(&thread_lock));
 	*out = retired;
 	for (struct thread *t = threads.next; t != &threads; t = t->next)
 		add_counters(out, &t->cache);

@@ -92,9 +92,10 @@ verify_small(const struct span *s)
 }
 
 void
-verify_heap(const struct sweep_item *items, size_t n)
+verify_heap_stopped(const struct sweep_item *items, size_t n)
 {
-	heap_verify();
+	MGC_ASSERT(world_is_stopped());
+	heap_verify_stopped();
 	mark_check_closed();
 	for (size_t k = 0; k < n; k++) {
 		const struct span *s = items[k].span;

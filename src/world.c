@@ -24,7 +24,8 @@
  *
  * Locking: world_stop and world_start are called with the gc and thread
  * locks held.  Threads holding allocator locks are busy, so none is stopped
- * holding one (internal.h).
+ * holding one (internal.h).  Between the two, world_is_stopped is true on
+ * the calling thread alone: the _stopped functions of every file assert it.
  */
 #include "internal.h"
 
@@ -40,6 +41,10 @@
 
 static sem_t acks;             /* [atomic] one post per stopped thread */
 static _Atomic unsigned epoch; /* [atomic] odd while the world is stopped */
+/* [owner] this thread has the world stopped: set by world_stop once every
+ * other thread has stopped, cleared by world_start before any restarts.
+ * Read by the debug checks of the _stopped functions (world_is_stopped). */
+static __thread bool stopped_by_me;
 
 #if MGC_TSAN
 /* Under ThreadSanitizer a stopped thread waits on the epoch word with a
@@ -58,7 +63,7 @@ wait_restart(unsigned stopped)
 }
 
 static void
-wake_stopped(void)
+wake_threads(void)
 {
 	syscall(SYS_futex, &epoch, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
 }
@@ -75,7 +80,7 @@ wait_restart(unsigned stopped)
 }
 
 static void
-wake_stopped(void)
+wake_threads(void)
 {
 	for (struct thread *t = thread_first(); t != NULL; t = thread_next(t))
 		if (t != tls_thread)
@@ -192,6 +197,7 @@ world_init(void)
 size_t
 world_stop(void)
 {
+	MGC_ASSERT(lock_held(&gc_lock));
 	atomic_fetch_add(&epoch, 1);
 	size_t n = 0;
 	for (struct thread *t = thread_first(); t != NULL; t = thread_next(t)) {
@@ -213,19 +219,29 @@ world_stop(void)
 			if (t != tls_thread && atomic_load(&t->stopped_in) != atomic_load(&epoch))
 				fatal("mgc: internal error: a thread acknowledged without "
 				      "stopping");
+	stopped_by_me = true;
 	return n;
 }
 
 void
 world_start(void)
 {
+	MGC_ASSERT(stopped_by_me);
+	stopped_by_me = false;
 	atomic_fetch_add(&epoch, 1);
-	wake_stopped();
+	wake_threads();
+}
+
+bool
+world_is_stopped(void)
+{
+	return stopped_by_me;
 }
 
 void
 world_after_fork_child(void)
 {
+	stopped_by_me = false;
 	atomic_fetch_add(&epoch, 1); /* the world is running again: it is just us */
 	sem_destroy(&acks);
 	if (sem_init(&acks, 0, 0) != 0)
