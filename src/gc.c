@@ -197,7 +197,7 @@ collect_locked(void)
 	struct cycle cy = {0};
 	uint64_t t0 = now_ns();
 	central_release_empty();
-	mark_start_helpers();
+	drain_start_helpers();
 	roots_collect_then(stop_and_mark, &cy);
 	figs.num_gc++;
 	figs.pause_last_ns = cy.pause_ns;
@@ -337,10 +337,11 @@ gc_read_figures(struct gc_figures *out)
  *                         ThreadSanitizer aborts a thread that holds more
  *                         than 64 locks, and there are 192 centrals.  Debug
  *                         builds check in the child that they are free.
- *   wake_mutex, helper    re-initialised in the child (finalize.c, mark.c,
- *   and pool locks, the   world.c): their other users, the finalizer runner
- *   acks semaphore        and the helper markers, are not in the child, and
- *                         the state they guard is reset there.
+ *   wake_mutex,           re-initialised in the child (finalize.c,
+ *   helper_lock,          drain.c, scavenge.c, world.c): their other users,
+ *   pool_lock, mu, the    the finalizer runner, the helper markers and the
+ *   acks semaphore        scavenger, are not in the child, and the state
+ *                         they guard is reset there.
  * pthread_atfork runs prepare handlers in the reverse order of their
  * registration and the others in order, so a library that registers its own
  * after mgc_init (the Boehm-compatible one does) takes its locks before
@@ -378,7 +379,7 @@ fork_child(void)
 	thread_after_fork_child();
 	special_after_fork_child();
 	scavenge_after_fork_child();
-	mark_after_fork_child();
+	drain_after_fork_child();
 	world_after_fork_child();
 	thread_unlock_registry();
 	lock_release(&gc_lock);

@@ -24,9 +24,10 @@
  * Names.  A function that needs a lock held ends in _locked (its comment,
  * or its file's, says which), one that runs only while the calling thread
  * has the world stopped ends in _stopped, and debug builds assert it
- * (lock_held, world_is_stopped).  mark.c's functions all run with the
- * world stopped, but for the test hooks and mark_start_helpers: they keep
- * their short names, and those the other files call assert it too.
+ * (lock_held, world_is_stopped).  The functions of mark.c and drain.c run
+ * with the world stopped, but for the test hooks, drain_start_helpers and
+ * drain_after_fork_child: they keep their short names, and mark.c's entry
+ * points assert it too.
  */
 #ifndef MGC_INTERNAL_H
 #define MGC_INTERNAL_H
@@ -515,13 +516,51 @@ bool mark_is_marked(uintptr_t base);       /* base: a live block's start */
 void mark_block(uintptr_t base);    /* mark it (it is scanned) if it is not */
 void mark_contents(uintptr_t base); /* scan its contents without marking it */
 void mark_word(uintptr_t w);        /* w as a candidate pointer */
-void mark_start_helpers(void);      /* gc lock held, world running */
 uint64_t mark_helper_blocks(void);  /* test hook: blocks the helpers marked last time */
-void mark_after_fork_child(void);
 /* Test hook: the next mark forgets it marked the block at base (a live
  * block's start), as a broken marker would; the checkmark must catch it. */
 void mark_drop_next(uintptr_t base);
 void mark_forget_dropped(void); /* world stopped, roots marked: the hook's effect */
+
+/* The markers.  Each (the collecting thread's, and one per helper thread,
+ * drain.c) has its own mark stack, FIFO and candidate pipeline; mark.c
+ * scans with them, drain.c moves work between their stacks.  They hold
+ * heap addresses: not roots (MGC_STATE). */
+struct range {
+	uintptr_t lo, hi;
+};
+/* Newly marked blocks wait in a small FIFO, prefetched on entry, before
+ * they reach the stack: by the time one is scanned its first line has
+ * arrived, instead of the scan stalling on each pointer it follows. */
+enum { FIFO = 16 };
+/* The candidate pipeline's rings (mark.c, pipe_page). */
+enum { LAG = 8 };
+struct stage {
+	uintptr_t w[LAG];
+	const void *p[LAG]; /* page-map slot, span, or span (with w as index) */
+	unsigned next, count;
+};
+struct marker {
+	struct range *stack;
+	size_t depth, capacity;
+	bool overflowed;
+	unsigned fifo_head, fifo_len;
+	struct range fifo[FIFO];
+	struct stage pipe[3];
+	struct mark_result result;
+} __attribute__((aligned(64)));
+enum { MAX_MARKERS = 8 };
+extern struct marker markers[MAX_MARKERS];
+#define COLLECTOR (&markers[0]) /* the collecting thread's marker */
+/* Grow m's stack (it may be empty, capacity 0); false at the limit
+ * (mark_set_stack_limit) or on ENOMEM. */
+bool mark_grow_stack(struct marker *m);
+/* While helpers may mark (on), mark bits are set with an atomic or.  Set
+ * by the collector with every helper asleep or about to join. */
+void mark_set_parallel(bool on);
+/* Marker m's part of a parallel drain: scan until it has no work of its
+ * own left, giving part of it to any idle peer (drain_share). */
+void mark_drain_sharing(struct marker *m);
 
 /* A candidate word of a root or block, read without the sanitizers: roots
  * hold words the program never initialised (padding, dead stack slots) and
@@ -538,6 +577,24 @@ mark_load_word(const uintptr_t *p)
 #endif
 	return w;
 }
+
+/* ---- drain.c: the parallel drain */
+void drain_start_helpers(void); /* gc lock held, world running */
+void drain_after_fork_child(void);
+/* Ranges the collector scans alone before it calls drain_with_helpers:
+ * unlimited when there are no helpers. */
+size_t drain_alone_budget(void);
+void drain_with_helpers(void);      /* the rest of a drain, shared with the helpers */
+extern _Atomic unsigned drain_idle; /* markers of this drain out of work */
+extern _Atomic size_t drain_pool_n; /* ranges in the pool; read as a hint */
+/* An idle peer waits for work, the pool is empty and m has work to give. */
+static inline bool
+drain_peer_hungry(const struct marker *m)
+{
+	return m->depth > 1 && atomic_load_explicit(&drain_idle, memory_order_relaxed) > 0 &&
+	       atomic_load_explicit(&drain_pool_n, memory_order_relaxed) == 0;
+}
+void drain_share(struct marker *m); /* give part of m's stack to the pool */
 
 /* ---- checkmark.c: MGC_CHECKMARK */
 /* World stopped, after marking from the roots and before the finalization

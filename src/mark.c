@@ -20,32 +20,19 @@
  * which are scanned again (rescanning marked blocks is harmless), until a
  * pass completes without overflow (the Boehm collector's recovery).
  *
- * Parallel marking.  Each marker (the collecting thread, and up to
- * MAX_MARKERS-1 helper threads of mgc's own, started before the world is
- * stopped) has its own stack, FIFO and pipeline (struct marker).  A drain
- * starts alone; once it has scanned DRAIN_ALONE ranges and work is left,
- * it wakes the helpers, and from then on a marker that runs dry while
- * others have work asks for some: a marker with work and a hungry peer
- * moves part of its stack to a shared pool, from which the hungry take.
- * The drain ends when every marker that joined is idle, which is stable:
- * only a marker with work fills the pool, and it empties its own share
- * before it goes idle.  While helpers may run, mark bits are set with an
- * atomic or, so a block is pushed by exactly one marker.
+ * Parallel marking.  Each marker (the collecting thread's, and those of
+ * the helper threads) has its own stack, FIFO and pipeline (struct marker,
+ * internal.h).  drain.c runs the helpers, shares work between the markers
+ * and ends a drain; this file scans.  While helpers may run (parallel),
+ * mark bits are set with an atomic or, so a block is pushed by exactly one
+ * marker.
  *
- * Runs only with the world stopped.  The marker state of the collecting
- * thread is [world stopped]; a helper's is its own while a drain runs and
- * the collector's between drains (handed over through helper_lock); the
- * pool is [pool_lock].
+ * Runs only with the world stopped, but for the test hooks (which take the
+ * gc lock).  The collecting thread's marker is [world stopped]; a helper's
+ * is its own while a drain runs and the collector's between drains
+ * (drain.c).
  */
 #include "internal.h"
-
-#include <pthread.h>
-#include <sched.h>
-#include <string.h>
-
-struct range {
-	uintptr_t lo, hi;
-};
 
 static size_t limit = (size_t)1 << 26; /* entries per marker: 1 GiB of stack */
 
@@ -55,41 +42,21 @@ mark_set_stack_limit(size_t entries)
 	limit = entries;
 }
 
-/* Newly marked blocks wait in a small FIFO, prefetched on entry, before
- * they reach the stack: by the time one is scanned its first line has
- * arrived, instead of the scan stalling on each pointer it follows. */
-enum { FIFO = 16 };
-
-/* The candidate pipeline's rings (see pipe_page). */
-enum { LAG = 8 };
-struct stage {
-	uintptr_t w[LAG];
-	const void *p[LAG]; /* page-map slot, span, or span (with w as index) */
-	unsigned next, count;
-};
-
-struct marker {
-	struct range *stack;
-	size_t depth, capacity;
-	bool overflowed;
-	unsigned fifo_head, fifo_len;
-	struct range fifo[FIFO];
-	struct stage pipe[3];
-	struct mark_result result;
-} __attribute__((aligned(64)));
-
-enum { MAX_MARKERS = 8 };
-/* markers[0] is the collecting thread's.  They hold heap addresses: not
- * roots. */
-static struct marker markers[MAX_MARKERS] MGC_STATE;
-#define COLLECTOR (&markers[0])
+/* markers[0] is the collecting thread's (COLLECTOR). */
+struct marker markers[MAX_MARKERS] MGC_STATE;
 
 /* True while helpers may be marking: mark bits are then set atomically.
  * Written by the collector with every helper asleep or about to join. */
 static _Atomic bool parallel;
 
-static bool
-grow_stack(struct marker *m)
+void
+mark_set_parallel(bool on)
+{
+	atomic_store(&parallel, on);
+}
+
+bool
+mark_grow_stack(struct marker *m)
 {
 	size_t ncap = m->capacity ? m->capacity * 2 : 1 << 16;
 	if (ncap > limit)
@@ -109,7 +76,7 @@ grow_stack(struct marker *m)
 static void
 push(struct marker *m, uintptr_t lo, uintptr_t hi)
 {
-	if (unlikely(m->depth == m->capacity) && !grow_stack(m)) {
+	if (unlikely(m->depth == m->capacity) && !mark_grow_stack(m)) {
 		m->overflowed = true;
 		return;
 	}
@@ -372,7 +339,7 @@ mark_begin(uint64_t last_live)
 		m->result = (struct mark_result){0};
 	}
 	if (COLLECTOR->capacity == 0)
-		grow_stack(COLLECTOR);
+		mark_grow_stack(COLLECTOR);
 }
 
 void
@@ -394,23 +361,21 @@ mark_set_spans(struct sweep_item *items, size_t n)
 	recover_n = n;
 }
 
-static bool peer_hungry(const struct marker *m);
 static struct span *block_span(uintptr_t base, uint32_t *index);
-static void share(struct marker *m);
 
 /* Scan until m has no work of its own left (true), or until `budget`
  * ranges have been scanned (false).  In a parallel drain (sharing) it
  * also gives work to an idle peer.  Callers pass constants, so each use
  * compiles to its own loop. */
 static inline bool
-drain_local(struct marker *m, size_t budget, bool sharing)
+local_drain(struct marker *m, size_t budget, bool sharing)
 {
 	struct range r;
 	do {
 		while (next_range(m, &r)) {
 			scan(m, r.lo, r.hi);
-			if (sharing && unlikely(peer_hungry(m)))
-				share(m);
+			if (sharing && unlikely(drain_peer_hungry(m)))
+				drain_share(m);
 			if (--budget == 0)
 				return false;
 		}
@@ -418,172 +383,10 @@ drain_local(struct marker *m, size_t budget, bool sharing)
 	return true;
 }
 
-/* ---- parallel drains ------------------------------------------------------ */
-
-/* A drain scans this many ranges alone before it wakes the helpers: most
- * drains (a root range, a finalization pass) are over by then, and a
- * wake-up costs more than they do. */
-enum { DRAIN_ALONE = 512, POOL_MAX = 1024, SHARE_MAX = 128 };
-
-static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct range pool[POOL_MAX] MGC_STATE; /* [pool_lock]; heap addresses: not a root */
-static _Atomic size_t pool_n;                 /* [pool_lock] to change; read as a hint without it */
-static _Atomic unsigned idle;                 /* markers of this drain out of work */
-static _Atomic unsigned joined;               /* markers in this drain, the collector included */
-
-static pthread_mutex_t helper_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t helper_wake = PTHREAD_COND_INITIALIZER;
-static unsigned drain_gen;      /* [helper_lock] one per parallel drain */
-static bool drain_open;         /* [helper_lock] helpers may join the current drain */
-static _Atomic unsigned inside; /* helpers that joined and have not left */
-static unsigned nhelpers;       /* [gc lock] helpers started: markers[1..nhelpers] */
-static bool helpers_failed;     /* [gc lock] a helper could not be started */
-
-/* A peer is out of work: give it part of m's stack.  The bottom of the
- * stack holds the oldest pushes (in a tree, the biggest subtrees); a deep
- * stack gives its top instead, to spare moving the rest. */
-static void
-share(struct marker *m)
-{
-	pthread_mutex_lock(&pool_lock);
-	size_t have = atomic_load_explicit(&pool_n, memory_order_relaxed);
-	size_t n = m->depth / 2;
-	if (n > SHARE_MAX)
-		n = SHARE_MAX;
-	if (n > POOL_MAX - have)
-		n = POOL_MAX - have;
-	if (m->depth <= 4 * SHARE_MAX) {
-		memcpy(pool + have, m->stack, n * sizeof *pool);
-		memmove(m->stack, m->stack + n, (m->depth - n) * sizeof *m->stack);
-	} else {
-		memcpy(pool + have, m->stack + m->depth - n, n * sizeof *pool);
-	}
-	m->depth -= n;
-	atomic_store_explicit(&pool_n, have + n, memory_order_relaxed);
-	pthread_mutex_unlock(&pool_lock);
-}
-
-/* Move half the pool (at least one range) onto m's empty stack; false if
- * there was nothing to take. */
-static bool
-take(struct marker *m)
-{
-	if (atomic_load_explicit(&pool_n, memory_order_relaxed) == 0)
-		return false;
-	pthread_mutex_lock(&pool_lock);
-	size_t have = atomic_load_explicit(&pool_n, memory_order_relaxed);
-	size_t n = have - have / 2;
-	if (n > m->capacity - m->depth)
-		n = m->capacity - m->depth;
-	memcpy(m->stack + m->depth, pool + have - n, n * sizeof *pool);
-	m->depth += n;
-	atomic_store_explicit(&pool_n, have - n, memory_order_relaxed);
-	pthread_mutex_unlock(&pool_lock);
-	return n > 0;
-}
-
-static bool
-peer_hungry(const struct marker *m)
-{
-	return m->depth > 1 && atomic_load_explicit(&idle, memory_order_relaxed) > 0 &&
-	       atomic_load_explicit(&pool_n, memory_order_relaxed) == 0;
-}
-
-/* Out of work: wait until the pool has some (true, taken) or every marker
- * of the drain is out of work too (false: the drain is over). */
-static bool
-wait_for_work(struct marker *m)
-{
-	atomic_fetch_add(&idle, 1);
-	for (;;) {
-		if (atomic_load(&pool_n) > 0) {
-			atomic_fetch_sub(&idle, 1);
-			if (take(m))
-				return true;
-			atomic_fetch_add(&idle, 1);
-		}
-		if (atomic_load(&idle) == atomic_load(&joined))
-			return false;
-		sched_yield();
-	}
-}
-
-/* Marker m's part of a parallel drain. */
-static void
-drain_together(struct marker *m)
-{
-	do
-		drain_local(m, SIZE_MAX, true);
-	while (take(m) || wait_for_work(m));
-}
-
-static void *
-helper_main(void *arg)
-{
-	struct marker *m = arg;
-	unsigned seen = 0;
-	pthread_mutex_lock(&helper_lock);
-	for (;;) {
-		while (!drain_open || drain_gen == seen)
-			pthread_cond_wait(&helper_wake, &helper_lock);
-		seen = drain_gen;
-		atomic_fetch_add(&joined, 1);
-		atomic_fetch_add(&inside, 1);
-		pthread_mutex_unlock(&helper_lock);
-		if (m->capacity == 0)
-			grow_stack(m); /* on failure it takes nothing and only idles */
-		drain_together(m);
-		atomic_fetch_sub(&inside, 1);
-		pthread_mutex_lock(&helper_lock);
-	}
-	return NULL;
-}
-
-/* The collector's drain with the helpers: open it, work, close it, and
- * wait until every helper that joined has left. */
-static void
-drain_with_helpers(void)
-{
-	atomic_store(&idle, 0);
-	atomic_store(&joined, 1);
-	atomic_store(&parallel, true);
-	pthread_mutex_lock(&helper_lock);
-	drain_gen++;
-	drain_open = true;
-	pthread_cond_broadcast(&helper_wake);
-	pthread_mutex_unlock(&helper_lock);
-	drain_together(COLLECTOR);
-	pthread_mutex_lock(&helper_lock);
-	drain_open = false;
-	pthread_mutex_unlock(&helper_lock);
-	while (atomic_load(&inside) != 0)
-		sched_yield();
-	atomic_store(&parallel, false);
-}
-
 void
-mark_start_helpers(void)
+mark_drain_sharing(struct marker *m)
 {
-	MGC_ASSERT(knobs.markers >= 1 && knobs.markers <= MAX_MARKERS); /* util.c clamps it */
-	while (nhelpers < knobs.markers - 1 && !helpers_failed) {
-		if (world_spawn_quiet(helper_main, &markers[nhelpers + 1]))
-			nhelpers++;
-		else
-			helpers_failed = true; /* mark with those there are */
-	}
-}
-
-/* In the child of fork: the helpers did not come along. */
-void
-mark_after_fork_child(void)
-{
-	pthread_mutex_init(&pool_lock, NULL);
-	pthread_mutex_init(&helper_lock, NULL);
-	pthread_cond_init(&helper_wake, NULL);
-	drain_open = false;
-	atomic_store(&inside, 0);
-	nhelpers = 0;
-	helpers_failed = false;
+	local_drain(m, SIZE_MAX, true);
 }
 
 /* ---- draining and overflow recovery ---------------------------------------- */
@@ -599,7 +402,7 @@ rescan_span(struct span *s)
 			continue;
 		uintptr_t base = s->base + i * s->elem_size;
 		scan(COLLECTOR, base, base + s->elem_size);
-		drain_local(COLLECTOR, SIZE_MAX, false);
+		local_drain(COLLECTOR, SIZE_MAX, false);
 	}
 }
 
@@ -618,7 +421,7 @@ void
 mark_drain(void)
 {
 	MGC_ASSERT(world_is_stopped());
-	if (!drain_local(COLLECTOR, nhelpers > 0 ? DRAIN_ALONE : SIZE_MAX, false))
+	if (!local_drain(COLLECTOR, drain_alone_budget(), false))
 		drain_with_helpers();
 	while (take_overflow())
 		for (size_t k = 0; k < recover_n; k++)
