@@ -7,13 +7,13 @@
  * stopped.  A thread is never stopped halfway through changing its lists:
  * it changes them inside busy sections (internal.h), and a stop request
  * that arrives during one waits until it ends.  Refills write the list
- * under the central lock, which the collector holds while the world is
- * stopped, so blocks are never in flight between a central list and a
- * cache when a collection looks.  An
- * empty list is refilled with a batch from the central list; a list that
- * grows past its limit (two batches) gives a batch back.  Every block on a
- * list is BLOCK_FREE and zero except word 0, which links the list, and word
- * 1, which names its state byte (alloc.c).
+ * under the central lock, and a thread holding a central lock is busy too,
+ * so blocks are never in flight between a central list and a cache when a
+ * collection looks (the collector itself takes no central lock with the
+ * world stopped).  An empty list is refilled with a batch from the central
+ * list; a list that grows past its limit (two batches) gives a batch back.
+ * Every block on a list is BLOCK_FREE and zero except word 0, which links
+ * the list, and word 1, which names its state byte (alloc.c).
  *
  * Counters are written only by the owner (counter_add: a relaxed load and
  * store) and summed by mgc_read_stats under the thread lock, so the stats

@@ -6,7 +6,7 @@
  * cleanups (any number), weak references (one record per handle, keyed by
  * the target, naming the handle) and handle records (keyed by the handle,
  * naming the target, so that freeing a handle finds its weak record).  The
- * table and records live off the heap (fixalloc, os_alloc_meta): the
+ * table and records live off the heap (os_alloc_meta): the
  * collector never scans them, so keys are not pointers to it (the seed's
  * finalizer table explains why they must not be), and it marks the values
  * that are roots — finalizer and cleanup arguments — explicitly.

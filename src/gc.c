@@ -2,26 +2,37 @@
  *
  * A collection, under gc_lock:
  *   1. Finish the previous cycle's sweep (sweep_finish): marking needs
- *      every mark bit clear and every span swept.
+ *      every mark bit clear and every span swept.  Give the spans on the
+ *      centrals' empty lists back to the page heap (central.c), and start
+ *      the helper markers that are not running yet (drain.c).
  *   2. List the data/bss segments (roots.c); the rest runs inside the
  *      loader-lock callback, so no listed library is unloaded meanwhile.
  *   3. Take the thread lock and stop the world (world.c).  A thread is
  *      never stopped inside an allocator lock or a busy section, so the
  *      collector may then touch every cache and span.
  *   4. Empty every thread cache back to its spans: after the collection
- *      each block handed out comes from a swept span.
+ *      each block handed out comes from a swept span.  Count the heap as
+ *      the collection found it (for the trace and the pacer), and give
+ *      back the spans emptied since step 1.
  *   5. Start a sweep generation and snapshot the in-use spans (heap.c).
  *   6. Mark from the roots: segments, added ranges, every registered
  *      thread's stack (from its saved stack pointer to its base, registers
- *      spilled on it) and static TLS blocks (mark.c).
+ *      spilled on it), the large block it is allocating and its static
+ *      TLS blocks (mark.c), then the arguments of finalizers and cleanups
+ *      and the queued ones (finalize.c).
  *   7. With MGC_CHECKMARK (the default in debug builds), mark again from
  *      the same roots with a simple marker and abort if the real mark
- *      missed a block (checkmark.c); then the finalization passes
- *      (finalize.c); in debug builds, check the heap (verify.c).
- *   8. Hand the snapshot to the sweeper, restart the world, release the
- *      locks.  The pause is steps 3-8.
- *   9. Pace the next collection; print the trace line.
- *  10. mgc_collect sweeps everything before returning; a collection that
+ *      missed a block (checkmark.c).
+ *   8. The finalization passes (finalize.c): weak handles of unmarked
+ *      blocks are cleared; unreachable blocks with a finalizer are kept
+ *      (they and what they reach are marked) and their finalizers queued;
+ *      the cleanups of unmarked blocks are queued.  In debug builds, check
+ *      the heap (verify.c).
+ *   9. Hand the snapshot to the sweeper, restart the world, release the
+ *      locks.  The pause is steps 3-9.
+ *  10. Pace the next collection; print the trace line; wake the finalizer
+ *      runner if anything was queued, and the scavenger (scavenge.c).
+ *  11. mgc_collect sweeps everything before returning; a collection that
  *      started by itself leaves the sweep to allocation (sweep.c).
  *
  * Pacing.  heap_live is the marked bytes plus each thread's allocations
@@ -36,7 +47,8 @@
  * (gc_pressure), and the scavenger collects a program gone idle
  * (scavenge.c).
  *
- * Locking: gc_lock (roots.c) is the top of the lock order.  The figures
+ * Locking: gc_lock (roots.c) is the top of the lock order but for
+ * tls_walk_lock, which fork_prepare takes first (internal.h).  The figures
  * below are [gc lock].
  */
 #include "internal.h"

@@ -51,7 +51,7 @@
  *
  * Locking: heap_mutex guards everything here except the page map's readers.
  * It is taken below central locks (central_take grows through the heap) and
- * above the fixalloc locks.
+ * above fixalloc_lock.
  */
 #include "internal.h"
 

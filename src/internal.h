@@ -6,14 +6,40 @@
  * shared library's exports (-fvisibility=hidden).
  *
  * Lock order (a thread holding one may take only those below it):
- *	1. gc_lock           one collection at a time; held across stop-the-world
- *	2. thread_lock       the registry of threads and their caches
- *	3. central[i].lock   one per span class; never two at once
- *	4. heap lock         the page heap and the page map's writers
- *	5. special/queue     finalize.c: the specials table; the run queue
- *	6. fixalloc_lock     the metadata allocators (a leaf)
- * Debug builds check the order with a per-thread record of the levels held
+ *	1. gc_lock            roots.c: one collection at a time; held across
+ *	                      stop-the-world
+ *	   (the loader's)     dl_iterate_phdr's lock: the collector stops the
+ *	                      world inside the walk (roots_collect_then)
+ *	2. thread_lock        thread.c: the registry of threads and their caches
+ *	3. centrals[i].lock   central.c: one per span class; never two at once
+ *	4. heap_mutex         heap.c, "the heap lock": the page heap and the page
+ *	                      map's writers
+ *	5. special_lock       finalize.c: the table of finalizers, cleanups and
+ *	                      weak references
+ *	6. fixalloc_lock      fixalloc.c: the metadata allocators (a leaf)
+ * These are struct locks, each with its level (enum lock_level): debug
+ * builds check the order with a per-thread record of the levels held
  * (lock_acquire/lock_release in util.c).
+ *
+ * The other mutexes are plain pthread ones, outside the levels, each
+ * private to one file and its own threads:
+ *	tls_walk_lock   thread.c: a registering thread's walk of the loaded
+ *	                objects.  Above everything: fork_prepare takes it
+ *	                before gc_lock; only the loader's lock is taken under it.
+ *	wake_mutex      finalize.c: the finalizer runner's sleep.  A leaf,
+ *	                taken under gc_lock (special_wake_runner).
+ *	mu              scavenge.c: the scavenger's sleep.  A leaf, taken under
+ *	                gc_lock (scavenge_start).
+ *	helper_lock     drain.c: a drain opened to the helper markers, on which
+ *	                they sleep.  A leaf, taken by the collector with the
+ *	                world stopped (under gc_lock and thread_lock) and by
+ *	                helpers that hold nothing else.
+ *	pool_lock       drain.c: the pool of mark work the markers share.  A
+ *	                leaf, taken like helper_lock, never under it.
+ * world.c's acks semaphore is no lock: stopped threads post it, and the
+ * collector waits on it holding gc_lock and thread_lock.  The
+ * Boehm-compatible library's compat_lock, and Boehm's allocator lock
+ * before it, come before all of these (compat/compat.h).
  *
  * Locks 3-6 are allocator locks: a registered thread holding one is busy
  * (see struct cache) and is never stopped for a collection until it has let
@@ -389,9 +415,10 @@ struct cache {
 	uint64_t published;
 	/* The stop-the-world handshake: `busy` (a nesting count) while the
 	 * thread changes its lists or a block's state without a lock, and while
-	 * it holds a central, heap or fixalloc lock; a stop request that lands
-	 * then is deferred (stop_pending) to the busy_leave that ends it.  Only
-	 * this thread and its signal handler touch them. */
+	 * it holds an allocator lock (central, heap, special or fixalloc); a
+	 * stop request that lands then is deferred (stop_pending) to the
+	 * busy_leave that ends it.  Only this thread and its signal handler
+	 * touch them. */
 	_Atomic uint32_t busy;
 	_Atomic uint8_t stop_pending;
 };

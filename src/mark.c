@@ -172,13 +172,13 @@ mark_candidate(struct marker *m, uintptr_t w)
  * each stage issues the prefetch for the next load and parks the
  * candidate in a ring of LAG entries; when the ring is full its oldest
  * entry, whose line has had LAG candidates' time to arrive, moves on.
- *   pipe_page:  prefetch the page-map entry        -> ring 0
- *   pipe_span:  load the span, prefetch its record -> ring 1
- *   pipe_bits:  index the block, prefetch its bits -> ring 2
- *   mark_index: test and set the mark
+ *   pipe_page:   prefetch the page-map entry        -> ring 0
+ *   finish_span: load the span, prefetch its record -> ring 1
+ *   pipe_bits:   index the block, prefetch its bits -> ring 2
+ *   finish_bits: test and set the mark (mark_index)
  * Candidates still in the rings are pushed through by pipe_flush, which
- * mark_drain calls whenever the stack runs dry, so nothing is left
- * unmarked. */
+ * the drain loop (local_drain) calls whenever the stack runs dry, so
+ * nothing is left unmarked. */
 /* Park (w, p) in stage k; returns true and the oldest entry in *ow, *op
  * when the ring was full. */
 static inline bool
@@ -365,8 +365,8 @@ static struct span *block_span(uintptr_t base, uint32_t *index);
 
 /* Scan until m has no work of its own left (true), or until `budget`
  * ranges have been scanned (false).  In a parallel drain (sharing) it
- * also gives work to an idle peer.  Callers pass constants, so each use
- * compiles to its own loop. */
+ * also gives work to an idle peer.  Callers pass `sharing` as a constant,
+ * so each use compiles to its own loop. */
 static inline bool
 local_drain(struct marker *m, size_t budget, bool sharing)
 {

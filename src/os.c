@@ -8,8 +8,13 @@
  * and costs no memory until touched again.  Metadata (span records, page-map
  * chunks, caches) comes from os_alloc_meta, never from the collected heap.
  *
- * Every byte committed or mapped for metadata is counted in sys; nothing is
- * ever unmapped, so sys only grows (the contract counts released bytes in it).
+ * Every byte committed or mapped for metadata is counted in sys.  Heap pages
+ * are never unmapped, only released, and released bytes stay in sys (the
+ * contract counts them there).  Metadata that is replaced or no longer
+ * needed (a table that grew, the checkmark's bitmap, a finalizer queue
+ * segment) goes back with os_free_meta, which unmaps it and takes it out
+ * of sys; os_reserve unmaps only the parts of a reservation it trims away
+ * for alignment, which were never counted.
  *
  * Fault injection: os_fail_after(n) makes the nth commit or metadata mapping
  * from now fail as if the kernel had said ENOMEM; tests use it to prove that

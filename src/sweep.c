@@ -20,8 +20,9 @@
  * mark bits are cleared for the next cycle.  The block's memory is not
  * touched: central_take zeroes it (the zeroing rule of alloc.c) when it
  * hands it out, just before it is used, instead of the sweep pulling every
- * dead block into the cache once more.  A span left with no block out goes back to
- * the page heap (central.c decides).  The blocks and bytes freed are counted
+ * dead block into the cache once more.  A span left with no block out goes
+ * to its central's empty list, and from there back to the page heap
+ * (central.c).  The blocks and bytes freed are counted
  * here, so the stats stay exact: until a dead block is swept it still
  * counts in alloc, as the contract says.
  *

@@ -3,8 +3,9 @@
  *
  * Locks are plain mutexes tagged with their level in the lock order written
  * in internal.h.  Debug builds keep, per thread, a bitmask of the levels held
- * and abort when a thread takes a lock at or above a level it already holds
- * (two central locks at once included).
+ * and abort when a thread takes a lock whose level is not above every level
+ * it already holds (two central locks at once included); lock_held reads
+ * the same record.
  *
  * fatal() formats into a stack buffer and writes it with write(2): it never
  * allocates, so it is safe when the heap itself is broken.

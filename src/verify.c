@@ -1,5 +1,5 @@
-/* verify.c — the heap verifier, run after every mark in debug builds (and
- * callable from tests) with the world stopped and every cache flushed.
+/* verify.c — the heap verifier, run after every mark in debug builds, with
+ * the world stopped and every cache flushed.
  *
  * For every span in use it checks what the other layers promise:
  *   - the page map sends every page of the span to it;

@@ -13,9 +13,10 @@
  * stopped threads wait on the epoch with a futex instead; see wait_restart.)
  *
  * A thread that is inside a busy section (changing its cache without a
- * lock, internal.h) when the signal lands does not stop there: the handler
- * records the request and returns, and busy_leave stops the thread as soon
- * as the section ends; busy sections take no locks and end quickly.
+ * lock, or holding an allocator lock: internal.h) when the signal lands
+ * does not stop there: the handler records the request and returns, and
+ * busy_leave stops the thread as soon as the section ends; busy sections
+ * wait for nothing the collector holds, and end quickly.
  *
  * Both handlers are installed with SA_RESTART, so a thread blocked in
  * read() or similar resumes the call rather than seeing EINTR.  Calls the
