@@ -96,7 +96,7 @@ cache_flush_all(struct cache *c)
 void
 cache_flush_stopped(struct cache *c)
 {
-	MGC_ASSERT(world_is_stopped());
+	MGC_ASSERT(world_stopped_here());
 	for (unsigned sc = 2; sc < 2u * (unsigned)num_classes; sc++) {
 		struct cache_list *l = &c->list[sc];
 		if (l->count > 0)

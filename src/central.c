@@ -270,7 +270,7 @@ central_release_empty(void)
 void
 central_release_empty_stopped(void)
 {
-	MGC_ASSERT(world_is_stopped());
+	MGC_ASSERT(world_stopped_here());
 	for (int i = 0; i < MAX_SPANCLASSES; i++)
 		free_empty_chain(detach_empty(&centrals[i]));
 }
@@ -403,7 +403,7 @@ central_give(unsigned spanclass, void *head)
 void
 central_give_stopped(unsigned spanclass, void *head)
 {
-	MGC_ASSERT(world_is_stopped());
+	MGC_ASSERT(world_stopped_here());
 	give_chain(&centrals[spanclass], head, false);
 }
 

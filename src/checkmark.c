@@ -190,7 +190,7 @@ check_threads(uintptr_t self_lo)
 void
 checkmark_stopped(const struct sweep_item *items, size_t n, uintptr_t self_lo)
 {
-	MGC_ASSERT(lock_held(&gc_lock) && world_is_stopped());
+	MGC_ASSERT(lock_held(&gc_lock) && world_stopped_here());
 	setup(items, n);
 	roots_each_segment(root_range, "roots (data and bss)");
 	roots_each_added(root_range, "roots (mgc_add_roots)");

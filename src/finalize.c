@@ -391,7 +391,7 @@ compact(void)
 void
 special_each_root_stopped(void (*fn)(uintptr_t w, void *arg), void *arg)
 {
-	MGC_ASSERT(world_is_stopped());
+	MGC_ASSERT(world_stopped_here());
 	for (size_t i = 0; i < nrecs; i++)
 		if (recs[i].kind == SP_FINALIZER || recs[i].kind == SP_CLEANUP)
 			fn((uintptr_t)recs[i].arg, arg);
@@ -412,7 +412,7 @@ mark_root_word(uintptr_t w, void *arg)
 void
 special_mark_roots_stopped(void)
 {
-	MGC_ASSERT(world_is_stopped());
+	MGC_ASSERT(world_stopped_here());
 	special_each_root_stopped(mark_root_word, NULL);
 	mark_drain();
 }
@@ -546,7 +546,7 @@ pass_cleanup(struct special_result *out)
 void
 special_after_mark_stopped(struct special_result *out)
 {
-	MGC_ASSERT(world_is_stopped());
+	MGC_ASSERT(world_stopped_here());
 	*out = (struct special_result){0};
 	reclaim_retired();
 	if (nrecs == 0)

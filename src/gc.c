@@ -138,7 +138,7 @@ stopped_phase(struct cycle *cy)
 static NOINLINE void
 stopped_work(struct cycle *cy, uintptr_t self_lo)
 {
-	MGC_ASSERT(world_is_stopped());
+	MGC_ASSERT(world_stopped_here());
 	for (struct thread *t = thread_first(); t != NULL; t = thread_next(t)) {
 		cache_flush_stopped(&t->cache);
 		t->cache.published =

@@ -245,7 +245,7 @@ inuse_remove(struct span *s)
 size_t
 heap_begin_cycle_stopped(struct sweep_item **items)
 {
-	MGC_ASSERT(world_is_stopped());
+	MGC_ASSERT(world_stopped_here());
 	atomic_store(&heap_sweepgen, atomic_load(&heap_sweepgen) + 2);
 	if (!grow_array((void **)&snapshot, &snapshot_cap, ninuse, sizeof *snapshot))
 		fatal("mgc: out of memory for the sweep list (%zu spans)", ninuse);
@@ -785,7 +785,7 @@ verify_free_span(const struct span *s)
 void
 heap_verify_stopped(void)
 {
-	MGC_ASSERT(world_is_stopped());
+	MGC_ASSERT(world_stopped_here());
 	for (int b = 0; b < NUM_BUCKETS; b++)
 		for (struct span *s = buckets[b].next; s != &buckets[b]; s = s->next)
 			verify_free_span(s);

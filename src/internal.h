@@ -50,7 +50,7 @@
  * Names.  A function that needs a lock held ends in _locked (its comment,
  * or its file's, says which), one that runs only while the calling thread
  * has the world stopped ends in _stopped, and debug builds assert it
- * (lock_held, world_is_stopped).  The functions of mark.c and drain.c run
+ * (lock_held, world_stopped_here).  The functions of mark.c and drain.c run
  * with the world stopped, but for the test hooks, drain_start_helpers and
  * drain_after_fork_child: they keep their short names, and mark.c's entry
  * points assert it too.
@@ -507,7 +507,7 @@ void world_start(void);
 /* Debug checks: the calling thread has the world stopped (world_stop
  * returned, world_start not yet called).  Every _stopped function asserts
  * it. */
-bool world_is_stopped(void);
+bool world_stopped_here(void);
 void world_after_fork_child(void);
 void world_poll(void); /* stop here if a stop is under way (ThreadSanitizer builds) */
 /* Start a detached thread of mgc's own with every signal blocked, so the

@@ -328,7 +328,7 @@ scan(struct marker *m, uintptr_t lo, uintptr_t hi)
 void
 mark_begin(uint64_t last_live)
 {
-	MGC_ASSERT(world_is_stopped());
+	MGC_ASSERT(world_stopped_here());
 	pipelined = last_live >= pipeline_min_live;
 	for (struct marker *m = markers; m < markers + MAX_MARKERS; m++) {
 		m->depth = 0;
@@ -345,7 +345,7 @@ mark_begin(uint64_t last_live)
 void
 mark_range(uintptr_t lo, uintptr_t hi)
 {
-	MGC_ASSERT(world_is_stopped());
+	MGC_ASSERT(world_stopped_here());
 	scan(COLLECTOR, lo, hi);
 	mark_drain();
 }
@@ -356,7 +356,7 @@ static size_t recover_n;
 void
 mark_set_spans(struct sweep_item *items, size_t n)
 {
-	MGC_ASSERT(world_is_stopped());
+	MGC_ASSERT(world_stopped_here());
 	recover_items = items;
 	recover_n = n;
 }
@@ -420,7 +420,7 @@ take_overflow(void)
 void
 mark_drain(void)
 {
-	MGC_ASSERT(world_is_stopped());
+	MGC_ASSERT(world_stopped_here());
 	if (!local_drain(COLLECTOR, drain_alone_budget(), false))
 		drain_with_helpers();
 	while (take_overflow())
@@ -431,7 +431,7 @@ mark_drain(void)
 void
 mark_end(struct mark_result *out)
 {
-	MGC_ASSERT(world_is_stopped());
+	MGC_ASSERT(world_stopped_here());
 	*out = (struct mark_result){0};
 	for (const struct marker *m = markers; m < markers + MAX_MARKERS; m++) {
 		out->marked_bytes += m->result.marked_bytes;
@@ -453,7 +453,7 @@ mark_helper_blocks(void)
 void
 mark_add_root_bytes(uint64_t roots, uint64_t stacks)
 {
-	MGC_ASSERT(world_is_stopped());
+	MGC_ASSERT(world_stopped_here());
 	COLLECTOR->result.root_bytes += roots;
 	COLLECTOR->result.stack_bytes += stacks;
 }
@@ -473,7 +473,7 @@ mark_drop_next(uintptr_t base)
 void
 mark_forget_dropped(void)
 {
-	MGC_ASSERT(world_is_stopped());
+	MGC_ASSERT(world_stopped_here());
 	if (likely(drop_next == 0))
 		return;
 	uint32_t i;
@@ -494,7 +494,7 @@ candidate_unmarked(uintptr_t w)
 void
 mark_check_closed(void)
 {
-	MGC_ASSERT(world_is_stopped());
+	MGC_ASSERT(world_stopped_here());
 	for (size_t k = 0; k < recover_n; k++) {
 		struct span *s = recover_items[k].span;
 		if (s->kind == SPAN_FREE || (s->spanclass & 1))
@@ -529,7 +529,7 @@ block_span(uintptr_t base, uint32_t *index)
 bool
 mark_is_marked(uintptr_t base)
 {
-	MGC_ASSERT(world_is_stopped());
+	MGC_ASSERT(world_stopped_here());
 	uint32_t i;
 	struct span *s = block_span(base, &i);
 	return s->mark[i >> 6] >> (i & 63) & 1;
@@ -538,14 +538,14 @@ mark_is_marked(uintptr_t base)
 void
 mark_block(uintptr_t base)
 {
-	MGC_ASSERT(world_is_stopped());
+	MGC_ASSERT(world_stopped_here());
 	mark_candidate(COLLECTOR, base);
 }
 
 void
 mark_contents(uintptr_t base)
 {
-	MGC_ASSERT(world_is_stopped());
+	MGC_ASSERT(world_stopped_here());
 	uint32_t i;
 	struct span *s = block_span(base, &i);
 	if (!(s->spanclass & 1))
@@ -555,7 +555,7 @@ mark_contents(uintptr_t base)
 void
 mark_word(uintptr_t w)
 {
-	MGC_ASSERT(world_is_stopped());
+	MGC_ASSERT(world_stopped_here());
 	uintptr_t min = atomic_load_explicit(&heap_lo, memory_order_relaxed);
 	if (w - min < atomic_load_explicit(&heap_hi, memory_order_relaxed) - min)
 		mark_candidate(COLLECTOR, w);

@@ -101,7 +101,7 @@ sweep_small_locked(struct span *s, uint32_t sg, uint64_t *freed_out)
 void
 sweep_begin_stopped(struct sweep_item *list, size_t n, uint32_t sg)
 {
-	MGC_ASSERT(world_is_stopped());
+	MGC_ASSERT(world_stopped_here());
 	atomic_store(&items, list);
 	atomic_store(&nitems, n);
 	atomic_store(&done, 0);

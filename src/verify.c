@@ -94,7 +94,7 @@ verify_small(const struct span *s)
 void
 verify_heap_stopped(const struct sweep_item *items, size_t n)
 {
-	MGC_ASSERT(world_is_stopped());
+	MGC_ASSERT(world_stopped_here());
 	heap_verify_stopped();
 	mark_check_closed();
 	for (size_t k = 0; k < n; k++) {

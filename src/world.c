@@ -25,7 +25,7 @@
  *
  * Locking: world_stop and world_start are called with the gc and thread
  * locks held.  Threads holding allocator locks are busy, so none is stopped
- * holding one (internal.h).  Between the two, world_is_stopped is true on
+ * holding one (internal.h).  Between the two, world_stopped_here is true on
  * the calling thread alone: the _stopped functions of every file assert it.
  */
 #include "internal.h"
@@ -44,7 +44,7 @@ static sem_t acks;             /* [atomic] one post per stopped thread */
 static _Atomic unsigned epoch; /* [atomic] odd while the world is stopped */
 /* [owner] this thread has the world stopped: set by world_stop once every
  * other thread has stopped, cleared by world_start before any restarts.
- * Read by the debug checks of the _stopped functions (world_is_stopped). */
+ * Read by the debug checks of the _stopped functions (world_stopped_here). */
 static __thread bool stopped_by_me;
 
 #if MGC_TSAN
@@ -234,7 +234,7 @@ world_start(void)
 }
 
 bool
-world_is_stopped(void)
+world_stopped_here(void)
 {
 	return stopped_by_me;
 }

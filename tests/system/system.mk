@@ -7,9 +7,13 @@
 #   test_manpages  man/mgc.3 names every function of include/mgc.h
 #   test_plot      tools/mgc-plot on real and broken traces; docs/bench.svg
 #                  drawn from the current summary table
+#   test_comments  every function, variable and file the comments of src/
+#                  name exists
+#   test_preconditions  every _locked and _stopped function of src/ and
+#                  compat/ asserts its precondition
 # A test that needs a program that is not installed skips (tests/run.sh).
 
-SYSTEM_TESTS := install manpages plot
+SYSTEM_TESTS := install manpages plot comments preconditions
 SYSTEM_WRAPPERS := $(addprefix build/system/tests/test_,$(SYSTEM_TESTS))
 
 build/system/tests/test_%: tests/system/system.mk
