@@ -33,7 +33,7 @@
  * take its own locks, stop the world or run a collection; mgc never calls
  * back into the shim holding one of them, so compat_lock comes before all
  * of mgc's locks.  Taken with compat_lock_acquire, which first installs the
- * shim's fork handlers (misc.c), so that a fork never copies it held. */
+ * shim's fork handlers (locks.c), so that a fork never copies it held. */
 extern pthread_mutex_t compat_lock;
 void compat_lock_acquire(void);
 void compat_lock_release(void);
@@ -41,7 +41,7 @@ void compat_lock_release(void);
  * shim's _locked functions assert. */
 bool compat_lock_held(void);
 
-/* misc.c: install the shim's pthread_atfork handlers, once, after mgc's;
+/* locks.c: install the shim's pthread_atfork handlers, once, after mgc's;
  * every path that takes compat_lock or Boehm's allocator lock calls it. */
 void compat_fork_init(void);
 

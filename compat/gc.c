@@ -15,30 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-pthread_mutex_t compat_lock = PTHREAD_MUTEX_INITIALIZER;
-static _Thread_local bool compat_lock_mine; /* this thread holds compat_lock */
-
-void
-compat_lock_acquire(void)
-{
-	compat_fork_init();
-	pthread_mutex_lock(&compat_lock);
-	compat_lock_mine = true;
-}
-
-void
-compat_lock_release(void)
-{
-	compat_lock_mine = false;
-	pthread_mutex_unlock(&compat_lock);
-}
-
-bool
-compat_lock_held(void)
-{
-	return compat_lock_mine;
-}
-
 /* The variables gc.h declares. */
 GC_word GC_gc_no;
 int GC_parallel;
