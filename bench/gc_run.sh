@@ -17,54 +17,31 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-ENV_SETTINGS="BENCH_RUNS BENCH_PAUSE_RUNS BENCH_PAUSE_MIB BENCH_BINTREE_DEPTH BENCH_FINALIZERS_N"
-# shellcheck source=bench/common.sh
-source "$ROOT/bench/common.sh"
-
-RUNS=${BENCH_RUNS:-5}
-PAUSE_RUNS=${BENCH_PAUSE_RUNS:-3}
-PAUSE_MIB=${BENCH_PAUSE_MIB:-1024}
-BINTREE_DEPTH=${BENCH_BINTREE_DEPTH:-21}
-FINALIZERS_N=${BENCH_FINALIZERS_N:-1000000}
+BENCH_NAME=gc_run.sh
+# variable       environment           default
+SETTINGS=(
+	"RUNS            BENCH_RUNS            5"
+	"PAUSE_RUNS      BENCH_PAUSE_RUNS      3"
+	"PAUSE_MIB       BENCH_PAUSE_MIB       1024"
+	"BINTREE_DEPTH   BENCH_BINTREE_DEPTH   21"
+	"FINALIZERS_N    BENCH_FINALIZERS_N    1000000"
+)
 PROGRAMS="gcbench bintree pause finalizers"
 BENCHMARKS="gcbench bintree pause finalizers cleanups"
 # mgc1 is mgc marking on one thread (MGC_MARKERS=1); boehmpar is the
 # Boehm collector with its parallel markers started (GC_start_mark_threads),
 # which a single-threaded program does not do by default.
 BACKENDS="mgc mgcpct mgc1 boehm boehmpar"
-WRITE=0
+FILE_PREFIX=gc-
+FAIL_DROPS=benchmark
+FAILED_WHAT=benchmark
+SECTION=gc
+SECTION_TITLE="Collector benchmarks: mgc against the Boehm collector"
+MAKE_COMMAND="\`@CMD@\` (from make)"
+# shellcheck source=bench/runner.sh
+source "$ROOT/bench/runner.sh"
 
-declare -A ACTIVE=()    # "benchmark backend" -> 1 while it builds and runs
-declare -A IDENT=()     # backend -> what its binaries say they run on
-SKIPPED=()              # "backend: reason", printed and written, never silent
-NOTES=()                # caveats about what was measured, printed and written
-FAILED=()
-
-die() { say "gc_run.sh: $*"; exit 1; }
-
-usage() {
-	say "usage: bash bench/gc_run.sh [--write]"
-	exit 2
-}
-
-positive() {
-	[[ $2 =~ ^[1-9][0-9]*$ ]] || die "$1 must be a positive integer"
-}
-
-parse_args() {
-	local a
-	for a in "$@"; do
-		case $a in
-		--write) WRITE=1 ;;
-		-h|--help) usage ;;
-		*) say "gc_run.sh: unknown argument '$a'"; usage ;;
-		esac
-	done
-	positive BENCH_RUNS "$RUNS"
-	positive BENCH_PAUSE_RUNS "$PAUSE_RUNS"
-	positive BENCH_PAUSE_MIB "$PAUSE_MIB"
-	positive BENCH_BINTREE_DEPTH "$BINTREE_DEPTH"
-	positive BENCH_FINALIZERS_N "$FINALIZERS_N"
+after_args() {
 	((PAUSE_RUNS <= RUNS)) || PAUSE_RUNS=$RUNS
 }
 
@@ -112,9 +89,16 @@ program_of() {
 	esac
 }
 
-skip() {
-	SKIPPED+=("$1")
-	say "SKIP $1"
+backend_ready() {
+	local b=$1
+	if [[ $b == mgc ]] && ! defines "$MGC_LIB" mgc_collect; then
+		NOTES+=("$MGC_LIB has no collector yet (no mgc_collect): its rows show allocation without collection")
+		say "NOTE ${NOTES[-1]}"
+	fi
+	if [[ $b == boehm* ]] && ! have_boehm; then
+		skip "$b: <gc.h> or -lgc not found (apt-get install libgc-dev)"
+		return 1
+	fi
 }
 
 # Compiles (a failure stops everything: the sources must build) and links
@@ -143,56 +127,7 @@ build_one() {
 	fi
 }
 
-# Builds every program for every backend that is installed; a binary must
-# also answer --which before its benchmarks are run.
-build_all() {
-	local p b w ident
-	mkdir -p "$OUT"
-	find_mgc
-	for b in $BACKENDS; do
-		if [[ $b == mgc* && ! -f $MGC_LIB ]]; then
-			skip "$b: $MGC_LIB does not exist (run make)"
-			continue
-		fi
-		if [[ $b == mgc ]] && ! defines "$MGC_LIB" mgc_collect; then
-			NOTES+=("$MGC_LIB has no collector yet (no mgc_collect): its rows show allocation without collection")
-			say "NOTE ${NOTES[-1]}"
-		fi
-		if [[ $b == boehm* ]] && ! have_boehm; then
-			skip "$b: <gc.h> or -lgc not found (apt-get install libgc-dev)"
-			continue
-		fi
-		for p in $PROGRAMS; do
-			build_one "$p" "$b" || continue
-			if ! ident=$("$OUT/$p-$b" --which 2>&1); then
-				skip "$b ($p): does not start: $ident"
-				continue
-			fi
-			IDENT[$b]=${ident#"$b: "}
-			for w in $(benchmarks_of "$p"); do
-				ACTIVE["$w $b"]=1
-			done
-		done
-	done
-	rm -f "$OUT/.probe"
-}
-
-is_active() {
-	[[ -n ${ACTIVE["$1 $2"]+set} ]]
-}
-
-# The backends that have at least one benchmark to run.
-active_backends() {
-	local b w
-	for b in $BACKENDS; do
-		for w in $BENCHMARKS; do
-			if is_active "$w" "$b"; then
-				printf '%s ' "$b"
-				break
-			fi
-		done
-	done
-}
+refused() { echo "$2 ($1): does not start"; }
 
 # Arguments of the program for a benchmark.
 bench_args() {
@@ -242,62 +177,35 @@ checks_differ() {
 	! cmp -s "$ref" "$out.checks"
 }
 
-fail() {
-	local w=$1 b=$2 r=$3 why=$4 cmd=$5
-	say "FAIL $b $w (run $r): $why"
-	say "     repeat with: $cmd"
-	FAILED+=("$b ($w, run $r): $why; repeat with: $cmd")
-	unset "ACTIVE[$w $b]"
+before_runs() {
+	rm -f "$OUT/gc-checks-expected.txt"
 }
 
-# One run; appends its result line to the results file.  A backend that
-# fails once is dropped for that benchmark, and the failure is reported
-# with the command that repeats it.
-run_one() {
-	local w=$1 b=$2 r=$3 line out err rc=0 cmd
-	local argv
-	read -r -a argv <<<"$OUT/$(program_of "$w")-$b $(bench_args "$w")"
-	out=$OUT/gc-stdout-$b-$w.txt
-	err=$OUT/gc-stderr-$b-$w.txt
-	cmd="${argv[*]}"
-	timeout "$RUN_TIMEOUT" "${argv[@]}" >"$out" 2>"$err" || rc=$?
-	line=$(tail -n 1 "$out")
-	if ((rc == 77)); then # the backend lacks the feature (ENOSYS)
-		skip "$b ($w): not available: $(tail -n 1 "$err")"
-		unset "ACTIVE[$w $b]"
-		return
+# A run prints its result line last: the benchmark, the backend and as
+# many words as the benchmark has fields; 77 means the backend lacks the
+# feature (ENOSYS).
+verdict() {
+	local w=$1 b=$2 rc=$3 out=$4 err=$5 line=$6
+	if ((rc == 77)); then
+		WHY="not available: $(tail -n 1 "$err")"
+		return 2
 	fi
 	if ((rc != 0)) || [[ $(wc -w <<<"$line") -ne $(bench_fields "$w") ]] ||
 		[[ $line != "$w $b "* ]]; then
-		fail "$w" "$b" "$r" "$(exit_reason "$rc")$(tail -n 1 "$err" | sed 's/^./: &/')" "$cmd"
-		return
+		WHY=$(run_failure "$rc" "$err")
+		return 1
 	fi
 	if checks_differ "$w" "$out"; then
-		fail "$w" "$b" "$r" "check lines differ from the expected ones" \
-			"$cmd (diff $out.checks $OUT/gc-checks-expected.txt)"
-		return
+		WHY="check lines differ from the expected ones"
+		REPEAT+=" (diff $out.checks $OUT/gc-checks-expected.txt)"
+		return 1
 	fi
-	say "   [$r/$(bench_runs "$w")] $line"
-	echo "$line" >>"$RESULTS"
 }
 
-# Round-robin over backends inside each repetition, so that a noisy
-# moment on the machine is spread over both.
-run_all() {
-	local r w b
-	RESULTS=$OUT/gc-results.txt
-	: >"$RESULTS"
-	rm -f "$OUT/gc-checks-expected.txt"
-	for ((r = 1; r <= RUNS; r++)); do
-		for w in $BENCHMARKS; do
-			((r <= $(bench_runs "$w"))) || continue
-			for b in $BACKENDS; do
-				if is_active "$w" "$b"; then
-					run_one "$w" "$b" "$r"
-				fi
-			done
-		done
-	done
+announce() {
+	local on
+	on=$(active_backends)
+	say "== $RUNS runs ($PAUSE_RUNS of pause) of: $BENCHMARKS on: ${on% }"
 }
 
 # $1 / $2 with two decimals, or n/a.
@@ -372,16 +280,6 @@ tables() {
 	finalizer_table
 }
 
-# The command as it was given, with the settings from the environment.
-command_line() {
-	local cmd="${GIVEN_ENV}bash bench/gc_run.sh --write"
-	if [[ -n ${MAKELEVEL:-} ]]; then
-		echo "\`$cmd\` (from make)"
-	else
-		echo "\`$cmd\`"
-	fi
-}
-
 # The commit mgc was built from, if the tree is a git checkout.
 mgc_commit() {
 	local c
@@ -401,15 +299,7 @@ collector_env() {
 	echo "${e:-none}"
 }
 
-section() {
-	local tables=$1 b s
-	echo "<!-- gc:begin -->"
-	echo "## Collector benchmarks: mgc against the Boehm collector"
-	echo
-	echo "- Command: $(command_line)"
-	echo "- Date: $(date -u '+%Y-%m-%d %H:%M UTC')"
-	echo "- Machine: nproc $(nproc), CPU $(cpu_model)"
-	echo "- Compiler: \`$CC $CFLAGS\` ($("$CC" --version | head -n 1))"
+section_facts() {
 	echo "- Sizes: gcbench standard parameters, bintree depth $BINTREE_DEPTH," \
 		"pause $PAUSE_MIB MiB live, finalizers and cleanups $FINALIZERS_N blocks;" \
 		"$RUNS runs per cell ($PAUSE_RUNS for pause), medians shown"
@@ -419,13 +309,9 @@ section() {
 	[[ -n ${IDENT[boehm]+set} ]] && echo "- boehm: ${IDENT[boehm]}"
 	[[ -n ${IDENT[boehmpar]+set} ]] && echo "- boehmpar: ${IDENT[boehmpar]}"
 	echo "- Collector environment: $(collector_env)"
-	for s in "${SKIPPED[@]}"; do
-		echo "- Not measured: $s"
-	done
-	for s in "${NOTES[@]}"; do
-		echo "- Note: $s"
-	done
-	echo
+}
+
+section_text() {
 	echo "The machine has $(nproc) cores and is noisy, so the ratios matter more"
 	echo "than the absolute times.  The ratios are each backend's median divided"
 	echo "by the Boehm collector's with its default settings (below 1: faster or"
@@ -436,41 +322,6 @@ section() {
 	echo "programs are single-threaded, so Boehm does not start its parallel"
 	echo "markers; boehmpar is Boehm with them started (GC_start_mark_threads)."
 	echo "See \`bench/README.md\` for what each benchmark measures."
-	echo
-	echo "$tables"
-	echo "<!-- gc:end -->"
 }
 
-# Replace the gc section of docs/BENCHMARKS.md, or add it.
-write_doc() {
-	section "$1" >"$OUT/gc-section.md"
-	replace_doc_section gc "$OUT/gc-section.md"
-}
-
-main() {
-	local t f on
-	parse_args "$@"
-	build_all
-	((${#ACTIVE[@]} > 0)) || die "no backend could be built"
-	on=$(active_backends)
-	say "== $RUNS runs ($PAUSE_RUNS of pause) of: $BENCHMARKS on: ${on% }"
-	run_all
-	t=$(tables)
-	echo
-	echo "$t"
-	echo
-	for f in "${SKIPPED[@]}"; do echo "Not measured: $f"; done
-	for f in "${NOTES[@]}"; do echo "Note: $f"; done
-	for f in "${FAILED[@]}"; do echo "FAILED: $f"; done
-	if ((${#FAILED[@]} > 0)); then
-		[[ $WRITE -eq 1 ]] && say "gc_run.sh: a benchmark failed; $DOC not updated"
-		exit 1
-	fi
-	if [[ $WRITE -eq 1 ]]; then
-		grep -q '^[a-z]* mgc ' "$RESULTS" ||
-			die "mgc was not measured; $DOC not updated"
-		write_doc "$t"
-	fi
-}
-
-main "$@"
+bench_main "$@"

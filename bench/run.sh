@@ -15,48 +15,26 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-ENV_SETTINGS="BENCH_RUNS BENCH_CHURN1_N BENCH_PRODCONS_N"
-# shellcheck source=bench/common.sh
-source "$ROOT/bench/common.sh"
-
-RUNS=${BENCH_RUNS:-5}
-CHURN1_N=${BENCH_CHURN1_N:-5000000}
-PRODCONS_N=${BENCH_PRODCONS_N:-2000000}
-WORKLOADS="churn1 prodcons"
+BENCH_NAME=run.sh
+# variable    environment       default
+SETTINGS=(
+	"RUNS         BENCH_RUNS        5"
+	"CHURN1_N     BENCH_CHURN1_N    5000000"
+	"PRODCONS_N   BENCH_PRODCONS_N  2000000"
+)
+PROGRAMS="churn"
+BENCHMARKS="churn1 prodcons"
 BACKENDS="mgc glibc mimalloc jemalloc tcmalloc"
-WRITE=0
+FILE_PREFIX=""
+FAIL_DROPS=backend
+FAILED_WHAT=backend
+SECTION=churn
+SECTION_TITLE="Allocator churn (\`bench/churn.c\`)"
+MAKE_COMMAND="\`make bench\` (which runs \`@CMD@\`)"
+# shellcheck source=bench/runner.sh
+source "$ROOT/bench/runner.sh"
 
-declare -A LIBS=()      # backend -> link flags, for the backends that are built
-declare -A IDENT=()     # backend -> what the binary says it is running on
-SKIPPED=()              # "backend: reason", printed and written, never silent
-FAILED=()
-
-die() { say "run.sh: $*"; exit 1; }
-
-usage() {
-	say "usage: bash bench/run.sh [--write]"
-	exit 2
-}
-
-parse_args() {
-	local a
-	for a in "$@"; do
-		case $a in
-		--write) WRITE=1 ;;
-		-h|--help) usage ;;
-		*) say "run.sh: unknown argument '$a'"; usage ;;
-		esac
-	done
-	[[ $RUNS =~ ^[1-9][0-9]*$ ]] || die "BENCH_RUNS must be a positive integer"
-	[[ $CHURN1_N =~ ^[1-9][0-9]*$ ]] || die "BENCH_CHURN1_N must be a positive integer"
-	[[ $PRODCONS_N =~ ^[1-9][0-9]*$ ]] || die "BENCH_PRODCONS_N must be a positive integer"
-}
-
-# Links an empty program with the given flags: is the library installed?
-can_link() {
-	printf 'int main(void) { return 0; }\n' |
-		"$CC" -x c - -o "$OUT/.probe" "$@" >/dev/null 2>&1
-}
+declare -A LIBS=() # backend -> link flags
 
 # Link flags for a backend on stdout; nothing and status 1 if not installed.
 backend_libs() {
@@ -80,100 +58,55 @@ missing_hint() {
 	esac
 }
 
+backend_ready() {
+	local libs
+	if ! libs=$(backend_libs "$1"); then
+		skip "$1: $(missing_hint "$1")"
+		return 1
+	fi
+	LIBS[$1]=$libs
+}
+
 build_one() {
-	local b=$1 libs=$2 def
+	local b=$2 libs=${LIBS[$2]} def
 	def=BACKEND_$(tr '[:lower:]' '[:upper:]' <<<"$b")
+	say "== build $b: $CC $CFLAGS -DBACKEND_${b^^} bench/churn.c $libs -lpthread -ldl"
 	# shellcheck disable=SC2086 # $CFLAGS and $libs are lists of flags
 	"$CC" $CFLAGS -D"$def" -I"$ROOT/include" "$ROOT/bench/churn.c" \
 		-o "$OUT/churn-$b" $libs -lpthread -ldl ||
 		die "build of the $b backend failed"
 }
 
-# Build every backend whose library is present, then ask each binary to
-# confirm its allocator is the one in use.
-build_all() {
-	local b libs ident
-	mkdir -p "$OUT"
-	find_mgc
-	for b in $BACKENDS; do
-		if [[ $b == mgc && ! -f $MGC_LIB ]]; then
-			SKIPPED+=("mgc: $MGC_LIB does not exist (run make)")
-			say "SKIP mgc: $MGC_LIB does not exist (run make)"
-			continue
-		fi
-		if ! libs=$(backend_libs "$b"); then
-			SKIPPED+=("$b: $(missing_hint "$b")")
-			say "SKIP $b: $(missing_hint "$b")"
-			continue
-		fi
-		say "== build $b: $CC $CFLAGS -DBACKEND_${b^^} bench/churn.c $libs -lpthread -ldl"
-		build_one "$b" "$libs"
-		if ! ident=$("$OUT/churn-$b" --which 2>&1); then
-			SKIPPED+=("$b: refused, allocator not active: $ident")
-			say "SKIP $b: refused, allocator not active: $ident"
-			continue
-		fi
-		LIBS[$b]=$libs
-		IDENT[$b]=${ident#"$b: "}
-	done
-	rm -f "$OUT/.probe"
-}
+# Each binary confirms that its allocator is the one in use.
+refused() { echo "$2: refused, allocator not active"; }
 
-active_backends() {
-	local b
-	for b in $BACKENDS; do
-		[[ -n ${LIBS[$b]+set} ]] && printf '%s ' "$b"
-	done
-	return 0
-}
+benchmarks_of() { echo "$BENCHMARKS"; }
+program_of() { echo churn; }
 
-iterations() {
+bench_args() {
 	case $1 in
-	churn1) echo "$CHURN1_N" ;;
-	prodcons) echo "$PRODCONS_N" ;;
+	churn1) echo "$1 $CHURN1_N" ;;
+	prodcons) echo "$1 $PRODCONS_N" ;;
 	esac
 }
 
-# One run; appends its line to the results file.  A backend that fails
-# once is dropped, and its failure reported with the command to repeat it.
-run_one() {
-	local w=$1 b=$2 r=$3 line err rc=0 why cmd
-	local argv=("$OUT/churn-$b" "$w" "$(iterations "$w")")
-	err=$OUT/stderr-$b-$w.txt
-	cmd="${argv[*]}"
-	line=$(timeout "$RUN_TIMEOUT" "${argv[@]}" 2>"$err") || rc=$?
-	if ((rc == 0)) && [[ $(wc -w <<<"$line") -eq 5 ]]; then
-		say "   [$r/$RUNS] $line"
-		echo "$line" >>"$RESULTS"
-		return
-	fi
-	why="$(exit_reason "$rc")$(tail -n 1 "$err" | sed 's/^./: &/')"
-	say "FAIL $b $w (run $r): $why"
-	say "     repeat with: $cmd"
-	FAILED+=("$b ($w, run $r): $why; repeat with: $cmd")
-	unset "LIBS[$b]"
+# A run prints one line of five words.
+verdict() {
+	local rc=$3 err=$5 line=$6
+	((rc == 0)) && [[ $(wc -w <<<"$line") -eq 5 ]] && return 0
+	WHY=$(run_failure "$rc" "$err")
+	return 1
 }
 
-# Round-robin over backends inside each repetition, so that a noisy
-# moment on the machine is spread over all of them.
-run_all() {
-	local r w b
-	RESULTS=$OUT/results.txt
-	: >"$RESULTS"
-	for ((r = 1; r <= RUNS; r++)); do
-		for w in $WORKLOADS; do
-			for b in $(active_backends); do
-				run_one "$w" "$b" "$r"
-			done
-		done
-	done
+announce() {
+	say "== $RUNS runs of: $BENCHMARKS on: $(active_backends)"
 }
 
-print_table() {
+tables() {
 	local w b s ns rss base ratio
 	echo "| workload | backend | median s | median ns/op | ratio to mgc | median peak RSS (MiB) |"
 	echo "|---|---|---:|---:|---:|---:|"
-	for w in $WORKLOADS; do
+	for w in $BENCHMARKS; do
 		base=$(median "$w" mgc 3)
 		for b in $BACKENDS; do
 			s=$(median "$w" "$b" 3)
@@ -191,71 +124,20 @@ print_table() {
 	done
 }
 
-# The command as it was given, with the settings from the environment.
-command_line() {
-	local cmd="${GIVEN_ENV}bash bench/run.sh --write"
-	if [[ -n ${MAKELEVEL:-} ]]; then
-		echo "\`make bench\` (which runs \`$cmd\`)"
-	else
-		echo "\`$cmd\`"
-	fi
-}
-
-section() {
-	local table=$1 b s
-	echo "<!-- churn:begin -->"
-	echo "## Allocator churn (\`bench/churn.c\`)"
-	echo
-	echo "- Command: $(command_line)"
-	echo "- Date: $(date -u '+%Y-%m-%d %H:%M UTC')"
-	echo "- Machine: nproc $(nproc), CPU $(cpu_model)"
-	echo "- Compiler: \`$CC $CFLAGS\` ($("$CC" --version | head -n 1))"
+section_facts() {
+	local b
 	echo "- Sizes: churn1 $CHURN1_N iterations, prodcons $PRODCONS_N blocks;" \
 		"$RUNS runs per cell, medians shown"
 	for b in $BACKENDS; do
-		[[ -n ${IDENT[$b]+set} ]] && echo "- $b: ${IDENT[$b]}"
+		if [[ -n ${IDENT[$b]+set} ]]; then echo "- $b: ${IDENT[$b]}"; fi
 	done
-	for s in "${SKIPPED[@]}"; do
-		echo "- Not measured: $s"
-	done
-	echo
+}
+
+section_text() {
 	echo "The machine has $(nproc) cores and is noisy, so the ratios matter more"
 	echo "than the absolute times.  Ratio to mgc = the backend's median time"
 	echo "divided by mgc's (above 1: mgc is faster; below 1: mgc is slower)."
 	echo "See \`bench/README.md\` for what each workload measures."
-	echo
-	echo "$table"
-	echo "<!-- churn:end -->"
 }
 
-# Replace the churn section of docs/BENCHMARKS.md, or add it.
-write_doc() {
-	section "$1" >"$OUT/section.md"
-	replace_doc_section churn "$OUT/section.md"
-}
-
-main() {
-	local table f
-	parse_args "$@"
-	build_all
-	[[ -n $(active_backends) ]] || die "no backend could be built"
-	say "== $RUNS runs of: $WORKLOADS on: $(active_backends)"
-	run_all
-	table=$(print_table)
-	echo
-	echo "$table"
-	echo
-	for f in "${SKIPPED[@]}"; do echo "Not measured: $f"; done
-	for f in "${FAILED[@]}"; do echo "FAILED: $f"; done
-	if ((${#FAILED[@]} > 0)); then
-		[[ $WRITE -eq 1 ]] && say "run.sh: a backend failed; $DOC not updated"
-		exit 1
-	fi
-	if [[ $WRITE -eq 1 ]]; then
-		[[ -n $(median churn1 mgc 3) ]] ||
-			die "mgc was not measured; $DOC not updated"
-		write_doc "$table"
-	fi
-}
-
-main "$@"
+bench_main "$@"
