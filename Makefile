@@ -19,6 +19,7 @@
 #                        man pages (BINDIR, LIBDIR, INCLUDEDIR, MANDIR
 #                        default to PREFIX's bin, lib, include, share/man)
 #   make uninstall PREFIX=/usr/local [DESTDIR=/staging]
+#   make format          clang-format (.clang-format) on every C file of the tree
 #   BUILD=release|debug|tsan|asan (or DEBUG=1) picks the flavour of `make`.
 
 CC      ?= cc
@@ -211,9 +212,10 @@ install: all
 uninstall:
 	rm -f $(addprefix $(DESTDIR),$(INSTALL_FILES))
 
+# Every C source and header of the tree, wherever it is (build/ aside).
+C_FILES = $(shell find . -path ./build -prune -o -path ./.git -prune -o -name '*.[ch]' -print | sort)
 format:
-	clang-format -i src/*.c src/*.h include/*.h tests/*.c tests/*.h bench/*.c bench/*.h \
-		compat/*.c compat/*.h compat/tests/*.c compat/tests/*.h examples/*.c examples/lisp/*.c
+	clang-format -i $(C_FILES)
 
 clean:
 	rm -rf build
