@@ -18,9 +18,8 @@
 # its file and line, and the test fails.  To show that it can fail, the
 # checker first runs on a comment naming a function, a variable and a file
 # that do not exist, and must report exactly those three.
-set -u
-root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-cd "$root" || exit 1
+# shellcheck source=tests/system/checker.sh
+source "$(dirname "${BASH_SOURCE[0]}")/checker.sh"
 
 # The checker: perl, which Debian always has (perl-base).
 read -r -d '' checker <<'PERL'
@@ -116,32 +115,12 @@ for my $f (@files) {
 exit($bad ? 1 : 0);
 PERL
 
-# check FILE...: prints "file:line: what" for each reference to nothing.
-check() {
-	perl -e "$checker" "$@"
-}
-
-# The checker finds what it must find.
-probe=$(mktemp -d) || exit 1
-trap 'rm -rf "$probe"' EXIT
-cat >"$probe/probe.c" <<'EOF'
-/* Calls no_such_function(), reads heap_no_such_field, and lives in
+probe='/* Calls no_such_function(), reads heap_no_such_field, and lives in
  * no_such_file.c; mark_range(), gc_lock, include/mgc.h and heap.c exist. */
-int mark_range;
-EOF
-got=$(check "$probe/probe.c" | sed 's|^.*/probe.c:||')
+int mark_range;'
 want="1: no_such_function() is not in the code
 1: heap_no_such_field is not in the code
 2: no_such_file.c does not exist"
-if [[ $got != "$want" ]]; then
-	echo "FAIL: the checker did not report what it should on a planted comment:"
-	echo "$got"
-	exit 1
-fi
-
-if ! out=$(check src/*.c src/*.h); then
-	echo "FAIL: comments in src/ name what does not exist:"
-	echo "$out"
-	exit 1
-fi
+run_checker "$checker" "$probe" "$want" "comments in src/ name what does not exist" \
+	src/*.c src/*.h
 echo "test_comments: the comments of src/ name only code and files that exist"

@@ -9,9 +9,8 @@
 # world_stopped_here in src/, assert(compat_lock_held()) in compat/.  Each
 # that does not is reported, and the test fails.  To show that it can
 # fail, the checker first runs on a definition without the assertion.
-set -u
-root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-cd "$root" || exit 1
+# shellcheck source=tests/system/checker.sh
+source "$(dirname "${BASH_SOURCE[0]}")/checker.sh"
 
 read -r -d '' checker <<'PERL'
 use strict;
@@ -41,14 +40,7 @@ print "checked $n\n";
 exit($bad ? 1 : 0);
 PERL
 
-check() {
-	perl -e "$checker" "$@"
-}
-
-probe=$(mktemp -d) || exit 1
-trap 'rm -rf "$probe"' EXIT
-cat >"$probe/probe.c" <<'EOF'
-static void
+probe='static void
 good_locked(void)
 {
 	MGC_ASSERT(lock_held(&gc_lock));
@@ -58,20 +50,10 @@ void
 bad_stopped(int x)
 {
 	(void)x;
-}
-EOF
-got=$(check "$probe/probe.c" | sed 's|^.*/probe.c:||')
+}'
 want="8: bad_stopped does not assert its precondition
 checked 2"
-if [[ $got != "$want" ]]; then
-	echo "FAIL: the checker did not report what it should on a planted definition:"
-	echo "$got"
-	exit 1
-fi
-
-if ! out=$(check src/*.c compat/*.c); then
-	echo "FAIL: functions named for a precondition that do not assert it:"
-	echo "$out"
-	exit 1
-fi
-echo "test_preconditions: the $(sed -n 's/^checked //p' <<<"$out") _locked and _stopped functions assert their precondition"
+run_checker "$checker" "$probe" "$want" \
+	"functions named for a precondition that do not assert it" src/*.c compat/*.c
+echo "test_preconditions: the $(sed -n 's/^checked //p' <<<"$REPORT") _locked and _stopped" \
+	"functions assert their precondition"
