@@ -24,8 +24,8 @@
  * The other mutexes are plain pthread ones, outside the levels, each
  * private to one file and its own threads:
  *	tls_walk_lock   thread.c: a registering thread's walk of the loaded
- *	                objects.  Above everything: fork_prepare takes it
- *	                before gc_lock; only the loader's lock is taken under it.
+ *	                objects, which takes only the loader's lock under it.
+ *	                Above everything: fork_prepare takes it first.
  *	wake_mutex      finalize.c: the finalizer runner's sleep.  A leaf,
  *	                taken under gc_lock (special_wake_runner).
  *	mu              scavenge.c: the scavenger's sleep.  A leaf, taken under

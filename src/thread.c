@@ -38,8 +38,9 @@ static struct lock thread_lock = LOCK_INIT(LOCK_THREAD);
  * leave the child with it held for good, and the child's first collection
  * (roots.c walks the objects too) would wait forever.  So fork_prepare
  * (gc.c) takes this lock first, before the gc lock, under which the
- * collector's own walk runs.  Outside the lock order: nothing is taken
- * while it is held but the loader's lock. */
+ * collector's own walk runs, and holds it across fork().  Outside the
+ * levels of the lock order (internal.h): a registering thread takes
+ * nothing under it but the loader's lock. */
 static pthread_mutex_t tls_walk_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct thread threads = {.next = &threads, .prev = &threads}; /* [thread lock] */
 static struct counters retired; /* [thread lock] counters of unregistered threads */
