@@ -231,42 +231,36 @@ mgc_set_gc_percent(int p)
 	return old;
 }
 
-size_t
-mgc_set_min_heap(size_t bytes)
+/* Set one of the sizes to value, apply it, return the old one. */
+static size_t
+swap_size(uint64_t *size, uint64_t value)
 {
 	mgc_init();
 	lock_acquire(&gc_lock);
-	size_t old = (size_t)pace.min_heap;
-	pace.min_heap = bytes == 0 ? DEFAULT_MIN_HEAP : bytes;
+	size_t old = (size_t)*size;
+	*size = value;
+	heap_set_limits(pace.soft, pace.hard);
 	publish_locked();
 	lock_release(&gc_lock);
 	return old;
+}
+
+size_t
+mgc_set_min_heap(size_t bytes)
+{
+	return swap_size(&pace.min_heap, bytes == 0 ? DEFAULT_MIN_HEAP : bytes);
 }
 
 size_t
 mgc_set_memory_limit(size_t bytes)
 {
-	mgc_init();
-	lock_acquire(&gc_lock);
-	size_t old = (size_t)pace.soft;
-	pace.soft = bytes == SIZE_MAX ? 0 : bytes;
-	heap_set_limits(pace.soft, pace.hard);
-	publish_locked();
-	lock_release(&gc_lock);
-	return old;
+	return swap_size(&pace.soft, bytes == SIZE_MAX ? 0 : bytes);
 }
 
 size_t
 mgc_set_max_heap(size_t bytes)
 {
-	mgc_init();
-	lock_acquire(&gc_lock);
-	size_t old = (size_t)pace.hard;
-	pace.hard = bytes == SIZE_MAX ? 0 : bytes;
-	heap_set_limits(pace.soft, pace.hard);
-	publish_locked();
-	lock_release(&gc_lock);
-	return old;
+	return swap_size(&pace.hard, bytes == SIZE_MAX ? 0 : bytes);
 }
 
 bool
