@@ -21,6 +21,7 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <sched.h>
 #include <stdio.h>
 
 struct fin_rec {
@@ -239,13 +240,35 @@ compat_fin_forget(void *obj)
 	compat_lock_release();
 }
 
+/* Run mgc's queued finalizers here, and wait for those mgc's runner thread
+ * has taken: in on-demand mode each only queues a call for
+ * GC_invoke_finalizers (defer), and a batch the runner took just before
+ * would otherwise reach the queue after this call returned, although
+ * Boehm's collection made them all ready for it.  The runner's jobs here
+ * are quick (fin_run, the link cleanups), so the wait is short. */
+static void
+run_mgc_finalizers(void)
+{
+	mgc_stats s;
+
+	for (;;) {
+		mgc_run_finalizers();
+		if (!GC_finalize_on_demand)
+			return;
+		mgc_read_stats(&s);
+		if (s.finalizers_run >= s.finalizers_queued)
+			return;
+		sched_yield();
+	}
+}
+
 int GC_CALL
 GC_invoke_finalizers(void)
 {
 	int before = finalizers_ran;
 	struct fin_call *c;
 
-	mgc_run_finalizers();
+	run_mgc_finalizers();
 	compat_links_sweep();
 	while ((c = queue_pop()) != NULL) {
 		c->fn(c->obj, c->cd);
