@@ -16,9 +16,9 @@
  *               time one collection takes (proportional to live, so E grows
  *               as the square root of live).  With that E the collector's
  *               share of the time is E / C.  g and t are smoothed over
- *               collections.  E is kept between MIN_EXTRA% and MAX_EXTRA%
- *               of live, so one odd measurement can neither starve nor bloat
- *               the heap.
+ *               collections.  E is at least 2 * g * t, so that collecting
+ *               never takes more than half as long as the program runs.  E is kept between
+ * MIN_EXTRA% and MAX_EXTRA% of live, so one odd measurement can neither starve nor bloat the heap.
  *   floor       the minimum heap (mgc_set_min_heap, Boehm's GC_expand_hp):
  *               no collection before alloc reaches it.
  *   limits      the soft memory limit (mgc_set_memory_limit, MGC_MEMLIMIT)
@@ -57,6 +57,12 @@ enum {
  * "Pacing"): 32 MiB cost w3m time, 64 MiB gave neko 1.14x Boehm's peak
  * memory, 1 GiB doubled it. */
 static const double PACE_C = 40.0 * 1024 * 1024;
+/* The most time the collector may take, as a share of the program's own:
+ * a heap of E extra bytes is collected every E/g seconds for t, so E is at
+ * least g * t / MAX_GC_SHARE.  The square-root rule alone let a large heap
+ * that allocates fast (binary-trees: 64 MiB live, E = 40 MiB) collect for
+ * as long as the program ran. */
+static const double MAX_GC_SHARE = 0.5;
 /* Weight of the newest measurement in the smoothed figures. */
 static const double SMOOTH = 0.5;
 
@@ -109,9 +115,13 @@ base_goal(void)
 		       live % 100 * (uint64_t)pace.percent / 100;
 	}
 	double extra = (double)live; /* before any measurement: the percent rule at 100 */
-	if (pace.measured)
-		extra = (double)isqrt(
-		        (uint64_t)(PACE_C * pace.rate * pace.gc_per_live * (double)live));
+	if (pace.measured) {
+		/* bytes allocated while one collection runs: g * t */
+		double during = pace.rate * pace.gc_per_live * (double)live;
+		extra = (double)isqrt((uint64_t)(PACE_C * during));
+		if (extra < during / MAX_GC_SHARE)
+			extra = during / MAX_GC_SHARE;
+	}
 	double lo = (double)live * MIN_EXTRA / 100, hi = (double)live * MAX_EXTRA / 100;
 	extra = extra < lo ? lo : extra > hi ? hi : extra;
 	return live + (uint64_t)extra;
