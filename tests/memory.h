@@ -39,6 +39,21 @@ memory_held(void)
 
 #define MIB(n) ((uint64_t)(n) << 20)
 
+/* Runs fn in a child with the environment variable name set to value (mgc
+ * reads its environment once, when it starts: the child's mgc starts with
+ * it) and checks that the child exited 0. */
+static inline void
+memory_child_with_env(const char *name, const char *value, void (*fn)(void *))
+{
+	char err[512];
+	int status = -1;
+
+	setenv(name, value, 1);
+	CHECK(check_child(fn, NULL, err, sizeof err, &status) == 0 && status == 0,
+	      "the child with %s=%s failed: %s", name, value, err);
+	unsetenv(name);
+}
+
 /* Debug builds (-DMGC_DEBUG=1) check every mark twice at -O0: the tests
  * of big heaps run smaller there. */
 #if defined(MGC_DEBUG) && MGC_DEBUG

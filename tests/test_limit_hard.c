@@ -66,13 +66,8 @@ main(int argc, char **argv)
 	uint64_t max = MIB(check_arg(argc, argv, "[MAX_MIB]", 1, MGC_DEBUG_BUILD ? 64 : 256, 16,
 	                             1 << 14));
 	mgc_stats before, after;
-	char err[512];
-	int status = -1;
 
-	setenv("MGC_MAXHEAP", "32MiB", 1);
-	CHECK(check_child(env_max, NULL, err, sizeof err, &status) == 0 && status == 0,
-	      "MGC_MAXHEAP child failed: %s", err);
-	unsetenv("MGC_MAXHEAP");
+	memory_child_with_env("MGC_MAXHEAP", "32MiB", env_max);
 
 	CHECK(mgc_set_max_heap(max) == 0, "a maximum was set before any");
 	cap = (size_t)(max / BLOCK) * 2;

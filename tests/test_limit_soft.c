@@ -97,13 +97,8 @@ main(int argc, char **argv)
 	 * (a collection no sooner than the last one's duration after it) lets
 	 * the heap past a tight limit there: give them room. */
 	uint64_t limit = live + (MGC_DEBUG_BUILD ? live : live / 2);
-	char err[512];
-	int status = -1;
 
-	setenv("MGC_MEMLIMIT", "48MiB", 1);
-	CHECK(check_child(env_limit, NULL, err, sizeof err, &status) == 0 && status == 0,
-	      "MGC_MEMLIMIT child failed: %s", err);
-	unsetenv("MGC_MEMLIMIT");
+	memory_child_with_env("MGC_MEMLIMIT", "48MiB", env_limit);
 
 	CHECK(mgc_set_memory_limit(limit) == 0, "a limit was set before any");
 	nnodes = live / NODE;
