@@ -65,7 +65,6 @@ static uint64_t start_ns;
 static _Atomic uint64_t last_end_ns; /* [gc lock] to write: when the last collection ended */
 static _Atomic uint64_t last_gc_ns;  /* [gc lock] to write: how long it took */
 static uint64_t last_alloc_total;    /* [gc lock] bytes ever allocated, then */
-static uint64_t live_after;          /* [gc lock] marked bytes of the last cycle */
 
 struct cycle {
 	size_t stopped;
@@ -114,9 +113,7 @@ count_before(struct cycle *cy)
 	cy->heap_before = k.bytes_alloc - k.bytes_freed - bytes;
 	cy->alloc_total = k.bytes_alloc;
 	cy->blocks_before = k.nmalloc - k.nfree - blocks;
-	struct heap_figures h;
-	heap_read_figures(&h);
-	cy->held_before = os_sys_bytes() - h.released_bytes;
+	cy->held_before = heap_held();
 }
 
 static NOINLINE void stopped_work(struct cycle *cy, uintptr_t self_lo);
@@ -149,7 +146,7 @@ stopped_work(struct cycle *cy, uintptr_t self_lo)
 	struct sweep_item *items;
 	size_t n = heap_begin_cycle_stopped(&items);
 	mark_set_spans(items, n);
-	mark_begin(live_after);
+	mark_begin(pace_live_locked());
 	uint64_t root_bytes = 0;
 	roots_each_segment(scan_root, &root_bytes);
 	roots_each_added(scan_root, &root_bytes);
@@ -229,7 +226,6 @@ collect_locked(void)
 	last_end_ns = t1;
 	last_gc_ns = t1 - t0;
 	last_alloc_total = cy.alloc_total;
-	live_after = cy.mark.marked_bytes;
 	atomic_store(&completed, figs.num_gc);
 	if (knobs.trace)
 		trace(&cy);

@@ -402,6 +402,24 @@ scavenge(uint64_t keep, uint64_t budget)
 	return done;
 }
 
+/* The memory mgc holds: sys (heap pages and metadata) less what the heap
+ * released.  Heap lock held. */
+static uint64_t
+held_locked(void)
+{
+	MGC_ASSERT(lock_held(&heap_mutex));
+	return os_sys_bytes() - fig.released_bytes;
+}
+
+uint64_t
+heap_held(void)
+{
+	lock_acquire(&heap_mutex);
+	uint64_t held = held_locked();
+	lock_release(&heap_mutex);
+	return held;
+}
+
 static void
 maybe_scavenge(void)
 {
@@ -412,7 +430,7 @@ maybe_scavenge(void)
 	if (limit < SCAVENGE_MIN)
 		limit = SCAVENGE_MIN;
 	if (soft_limit != 0) { /* what the limit leaves, at most */
-		uint64_t held = os_sys_bytes() - fig.released_bytes;
+		uint64_t held = held_locked();
 		uint64_t room = soft_limit > held - free_unreleased
 		                        ? soft_limit - (held - free_unreleased)
 		                        : 0;
@@ -453,7 +471,7 @@ static void
 grow_under_limit(size_t need)
 {
 	uint64_t line = soft_limit - soft_limit / 32;
-	uint64_t held = os_sys_bytes() - fig.released_bytes + need;
+	uint64_t held = held_locked() + need;
 	if (held <= line)
 		return;
 	held -= scavenge(0, held - line);

@@ -355,6 +355,7 @@ bool heap_has_max(void);
  * returns the bytes released. */
 uint64_t heap_scavenge(uint64_t keep, uint64_t budget);
 uint64_t heap_retain_goal(void);
+uint64_t heap_held(void);                  /* sys less released: the memory mgc holds */
 void heap_free_large(struct span *s);      /* explicit free of a large block's span */
 extern _Atomic uint32_t heap_sweepgen;     /* [atomic; written with the world stopped] */
 extern _Atomic uintptr_t heap_lo, heap_hi; /* [atomic] bounds of every arena so far */
@@ -685,6 +686,7 @@ void pace_init(void);
 /* The _locked functions of pace.c need the gc lock. */
 void pace_after_cycle_locked(const struct pace_sample *s);
 uint64_t pace_goal_locked(void); /* next_gc; UINT64_MAX when automatic collection is off */
+uint64_t pace_live_locked(void); /* bytes the last collection marked */
 bool pace_enabled_locked(void);
 
 /* ---- scavenge.c: the background scavenger */

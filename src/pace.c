@@ -182,6 +182,13 @@ publish_locked(void)
 }
 
 uint64_t
+pace_live_locked(void)
+{
+	MGC_ASSERT(lock_held(&gc_lock));
+	return pace.live;
+}
+
+uint64_t
 pace_goal_locked(void)
 {
 	MGC_ASSERT(lock_held(&gc_lock));

@@ -25,6 +25,9 @@
  * check_clear_stack() overwrites the dead frames below the caller's, where
  * the functions it called may have left pointers to garbage.
  *
+ * check_thread_in_child(&t, fn, arg) starts a thread in the child of a
+ * fork, with a stack of its own under ThreadSanitizer.
+ *
  * check_fork_watched(f, child, secs, &tally) forks child(f) and counts it
  * hung if it has not exited within secs seconds, failed if it exited badly.
  *
@@ -41,6 +44,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -477,6 +481,28 @@ check_fork_watched(int f, void (*child)(int), double secs, struct check_tally *t
 			         WIFEXITED(status) ? "exit status" : "killed by signal",
 			         WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status), err);
 	}
+}
+
+/* Starts fn(arg) in a new thread, as pthread_create, from the child of a
+ * fork.  Under ThreadSanitizer the thread gets a stack of its own (1 MiB,
+ * never freed: the child exits soon): a thread reusing the cached stack,
+ * hence the id, of a thread of the parent makes it abort ("dup thread with
+ * used id"). */
+static inline void
+check_thread_in_child(pthread_t *t, void *(*fn)(void *), void *arg)
+{
+	enum { CHILD_STACK = 1 << 20 };
+	pthread_attr_t attr, *ap = NULL;
+
+	if (UNDER_TSAN) {
+		void *stack = malloc(CHILD_STACK);
+
+		CHECK(stack != NULL && pthread_attr_init(&attr) == 0 &&
+		      pthread_attr_setstack(&attr, stack, CHILD_STACK) == 0,
+		      "child: cannot set up a thread stack");
+		ap = &attr;
+	}
+	CHECK(pthread_create(t, ap, fn, arg) == 0, "child: pthread_create");
 }
 
 #endif

@@ -78,20 +78,9 @@ skip() {
 	fi
 }
 
-# why STATUS: what an exit status from timeout says about the test.
-why() {
-	case $1 in
-	124) echo "timed out after ${timeout_secs}s" ;;
-	137) echo "killed after the time limit" ;;
-	*)
-		if [ "$1" -gt 128 ]; then
-			echo "killed by signal $(($1 - 128))"
-		else
-			echo "exit status $1"
-		fi
-		;;
-	esac
-}
+# why STATUS (tests/status.sh)
+# shellcheck source=tests/status.sh
+source "$(dirname "${BASH_SOURCE[0]}")/status.sh"
 
 # run_one LABEL PROGRAM: runs one test and reports it.
 run_one() {

@@ -95,20 +95,9 @@ cleanup() {
 trap cleanup EXIT
 trap 'echo "soak: interrupted"; summary; exit 130' INT TERM
 
-# why STATUS: what an exit status from timeout says about the run.
-why() {
-	case $1 in
-	124) echo "timed out after ${timeout_secs}s" ;;
-	137) echo "killed after the time limit" ;;
-	*)
-		if [ "$1" -gt 128 ]; then
-			echo "killed by signal $(($1 - 128))"
-		else
-			echo "exit status $1"
-		fi
-		;;
-	esac
-}
+# why STATUS (tests/status.sh)
+# shellcheck source=tests/status.sh
+source "$(dirname "${BASH_SOURCE[0]}")/status.sh"
 
 for _ in 1 2; do
 	sh -c 'while :; do :; done' &

@@ -44,7 +44,6 @@
 #define LARGE_WORDS     5000 /* 40000 bytes: a large block of its own span */
 #define SCRATCH         24
 #define CHILD_FINS      32
-#define CHILD_STACK     (1 << 20)
 /* Time a child gets from the fork to its exit before it counts as hung:
  * it needs well under a second, even with the parent's threads and other
  * programs competing for the CPUs. */
@@ -324,25 +323,6 @@ child_thread_main(void *arg)
 	return NULL;
 }
 
-/* Under ThreadSanitizer the thread gets a stack of its own: a thread
- * reusing the cached stack, hence the id, of a thread of the parent makes
- * it abort ("dup thread with used id"). */
-static void
-start_child_thread(pthread_t *t, void *arg)
-{
-	pthread_attr_t attr, *ap = NULL;
-
-	if (UNDER_TSAN) {
-		void *stack = malloc(CHILD_STACK);
-
-		CHECK(stack != NULL && pthread_attr_init(&attr) == 0 &&
-		              pthread_attr_setstack(&attr, stack, CHILD_STACK) == 0,
-		      "child: cannot set up a thread stack");
-		ap = &attr;
-	}
-	CHECK(pthread_create(t, ap, child_thread_main, arg) == 0, "child: pthread_create");
-}
-
 static void
 child_finalizers_run(void)
 {
@@ -370,7 +350,7 @@ child(int f)
 	mgc_collect();
 	verify_list(mine, count, seed, "child: its own list");
 	rework_list(mine);
-	start_child_thread(&t, (void *)(uintptr_t)(seed + 1000000));
+	check_thread_in_child(&t, child_thread_main, (void *)(uintptr_t)(seed + 1000000));
 	CHECK(pthread_join(t, NULL) == 0, "child: pthread_join");
 	child_finalizers_run();
 	mgc_read_stats(&st);

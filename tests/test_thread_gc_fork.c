@@ -20,7 +20,6 @@
 #define NFORKS (UNDER_TSAN ? 2 : 8)
 #define LIST_NODES 200
 #define CHILD_NODES 2000
-#define CHILD_STACK (1 << 20)
 /* A child that deadlocks (say on a lock held by a thread of the parent at
  * the fork) is ended by this alarm instead of outliving the test. */
 #define CHILD_WATCHDOG_SECS 240
@@ -120,25 +119,6 @@ child_thread_main(void *arg)
 	return NULL;
 }
 
-/* Under ThreadSanitizer the thread gets a stack of its own: a thread
- * reusing the cached stack, hence the id, of a thread of the parent makes
- * it abort ("dup thread with used id"). */
-static void
-start_child_thread(pthread_t *t, void *arg)
-{
-	pthread_attr_t attr, *ap = NULL;
-
-	if (UNDER_TSAN) {
-		void *stack = malloc(CHILD_STACK);
-
-		CHECK(stack != NULL && pthread_attr_init(&attr) == 0 &&
-		      pthread_attr_setstack(&attr, stack, CHILD_STACK) == 0,
-		      "child: cannot set up a thread stack");
-		ap = &attr;
-	}
-	CHECK(pthread_create(t, ap, child_thread_main, arg) == 0, "child: pthread_create");
-}
-
 static void
 child(int f)
 {
@@ -151,7 +131,7 @@ child(int f)
 	mine = build_list(CHILD_NODES, seed);
 	mgc_collect();
 	verify_list(mine, CHILD_NODES, seed, "child: its own list");
-	start_child_thread(&t, (void *)(uintptr_t)(seed + 1000000));
+	check_thread_in_child(&t, child_thread_main, (void *)(uintptr_t)(seed + 1000000));
 	CHECK(pthread_join(t, NULL) == 0, "child: pthread_join");
 	mgc_collect();
 	verify_list(mine, CHILD_NODES, seed, "child: its own list at the end");

@@ -121,30 +121,28 @@ fill64(void)
 		kept[i] = GC_malloc_atomic(MiB);
 }
 
+/* collect (named what) hands back at least 32 of 64 MiB just dropped. */
 static void
-check_unmap(void)
+check_releases(void (*collect)(void), const char *what)
 {
 	fill64();
-	GC_gcollect_and_unmap();
+	collect();
 	size_t before = GC_get_unmapped_bytes();
 	kept = NULL;
 	check_clear_stack();
-	GC_gcollect_and_unmap();
+	collect();
 	CHECK(GC_get_unmapped_bytes() >= before + 32 * MiB,
-	      "GC_gcollect_and_unmap released %zu bytes after dropping 64 MiB",
+	      "%s released %zu bytes after dropping 64 MiB", what,
 	      GC_get_unmapped_bytes() - before);
+}
 
+static void
+check_unmap(void)
+{
+	check_releases(GC_gcollect_and_unmap, "GC_gcollect_and_unmap");
 	GC_set_force_unmap_on_gcollect(1);
 	CHECK(GC_get_force_unmap_on_gcollect() == 1, "force_unmap not reflected");
-	fill64();
-	GC_gcollect();
-	before = GC_get_unmapped_bytes();
-	kept = NULL;
-	check_clear_stack();
-	GC_gcollect();
-	CHECK(GC_get_unmapped_bytes() >= before + 32 * MiB,
-	      "GC_gcollect with force_unmap released %zu bytes after dropping 64 MiB",
-	      GC_get_unmapped_bytes() - before);
+	check_releases(GC_gcollect, "GC_gcollect with force_unmap");
 	GC_set_force_unmap_on_gcollect(0);
 }
 
