@@ -41,6 +41,13 @@ void compat_lock_release(void);
  * shim's _locked functions assert. */
 bool compat_lock_held(void);
 
+/* gc.c: p, or the oom procedure's answer for size if p is NULL. */
+void *compat_checked(void *p, size_t size);
+/* gc.c: a collection ended having seen total_alloc bytes allocated. */
+void compat_note_collection(uint64_t total_alloc);
+/* kinds.c: install the shim's collection-event callback, once. */
+void compat_kinds_init(void);
+
 /* locks.c: install the shim's pthread_atfork handlers, once, after mgc's;
  * every path that takes compat_lock or Boehm's allocator lock calls it. */
 void compat_fork_init(void);

@@ -57,7 +57,6 @@ pace_once(void)
 	}
 }
 
-static struct compat_map uncollectable = {.gc = true};
 static int init_called;
 
 void GC_CALL
@@ -66,6 +65,8 @@ GC_init(void)
 	mgc_init();
 	mgc_register_thread();
 	compat_fork_init();
+	compat_kinds_init();
+	mgc_set_interior_pointers(GC_all_interior_pointers);
 	pace_once();
 	init_called = 1;
 }
@@ -107,6 +108,12 @@ checked(void *p, size_t size)
 	return p != NULL ? p : oom(size);
 }
 
+void *
+compat_checked(void *p, size_t size)
+{
+	return checked(p, size);
+}
+
 void *GC_CALL
 GC_malloc(size_t size)
 {
@@ -131,33 +138,16 @@ GC_malloc_atomic_ignore_off_page(size_t size)
 	return GC_malloc_atomic(size);
 }
 
-static void *
-keep(void *p, size_t size)
-{
-	int rc;
-
-	if (p == NULL)
-		return oom(size);
-	compat_lock_acquire();
-	rc = compat_map_put(&uncollectable, (uintptr_t)p, p);
-	compat_lock_release();
-	if (rc != 0) {
-		mgc_free(p);
-		return oom(size);
-	}
-	return p;
-}
-
 void *GC_CALL
 GC_malloc_uncollectable(size_t size)
 {
-	return keep(mgc_alloc(size), size);
+	return checked(mgc_alloc_kind(size, MGC_KIND_UNCOLLECTABLE), size);
 }
 
 void *GC_CALL
 GC_malloc_atomic_uncollectable(size_t size)
 {
-	return keep(mgc_alloc_noscan(size), size);
+	return checked(mgc_alloc_kind(size, MGC_KIND_UNCOLLECTABLE_NOSCAN), size);
 }
 
 char *GC_CALL
@@ -179,18 +169,6 @@ GC_strdup(const char *s)
 	return s == NULL ? NULL : GC_strndup(s, strlen(s));
 }
 
-/* Whether p was uncollectable; it no longer is. */
-static bool
-forget_uncollectable(void *p)
-{
-	bool was;
-
-	compat_lock_acquire();
-	was = compat_map_del(&uncollectable, (uintptr_t)p, NULL);
-	compat_lock_release();
-	return was;
-}
-
 static void
 warn(char *msg, GC_word arg)
 {
@@ -209,7 +187,6 @@ GC_free(void *p)
 		warn("GC Warning: GC_free of %p: not the start of a heap object\n", (GC_word)p);
 		return;
 	}
-	forget_uncollectable(p);
 	compat_fin_forget(p);
 	mgc_free(p);
 }
@@ -217,7 +194,6 @@ GC_free(void *p)
 void *GC_CALL
 GC_realloc(void *p, size_t size)
 {
-	bool kept;
 	void *q;
 
 	if (p == NULL)
@@ -226,31 +202,10 @@ GC_realloc(void *p, size_t size)
 		GC_free(p);
 		return NULL;
 	}
-	kept = forget_uncollectable(p);
-	q = mgc_realloc(p, size);
+	q = mgc_realloc(p, size); /* keeps p's kind: uncollectable stays so */
 	if (q != p && q != NULL)
 		compat_fin_forget(p);
-	if (kept)
-		return keep(q != NULL ? q : p, size) == NULL ? NULL : q;
 	return checked(q, size);
-}
-
-void *GC_CALL
-GC_malloc_many(size_t size)
-{
-	void *head = NULL;
-
-	if (size < sizeof(void *))
-		size = sizeof(void *);
-	for (int i = 0; i < 16; i++) {
-		void **p = mgc_alloc(size);
-
-		if (p == NULL)
-			break;
-		*p = head;
-		head = p;
-	}
-	return head != NULL ? head : oom(size);
 }
 
 void *GC_CALL
@@ -547,25 +502,26 @@ GC_get_memory_use(void)
 	return (size_t)s.alloc;
 }
 
-/* Bytes allocated since the collection count last changed, as far as
- * this library has seen it change (approximate for automatic ones). */
-static uint64_t seen_gc_no, total_at_gc;
+/* Bytes allocated since the last collection: total_alloc less its value
+ * when the last one ended (compat_note_collection, from the collection
+ * event).  No lock, so Boehm's start callback may ask (Guile does). */
+static _Atomic uint64_t total_at_gc;
+
+void
+compat_note_collection(uint64_t total_alloc)
+{
+	atomic_store_explicit(&total_at_gc, total_alloc, memory_order_relaxed);
+}
 
 size_t GC_CALL
 GC_get_bytes_since_gc(void)
 {
 	mgc_stats s;
-	uint64_t since;
+	uint64_t at;
 
 	stats(&s);
-	compat_lock_acquire();
-	if (s.num_gc != seen_gc_no) {
-		seen_gc_no = s.num_gc;
-		total_at_gc = s.total_alloc;
-	}
-	since = s.total_alloc - total_at_gc;
-	compat_lock_release();
-	return (size_t)since;
+	at = atomic_load_explicit(&total_at_gc, memory_order_relaxed);
+	return (size_t)(s.total_alloc > at ? s.total_alloc - at : 0);
 }
 
 GC_word GC_CALL
@@ -649,13 +605,14 @@ GC_clear_roots(void)
 void GC_CALL
 GC_register_displacement(size_t n)
 {
-	(void)n;
+	if (mgc_register_displacement(n) != 0)
+		warn("GC Warning: GC_register_displacement(%lu): too large, ignored\n", (GC_word)n);
 }
 
 void GC_CALL
 GC_debug_register_displacement(size_t n)
 {
-	(void)n;
+	GC_register_displacement(n);
 }
 
 /* Declared by gc.h only for compilers without GNU asm. */

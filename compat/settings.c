@@ -77,7 +77,6 @@ GC_get_oom_fn(void)
 	}
 
 SETTING(find_leak, int, GC_find_leak)
-SETTING(all_interior_pointers, int, GC_all_interior_pointers)
 SETTING(java_finalization, int, GC_java_finalization)
 SETTING(dont_expand, int, GC_dont_expand)
 SETTING(full_freq, int, GC_full_freq)
@@ -88,6 +87,21 @@ SETTING(dont_precollect, int, GC_dont_precollect)
 SETTING(time_limit, unsigned long, GC_time_limit)
 SETTING(finalizer_notifier, GC_finalizer_notifier_proc, GC_finalizer_notifier)
 SETTING(on_heap_resize, GC_on_heap_resize_proc, GC_on_heap_resize)
+
+/* Honoured by mgc's marker: with 0, only a block's start and the
+ * registered displacements retain it from the heap. */
+void GC_CALL
+GC_set_all_interior_pointers(int v)
+{
+	GC_all_interior_pointers = v != 0;
+	mgc_set_interior_pointers(v != 0);
+}
+
+int GC_CALL
+GC_get_all_interior_pointers(void)
+{
+	return GC_all_interior_pointers;
+}
 
 static int handle_fork = 1;
 

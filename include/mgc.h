@@ -245,6 +245,118 @@ typedef struct mgc_stats {
  * mgc's own metadata is counted in sys only; weak handles are blocks. */
 void   mgc_read_stats(mgc_stats *out);
 
+/* ---- Object kinds (mgc extensions) ----------------------------------------
+ *
+ * A block's kind says how the collector treats it.  Blocks of different
+ * kinds never share a span, so a kind costs nothing per block.  Every
+ * allocation call below returns zeroed memory, NULL with errno ENOMEM on
+ * failure and NULL with errno EINVAL for an unknown kind or a NULL layout;
+ * their blocks work with every other call (mgc_free, mgc_realloc, which keeps
+ * the kind and a typed block's layout, mgc_base, finalizers, cleanups, weak
+ * handles).
+ *
+ * Kinds by number: */
+#define MGC_KIND_NORMAL               0 /* mgc_alloc's: scanned conservatively */
+#define MGC_KIND_NOSCAN               1 /* mgc_alloc_noscan's: never scanned */
+/* Uncollectable: never reclaimed by a collection, only by mgc_free, and a
+ * root while allocated (what it points to stays alive); the second flavour
+ * is not scanned.  Boehm's GC_malloc_uncollectable, without a side table:
+ * as cheap to allocate and free as any other block. */
+#define MGC_KIND_UNCOLLECTABLE        2
+#define MGC_KIND_UNCOLLECTABLE_NOSCAN 3
+/* 4 and up: kinds made by mgc_kind_new. */
+
+/* A block of `size` bytes of the given kind (size 0 as mgc_alloc). */
+void  *mgc_alloc_kind(size_t size, int kind);
+
+/* Batch allocation: between 1 and n blocks of `size` bytes of one kind,
+ * linked through their first word (the last one's is NULL), every other
+ * word zero; the list is returned.  Costs about one fast-path allocation
+ * per block: made for language runtimes that keep per-thread free lists
+ * (Boehm's GC_generic_malloc_many).  Blocks larger than 32 KiB come one at
+ * a time.  n 0: NULL with errno EINVAL. */
+void  *mgc_alloc_many(size_t size, int kind, size_t n);
+
+/* Typed blocks: a layout says which words of a block may hold pointers;
+ * the collector reads only those, so integers and floats in the others
+ * never keep anything alive, and marking reads less.  A layout of nwords
+ * words is made once from a bitmap (bit i of bitmap[i / 64] set: word i
+ * may hold a pointer) and lives as long as the process; NULL with errno
+ * EINVAL if nwords is 0, ENOMEM if it cannot be stored. */
+typedef struct mgc_layout mgc_layout;
+const mgc_layout *mgc_layout_new(const uint64_t *bitmap, size_t nwords);
+/* A block of `size` bytes scanned through layout: words past the layout's
+ * nwords are never scanned.  One word beyond `size` is mgc's (it names
+ * the layout), so mgc_base reports the usable size without it. */
+void  *mgc_alloc_typed(size_t size, const mgc_layout *layout);
+/* An array of n elements of layout's nwords words each, every element
+ * scanned through the layout. */
+void  *mgc_alloc_typed_array(size_t n, const mgc_layout *layout);
+
+/* Kinds with a trace function: the collector calls trace(block, size,
+ * tracer, arg) for each reached block of the kind (size: its usable size),
+ * and the function reports the pointers the block holds with
+ * mgc_trace_ptr (one candidate pointer) and mgc_trace_range (memory to scan
+ * conservatively, every aligned word).  A pointer it does not report keeps
+ * nothing alive.  The block itself is not scanned otherwise.
+ *
+ * The function runs during marking with every registered thread stopped,
+ * possibly on one of mgc's helper marker threads and at the same time as
+ * other calls of it, and possibly more than once per block per collection
+ * (overflow recovery, MGC_CHECKMARK): it must only read memory and report.
+ * It must not call any other mgc function, allocate with malloc, take a
+ * lock a program thread may hold, or block.  It must accept a block that
+ * is all zero (allocated, not yet filled in).  Candidate pointers follow
+ * the rule of pointers found in the heap (mgc_set_interior_pointers).
+ *
+ * mgc_kind_new returns the new kind's number, or -1 with errno EINVAL
+ * (trace NULL, flags not 0) or ENOSPC (13 custom kinds exist already). */
+typedef struct mgc_tracer mgc_tracer;
+typedef void (*mgc_trace_fn)(void *block, size_t size, mgc_tracer *tracer, void *arg);
+int    mgc_kind_new(mgc_trace_fn trace, void *arg, unsigned flags);
+void   mgc_trace_ptr(mgc_tracer *tracer, const void *p);
+void   mgc_trace_range(mgc_tracer *tracer, const void *lo, const void *hi);
+
+/* Interior pointers (mgc extension).  By default a pointer anywhere inside
+ * a block keeps it alive, wherever it is found.  mgc_set_interior_pointers(0)
+ * narrows the rule for pointers found in heap blocks (scanned blocks, typed
+ * words, trace functions): only a pointer to the block's start, or at a
+ * registered displacement from it, retains the block.  Roots (stacks,
+ * registers, data, added ranges) keep recognising interior pointers.
+ * Returns the previous setting; takes effect from the next collection.
+ * mgc_register_displacement(d) makes a pointer d bytes past a block's start
+ * retain it under the narrow rule (tagged pointers); 0, or -1 with errno
+ * EINVAL if d >= 4096. */
+int    mgc_set_interior_pointers(int on);
+int    mgc_register_displacement(size_t offset);
+
+/* Collection events (mgc extension): fn(event, arg) at these points of
+ * every collection, on the collecting thread.  One callback at a time;
+ * fn NULL removes it.
+ *  MGC_EVENT_START  a collection begins: the world runs, mgc's collection
+ *                    lock is held.  fn may call mgc_read_stats,
+ *                    mgc_heap_bounds and nothing else of mgc (no
+ *                    allocation: it would wait for this collection).
+ *  MGC_EVENT_STOP   the world is stopped, marking not begun; every other
+ *                    registered thread is stopped wherever it was, so fn
+ *                    must not call mgc, malloc, or take any lock.
+ *  MGC_EVENT_RESUME the mark and finalization passes are done, the world
+ *                    about to restart: same rules as MGC_EVENT_STOP.
+ *  MGC_EVENT_END    the world runs again: same rules as MGC_EVENT_START.
+ * Finalizers queued by the collection run after MGC_EVENT_END. */
+enum { MGC_EVENT_START, MGC_EVENT_STOP, MGC_EVENT_RESUME, MGC_EVENT_END };
+typedef void (*mgc_event_fn)(int event, void *arg);
+void   mgc_set_event_callback(mgc_event_fn fn, void *arg);
+
+/* Queries (mgc extensions).  mgc_is_root: whether p lies in memory the
+ * collector scans as a root: the data and bss of a loaded object, a range
+ * added with mgc_add_roots, or the calling thread's stack (1), or not (0).
+ * mgc_heap_bounds: the lowest and highest+1 addresses the heap has ever
+ * used (both NULL before the first allocation); every block lies between
+ * them. */
+int    mgc_is_root(const void *p);
+void   mgc_heap_bounds(void **lo, void **hi);
+
 /* ---- Notes for users (beyond the contract) --------------------------------
  *
  * Environment (read once, at initialisation):

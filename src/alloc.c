@@ -62,11 +62,13 @@ mgc_init(void)
 
 /* ---- fast paths ---------------------------------------------------------- */
 
-/* The state byte of free block b of span class sc. */
+/* The fast paths take a span class's index within its slot, si (class << 1
+ * | noscan, below 256): the plain kinds' fast path then needs no masking.
+ * The state byte of free block b of index si. */
 static inline _Atomic uint8_t *
-block_state(void **b, unsigned sc)
+block_state(void **b, unsigned si)
 {
-	if (likely(sc >= 4)) { /* 16 bytes or more: the byte's address is in word 1 */
+	if (likely(si >= 4)) { /* 16 bytes or more: the byte's address is in word 1 */
 		_Atomic uint8_t *st = b[1];
 		b[1] = NULL;
 		return st;
@@ -75,35 +77,36 @@ block_state(void **b, unsigned sc)
 	return &s->state[span_block_index(s, (uintptr_t)b)];
 }
 
-/* Busy section held: mark b (just popped from list sc) live and count it. */
+/* Busy section held: mark b (just popped from a list of index si) live
+ * and count it. */
 static inline void *
-block_go_live(struct cache *c, void **b, unsigned sc)
+block_go_live(struct cache *c, void **b, unsigned si)
 {
-	atomic_store_explicit(block_state(b, sc), BLOCK_LIVE, memory_order_relaxed);
+	atomic_store_explicit(block_state(b, si), BLOCK_LIVE, memory_order_relaxed);
 	*b = NULL;
 	counter_add(&c->nmalloc, 1);
-	counter_add(&c->bytes_alloc, class_size[sc >> 1]);
+	counter_add(&c->bytes_alloc, class_size[si >> 1]);
 	return b;
 }
 
-/* Busy section held: pop a block from list l (span class sc) and make it
- * live, or NULL if the list is empty. */
+/* Busy section held: pop a block from list l (index si) and make it live,
+ * or NULL if the list is empty. */
 static inline void *
-list_pop(struct cache *c, struct cache_list *l, unsigned sc)
+list_pop(struct cache *c, struct cache_list *l, unsigned si)
 {
 	void **b = l->head;
 	if (unlikely(b == NULL))
 		return NULL;
 	l->head = *b;
 	l->count--;
-	return block_go_live(c, b, sc);
+	return block_go_live(c, b, si);
 }
 
 static inline void *
 cache_pop(struct cache *c, unsigned sc)
 {
 	busy_enter(c);
-	void *p = list_pop(c, &c->list[sc], sc);
+	void *p = list_pop(c, cache_list_of(c, sc), sc_index(sc));
 	busy_leave(c);
 	return p;
 }
@@ -123,26 +126,37 @@ stop_then_return(struct cache *c, void *p)
 
 /* The list was empty: end the busy section and take the slow path. */
 static NOINLINE void *
-alloc_miss(struct cache *c, size_t size, bool noscan)
+alloc_miss(struct cache *c, size_t size, unsigned kind_sc)
 {
 	busy_leave(c);
-	return alloc_slow(size, noscan);
+	return alloc_slow(size, kind_sc);
 }
 
+/* kind_sc: the kind's span class of class 0 (slot and noscan bit), a
+ * constant for the plain kinds, so that their fast path never looks at the
+ * slot lists. */
 static inline __attribute__((always_inline)) void *
-alloc_fast(size_t size, bool noscan)
+alloc_fast(size_t size, unsigned kind_sc)
 {
 	struct cache *c = tls_cache;
-	if (unlikely(c == NULL || size > MAX_SMALL))
-		return alloc_slow(size, noscan);
-	unsigned sc = sizeclass_of(size) << 1 | noscan;
+	if (unlikely(c == NULL || size > MAX_SMALL ||
+	             (sc_slot(kind_sc) != SLOT_PLAIN && c->slot_lists[sc_slot(kind_sc)] == NULL)))
+		return alloc_slow(size, kind_sc);
+	unsigned slot = sc_slot(kind_sc), si = sizeclass_of(size) << 1 | (kind_sc & 1);
+	struct cache_list *l = slot == SLOT_PLAIN ? &c->list[si] : &c->slot_lists[slot][si];
 	busy_enter(c);
-	void *p = list_pop(c, &c->list[sc], sc);
+	void *p = list_pop(c, l, si);
 	if (unlikely(p == NULL))
-		return alloc_miss(c, size, noscan);
+		return alloc_miss(c, size, kind_sc);
 	if (busy_end(c))
 		return stop_then_return(c, p);
 	return p;
+}
+
+void *
+alloc_of_kind(size_t size, unsigned kind_sc)
+{
+	return alloc_fast(size, kind_sc);
 }
 
 void *
@@ -177,14 +191,14 @@ large_usable(size_t size, size_t npages)
 }
 
 static void *
-alloc_large(struct cache *c, size_t size, bool noscan)
+alloc_large(struct cache *c, size_t size, unsigned kind_sc)
 {
 	if (size > MAX_REQUEST)
 		return enomem();
 	size_t npages = (size + PAGE_SIZE - 1) >> PAGE_SHIFT;
 	_Atomic uintptr_t *pin = &tls_thread->pinned;
 	struct span *s =
-	        heap_alloc_span(npages, SPAN_LARGE, noscan, large_usable(size, npages), pin);
+	        heap_alloc_span(npages, SPAN_LARGE, kind_sc, large_usable(size, npages), pin);
 	if (s == NULL)
 		return enomem();
 	void *volatile p = (void *)s->base; /* held by this thread from here on */
@@ -200,11 +214,11 @@ alloc_large(struct cache *c, size_t size, bool noscan)
 }
 
 static void *
-alloc_once(struct cache *c, size_t size, bool noscan)
+alloc_once(struct cache *c, size_t size, unsigned kind_sc)
 {
 	if (size > MAX_SMALL)
-		return alloc_large(c, size, noscan);
-	unsigned sc = sizeclass_of(size) << 1 | noscan;
+		return alloc_large(c, size, kind_sc);
+	unsigned sc = kind_sc | sizeclass_of(size) << 1;
 	for (;;) {
 		void *p = cache_pop(c, sc);
 		if (p != NULL)
@@ -214,22 +228,98 @@ alloc_once(struct cache *c, size_t size, bool noscan)
 	}
 }
 
-void *
-alloc_slow(size_t size, bool noscan)
+/* The calling thread's cache, registered, with kind slot `slot` ready
+ * in it and in the centrals; NULL on ENOMEM. */
+static struct cache *
+alloc_cache_for(unsigned slot)
 {
 	struct cache *c = tls_cache;
 	if (c == NULL && (c = thread_attach()) == NULL)
-		return enomem();
+		return NULL;
+	if (!central_slot_ready(slot) || !cache_slot_ready(c, slot))
+		return NULL;
+	return c;
+}
+
+/* Before a slow-path allocation: collect if it is time, sweep a little. */
+static void
+alloc_pace(void)
+{
 	if (unlikely(gc_stress || gc_due()))
 		gc_auto();
 	sweep_some();
-	void *p = alloc_once(c, size, noscan);
+}
+
+void *
+alloc_slow(size_t size, unsigned kind_sc)
+{
+	struct cache *c = alloc_cache_for(sc_slot(kind_sc));
+	if (c == NULL)
+		return enomem();
+	alloc_pace();
+	void *p = alloc_once(c, size, kind_sc);
 	/* At the heap's maximum: one full collection, then a last try. */
 	if (p == NULL && size <= MAX_REQUEST && heap_has_max()) {
 		gc_collect_full();
-		p = alloc_once(c, size, noscan);
+		p = alloc_once(c, size, kind_sc);
 	}
 	return p;
+}
+
+/* ---- batch allocation ------------------------------------------------------ */
+
+/* Busy section held: make the first k <= l->count blocks of list l (span
+ * class sc) live and detach them as a NULL-terminated chain; how many. */
+static size_t
+list_take_live(struct cache *c, struct cache_list *l, unsigned sc, size_t n)
+{
+	void **b = l->head;
+	size_t k = 1;
+	for (;; k++) {
+		atomic_store_explicit(block_state(b, sc_index(sc)), BLOCK_LIVE,
+		                      memory_order_relaxed);
+		if (k == n || *b == NULL)
+			break;
+		b = *b;
+	}
+	l->head = *b;
+	*b = NULL;
+	l->count -= (uint32_t)k;
+	counter_add(&c->nmalloc, k);
+	counter_add(&c->bytes_alloc, k * class_size[sc_class(sc)]);
+	return k;
+}
+
+void *
+alloc_many(size_t size, unsigned kind_sc, size_t n)
+{
+	if (size > MAX_SMALL || n == 1)
+		return alloc_of_kind(size, kind_sc);
+	struct cache *c = alloc_cache_for(sc_slot(kind_sc));
+	if (c == NULL)
+		return enomem();
+	unsigned sc = kind_sc | sizeclass_of(size) << 1;
+	struct cache_list *l = cache_list_of(c, sc);
+	if (l->count < n) {
+		alloc_pace();
+		cache_publish(c);
+		size_t want = n - l->count;
+		if (want < class_batch[sc_class(sc)] && !gc_stress)
+			want = class_batch[sc_class(sc)];
+		central_take(sc, l, want);
+	}
+	/* A collection may have emptied the list since (cache_flush_stopped). */
+	for (;;) {
+		busy_enter(c);
+		void *head = l->head;
+		if (head != NULL)
+			list_take_live(c, l, sc, n);
+		busy_leave(c);
+		if (head != NULL)
+			return head;
+		if (!cache_refill(c, sc))
+			return enomem();
+	}
 }
 
 /* ---- free ---------------------------------------------------------------- */
@@ -310,6 +400,25 @@ bad_pointer(const char *call, const void *p, const char *why)
 	fatal("mgc: %s of %p: %s", call, p, why);
 }
 
+/* Free small block p of span s (checked) straight to its central: the
+ * thread could not make the lists of p's kind slot (ENOMEM). */
+static void
+free_to_central(struct cache *c, void *p, struct span *s)
+{
+	if (special_any())
+		special_drop((uintptr_t)p);
+	uint32_t i = span_block_index(s, (uintptr_t)p);
+	busy_enter(c);
+	atomic_store_explicit(&s->state[i], BLOCK_FREE, memory_order_relaxed);
+	memset(p, 0, s->elem_size);
+	block_set_state_ref(s, p, i);
+	counter_add(&c->nfree, 1);
+	counter_add(&c->bytes_freed, s->elem_size);
+	busy_leave(c);
+	cache_publish(c);
+	central_give(s->spanclass, p);
+}
+
 static NOINLINE void
 free_slow(void *p, struct span *s)
 {
@@ -328,7 +437,11 @@ free_slow(void *p, struct span *s)
 		heap_free_large(s);
 		return;
 	}
-	mgc_free(p); /* now registered: the fast path takes it */
+	if (!cache_slot_ready(c, sc_slot(s->spanclass))) {
+		free_to_central(c, p, s);
+		return;
+	}
+	mgc_free(p); /* now registered, the lists made: the fast path takes it */
 }
 
 void
@@ -347,7 +460,11 @@ mgc_free(void *p)
 	uint32_t i = span_block_index(s, (uintptr_t)p);
 	size_t size = s->elem_size;
 	unsigned sc = s->spanclass;
-	struct cache_list *l = &c->list[sc];
+	if (unlikely(sc_slot(sc) != SLOT_PLAIN && c->slot_lists[sc_slot(sc)] == NULL)) {
+		free_slow(p, s);
+		return;
+	}
+	struct cache_list *l = cache_list_of(c, sc);
 	void *chain = NULL;
 	busy_enter(c);
 	if (unlikely((uintptr_t)p != s->base + i * size || !block_live(s, s->state, s->mark, i)))
@@ -381,7 +498,7 @@ struct lookup {
 	struct span *s;
 	const _Atomic uint8_t *state;
 	const uint64_t *mark;
-	size_t size;
+	size_t size; /* usable: the block less its kind's trailer */
 	uint32_t i, seq;
 };
 
@@ -397,7 +514,8 @@ lookup(uintptr_t p, struct lookup *l)
 	uint32_t i = span_block_index(s, p);
 	uintptr_t base = s->base + i * s->elem_size;
 	bool inside = i < s->nelems && p < base + s->elem_size;
-	*l = (struct lookup){s, s->state, s->mark, s->elem_size, i, seq};
+	size_t usable = s->elem_size - kind_trailer(s->spanclass);
+	*l = (struct lookup){s, s->state, s->mark, usable, i, seq};
 	fence_acquire();
 	if (!inside || atomic_load_explicit(&s->seq, memory_order_relaxed) != seq)
 		return 0;
@@ -469,11 +587,11 @@ mgc_realloc(void *p, size_t size)
 	busy_leave(c);
 	if (why != NULL)
 		bad_pointer("realloc", p, why);
-	bool noscan = s->spanclass & 1;
-	size_t old = s->elem_size;
+	unsigned sc = s->spanclass;
+	size_t old = s->elem_size - kind_trailer(sc);
 	if (size != 0 && fits_in_place(size, old))
 		return p;
-	void *q = noscan ? mgc_alloc_noscan(size) : mgc_alloc(size);
+	void *q = kind_alloc_like(p, sc, size);
 	if (q == NULL)
 		return NULL;
 	memcpy(q, p, old < size ? old : size);

@@ -1,5 +1,7 @@
 /* cache.c — the per-thread cache: one free list per span class, and the
- * thread's allocation counters.
+ * thread's allocation counters.  The lists of the plain kinds are an
+ * array in the cache; those of every other kind slot (kind.c) an array
+ * made on the thread's first use of the slot, freed when it leaves.
  *
  * The fast paths in alloc.c pop and push these lists with no lock and no
  * atomic read-modify-write: only the owning thread touches its lists,
@@ -26,13 +28,36 @@
 
 __thread struct cache *tls_cache __attribute__((tls_model("initial-exec")));
 
+/* Collect-at-every-allocation mode keeps the lists empty, so every
+ * allocation takes the slow path, where the collection is started. */
+static void
+init_lists(struct cache_list *lists)
+{
+	for (int sc = 2; sc < 2 * num_classes; sc++)
+		lists[sc].limit = gc_stress ? 0 : 2u * class_batch[sc_class(sc)];
+}
+
 void
 cache_init(struct cache *c)
 {
-	/* Collect-at-every-allocation mode keeps the lists empty, so every
-	 * allocation takes the slow path, where the collection is started. */
-	for (int sc = 2; sc < 2 * num_classes; sc++)
-		c->list[sc].limit = gc_stress ? 0 : 2u * class_batch[sc >> 1];
+	init_lists(c->list);
+}
+
+enum { SLOT_LISTS_BYTES = MAX_SPANCLASSES * sizeof(struct cache_list) };
+
+bool
+cache_slot_ready(struct cache *c, unsigned slot)
+{
+	if (slot == SLOT_PLAIN || likely(c->slot_lists[slot] != NULL))
+		return true;
+	struct cache_list *lists = os_alloc_meta(SLOT_LISTS_BYTES);
+	if (lists == NULL)
+		return false;
+	init_lists(lists);
+	busy_enter(c);
+	c->slot_lists[slot] = lists;
+	busy_leave(c);
+	return true;
 }
 
 void
@@ -51,8 +76,8 @@ bool
 cache_refill(struct cache *c, unsigned spanclass)
 {
 	cache_publish(c);
-	size_t want = gc_stress ? 1 : class_batch[spanclass >> 1];
-	return central_take(spanclass, &c->list[spanclass], want) > 0;
+	size_t want = gc_stress ? 1 : class_batch[sc_class(spanclass)];
+	return central_take(spanclass, cache_list_of(c, spanclass), want) > 0;
 }
 
 /* Detach the first n blocks of list l as a NULL-terminated chain. */
@@ -73,33 +98,61 @@ detach_chain(struct cache_list *l, uint32_t n)
 void *
 cache_overflow(struct cache *c, unsigned spanclass)
 {
-	struct cache_list *l = &c->list[spanclass];
-	uint32_t n = l->count > class_batch[spanclass >> 1] && !gc_stress
-	                     ? class_batch[spanclass >> 1]
-	                     : l->count;
+	struct cache_list *l = cache_list_of(c, spanclass);
+	uint32_t batch = class_batch[sc_class(spanclass)];
+	uint32_t n = l->count > batch && !gc_stress ? batch : l->count;
 	return detach_chain(l, n);
+}
+
+/* Every list of c that holds blocks: fn(c, sc, l). */
+static void
+each_list(struct cache *c, void (*fn)(struct cache *, unsigned, struct cache_list *))
+{
+	for (unsigned slot = 0; slot < KIND_SLOTS; slot++) {
+		struct cache_list *lists = slot == 0 ? c->list : c->slot_lists[slot];
+		if (lists == NULL)
+			continue;
+		for (unsigned i = 2; i < 2u * (unsigned)num_classes; i++)
+			if (lists[i].count > 0)
+				fn(c, slot << SLOT_SHIFT | i, &lists[i]);
+	}
+}
+
+static void
+flush_list(struct cache *c, unsigned sc, struct cache_list *l)
+{
+	busy_enter(c);
+	void *chain = l->count > 0 ? detach_chain(l, l->count) : NULL;
+	busy_leave(c);
+	if (chain != NULL)
+		central_give(sc, chain);
 }
 
 void
 cache_flush_all(struct cache *c)
 {
-	for (unsigned sc = 2; sc < 2u * (unsigned)num_classes; sc++) {
-		struct cache_list *l = &c->list[sc];
+	each_list(c, flush_list);
+	for (unsigned slot = 1; slot < KIND_SLOTS; slot++) {
+		struct cache_list *lists = c->slot_lists[slot];
 		busy_enter(c);
-		void *chain = l->count > 0 ? detach_chain(l, l->count) : NULL;
+		c->slot_lists[slot] = NULL;
 		busy_leave(c);
-		if (chain != NULL)
-			central_give(sc, chain);
+		if (lists != NULL)
+			os_free_meta(lists, SLOT_LISTS_BYTES);
 	}
+}
+
+static void
+flush_list_stopped(struct cache *c, unsigned sc, struct cache_list *l)
+{
+	(void)c;
+	MGC_ASSERT(world_stopped_here());
+	central_give_stopped(sc, detach_chain(l, l->count));
 }
 
 void
 cache_flush_stopped(struct cache *c)
 {
 	MGC_ASSERT(world_stopped_here());
-	for (unsigned sc = 2; sc < 2u * (unsigned)num_classes; sc++) {
-		struct cache_list *l = &c->list[sc];
-		if (l->count > 0)
-			central_give_stopped(sc, detach_chain(l, l->count));
-	}
+	each_list(c, flush_list_stopped);
 }

@@ -1,4 +1,4 @@
-/* central.c — one central list per span class (size class × scan/noscan).
+/* central.c — one central list per span class (size class × kind).
  *
  * A central list owns the small spans of its class that are not free in the
  * page heap.  Spans with at least one block available (on the span's free
@@ -61,15 +61,63 @@ struct central {
 	struct span *empty;  /* [lock] wholly free spans, linked through next */
 } __attribute__((aligned(64)));
 
-static struct central centrals[MAX_SPANCLASSES];
+/* The centrals of each kind slot, MAX_SPANCLASSES of them: slot 0's are
+ * static, the others' made when the slot is first used (central_slot_ready)
+ * and kept for the life of the process.  [atomic]: set once under
+ * slots_mutex (a leaf, taken holding no other lock), read without it. */
+static struct central plain[MAX_SPANCLASSES];
+static struct central *_Atomic slots[KIND_SLOTS];
+static pthread_mutex_t slots_mutex = PTHREAD_MUTEX_INITIALIZER;
+
+static void
+init_centrals(struct central *cs)
+{
+	for (int i = 0; i < MAX_SPANCLASSES; i++) {
+		cs[i].lock = (struct lock)LOCK_INIT(LOCK_CENTRAL);
+		cs[i].partial.next = cs[i].partial.prev = &cs[i].partial;
+		cs[i].full.next = cs[i].full.prev = &cs[i].full;
+	}
+}
 
 void
 central_init(void)
 {
-	for (int i = 0; i < MAX_SPANCLASSES; i++) {
-		centrals[i].lock = (struct lock)LOCK_INIT(LOCK_CENTRAL);
-		centrals[i].partial.next = centrals[i].partial.prev = &centrals[i].partial;
-		centrals[i].full.next = centrals[i].full.prev = &centrals[i].full;
+	init_centrals(plain);
+	atomic_store(&slots[SLOT_PLAIN], plain);
+}
+
+bool
+central_slot_ready(unsigned slot)
+{
+	if (likely(atomic_load_explicit(&slots[slot], memory_order_acquire) != NULL))
+		return true;
+	pthread_mutex_lock(&slots_mutex);
+	if (atomic_load(&slots[slot]) == NULL) {
+		struct central *cs = os_alloc_meta(MAX_SPANCLASSES * sizeof *cs);
+		if (cs != NULL) {
+			init_centrals(cs);
+			atomic_store_explicit(&slots[slot], cs, memory_order_release);
+		}
+	}
+	pthread_mutex_unlock(&slots_mutex);
+	return atomic_load(&slots[slot]) != NULL;
+}
+
+/* Span class sc's central; its slot is ready. */
+static struct central *
+central_of(unsigned sc)
+{
+	return atomic_load_explicit(&slots[sc_slot(sc)], memory_order_acquire) + sc_index(sc);
+}
+
+/* fn(c, arg) for every central of every ready slot. */
+static void
+each_central(void (*fn)(struct central *c, void *arg), void *arg)
+{
+	for (unsigned slot = 0; slot < KIND_SLOTS; slot++) {
+		struct central *cs = atomic_load_explicit(&slots[slot], memory_order_acquire);
+		for (int i = 0; cs != NULL && i < MAX_SPANCLASSES; i++)
+			fn(&cs[i], arg);
 	}
 }
 
@@ -134,7 +182,7 @@ make_partial(struct central *c, struct span *s)
 static struct span *
 central_grow(struct central *c, unsigned spanclass, uint32_t sg)
 {
-	unsigned cls = spanclass >> 1;
+	unsigned cls = sc_class(spanclass);
 	struct span *s = c->empty;
 	if (s != NULL) {
 		/* Emptied in this cycle: every collection releases the empty
@@ -256,44 +304,60 @@ free_empty_chain(struct span *s)
 	}
 }
 
+static void
+release_empty(struct central *c, void *arg)
+{
+	(void)arg;
+	lock_acquire(&c->lock);
+	struct span *s = detach_empty(c);
+	lock_release(&c->lock);
+	free_empty_chain(s);
+}
+
 void
 central_release_empty(void)
 {
-	for (int i = 0; i < MAX_SPANCLASSES; i++) {
-		lock_acquire(&centrals[i].lock);
-		struct span *s = detach_empty(&centrals[i]);
-		lock_release(&centrals[i].lock);
-		free_empty_chain(s);
-	}
+	each_central(release_empty, NULL);
+}
+
+static void
+release_empty_stopped(struct central *c, void *arg)
+{
+	(void)arg;
+	MGC_ASSERT(world_stopped_here());
+	free_empty_chain(detach_empty(c));
 }
 
 void
 central_release_empty_stopped(void)
 {
 	MGC_ASSERT(world_stopped_here());
-	for (int i = 0; i < MAX_SPANCLASSES; i++)
-		free_empty_chain(detach_empty(&centrals[i]));
+	each_central(release_empty_stopped, NULL);
 }
 
 bool
 central_lock_held(unsigned spanclass)
 {
-	return lock_held(&centrals[spanclass].lock);
+	return lock_held(&central_of(spanclass)->lock);
 }
 
 /* Under the gc lock, as its caller may be a thread that is not registered
  * (see Locking above). */
+static void
+count_empty(struct central *c, void *arg)
+{
+	lock_acquire(&c->lock);
+	for (struct span *s = c->empty; s != NULL; s = s->next)
+		++*(size_t *)arg;
+	lock_release(&c->lock);
+}
+
 size_t
 central_count_empty(void)
 {
 	size_t n = 0;
 	lock_acquire(&gc_lock);
-	for (int i = 0; i < MAX_SPANCLASSES; i++) {
-		lock_acquire(&centrals[i].lock);
-		for (struct span *s = centrals[i].empty; s != NULL; s = s->next)
-			n++;
-		lock_release(&centrals[i].lock);
-	}
+	each_central(count_empty, &n);
 	lock_release(&gc_lock);
 	return n;
 }
@@ -338,7 +402,7 @@ full_sweep(struct central *c, uint32_t sg)
 size_t
 central_take(unsigned spanclass, struct cache_list *l, size_t want)
 {
-	struct central *c = &centrals[spanclass];
+	struct central *c = central_of(spanclass);
 	size_t n = 0;
 	lock_acquire(&c->lock);
 	/* Read under the lock: no collection starts while it is held. */
@@ -394,7 +458,7 @@ give_chain(struct central *c, void *head, bool release)
 void
 central_give(unsigned spanclass, void *head)
 {
-	struct central *c = &centrals[spanclass];
+	struct central *c = central_of(spanclass);
 	lock_acquire(&c->lock);
 	give_chain(c, head, true);
 	lock_release(&c->lock);
@@ -404,13 +468,13 @@ void
 central_give_stopped(unsigned spanclass, void *head)
 {
 	MGC_ASSERT(world_stopped_here());
-	give_chain(&centrals[spanclass], head, false);
+	give_chain(central_of(spanclass), head, false);
 }
 
 void
 central_sweep(struct span *s, unsigned spanclass, uint32_t sg)
 {
-	struct central *c = &centrals[spanclass];
+	struct central *c = central_of(spanclass);
 	lock_acquire(&c->lock);
 	sweep_here(c, s, sg);
 	lock_release(&c->lock);
@@ -419,14 +483,19 @@ central_sweep(struct span *s, unsigned spanclass, uint32_t sg)
 /* In the child of fork (gc.c): every central lock is free, since only
  * registered threads and the holder of the gc lock take them (see the top
  * comment); debug builds check it. */
+static void
+check_free_after_fork(struct central *c, void *arg)
+{
+	(void)arg;
+	if (pthread_mutex_trylock(&c->lock.mutex) != 0)
+		fatal("mgc: internal error: a central lock was held across fork");
+	pthread_mutex_unlock(&c->lock.mutex);
+}
+
 void
 central_after_fork_child(void)
 {
-	if (!MGC_DEBUG)
-		return;
-	for (int i = 0; i < MAX_SPANCLASSES; i++) {
-		if (pthread_mutex_trylock(&centrals[i].lock.mutex) != 0)
-			fatal("mgc: internal error: central lock %d was held across fork", i);
-		pthread_mutex_unlock(&centrals[i].lock.mutex);
-	}
+	pthread_mutex_init(&slots_mutex, NULL);
+	if (MGC_DEBUG)
+		each_central(check_free_after_fork, NULL);
 }

@@ -4,7 +4,8 @@
  * finalization passes clear any weak handle or anything is swept, the
  * checkmark marks again from the same roots (data and bss segments, added
  * ranges, every registered thread's stack, pinned block and static TLS,
- * finalizer and cleanup arguments, queued jobs) with the simplest marker
+ * finalizer and cleanup arguments, queued jobs, uncollectable blocks) with
+ * the same rules for candidates and kinds, and the simplest marker
  * there is: one thread, a plain stack of block addresses, no prefetch
  * pipeline, no work sharing, and a bitmap of its own.  Every block it
  * reaches must carry the real mark bit; one that does not is a block the
@@ -100,10 +101,10 @@ missed(uintptr_t base, size_t size)
 	      (void *)base, size, cm.from);
 }
 
-/* w as a candidate pointer: the same rule as the real mark (anywhere inside
- * a live block's usable size). */
+/* w as a candidate pointer: the same rules as the real mark (anywhere
+ * inside a live block's usable size; from a heap block, the heap rule). */
 static void
-visit(uintptr_t w)
+visit(uintptr_t w, bool from_heap)
 {
 	struct span *s = pagemap_lookup(w);
 	if (s == NULL || s->kind == SPAN_FREE)
@@ -112,6 +113,8 @@ visit(uintptr_t w)
 	uintptr_t base = s->base + (uintptr_t)i * s->elem_size;
 	if (i >= s->nelems || w >= base + s->elem_size ||
 	    atomic_load_explicit(&s->state[i], memory_order_relaxed) != BLOCK_LIVE)
+		return;
+	if (from_heap && !mark_offset_ok(w - base))
 		return;
 	if (s->inuse_index >= cm.nitems)
 		fatal("mgc: checkmark: span %#lx is in use but not in the cycle's snapshot",
@@ -127,8 +130,16 @@ visit(uintptr_t w)
 		push(base);
 }
 
+static void
+visit_heap(uintptr_t w)
+{
+	uintptr_t min = atomic_load_explicit(&heap_lo, memory_order_relaxed);
+	if (w - min < atomic_load_explicit(&heap_hi, memory_order_relaxed) - min)
+		visit(w, true);
+}
+
 __attribute__((no_sanitize("address", "thread"))) static void
-scan(uintptr_t lo, uintptr_t hi)
+scan(uintptr_t lo, uintptr_t hi, bool from_heap)
 {
 	uintptr_t min = atomic_load_explicit(&heap_lo, memory_order_relaxed);
 	uintptr_t span = atomic_load_explicit(&heap_hi, memory_order_relaxed) - min;
@@ -137,19 +148,38 @@ scan(uintptr_t lo, uintptr_t hi)
 	for (; p < end; p++) {
 		uintptr_t w = mark_load_word(p);
 		if (w - min < span)
-			visit(w);
+			visit(w, from_heap);
 	}
+}
+
+/* What a typed block's layout or a kind's trace function reports. */
+static void
+tracer_word(struct mgc_tracer *t, uintptr_t w)
+{
+	(void)t;
+	visit_heap(w);
+}
+
+static void
+tracer_range(struct mgc_tracer *t, uintptr_t lo, uintptr_t hi)
+{
+	(void)t;
+	scan(lo, hi, true);
 }
 
 /* Scan every block reached so far, and what they reach. */
 static void
 drain(void)
 {
+	struct mgc_tracer t = {tracer_word, tracer_range, NULL};
 	while (cm.depth > 0) {
 		uintptr_t base = cm.stack[--cm.depth];
 		struct span *s = pagemap_lookup(base);
 		cm.from_block = base;
-		scan(base, base + s->elem_size);
+		if (s->tag)
+			kind_trace(s, base, &t);
+		else
+			scan(base, base + s->elem_size, true);
 	}
 	cm.from_block = 0;
 }
@@ -158,7 +188,7 @@ static void
 root_range(uintptr_t lo, uintptr_t hi, void *arg)
 {
 	cm.from = arg;
-	scan(lo, hi);
+	scan(lo, hi, false);
 	drain();
 }
 
@@ -187,6 +217,21 @@ check_threads(uintptr_t self_lo)
 	}
 }
 
+/* Every allocated uncollectable block is a root. */
+static void
+check_uncollectable(const struct sweep_item *items, size_t n)
+{
+	cm.from = "roots (uncollectable blocks)";
+	for (size_t k = 0; k < n; k++) {
+		struct span *s = items[k].span;
+		if (items[k].kind == SPAN_FREE || sc_slot(items[k].spanclass) != SLOT_UNCOLLECTABLE)
+			continue;
+		for (uint32_t i = 0; i < s->nelems; i++)
+			visit(s->base + (uintptr_t)i * s->elem_size, false);
+		drain();
+	}
+}
+
 void
 checkmark_stopped(const struct sweep_item *items, size_t n, uintptr_t self_lo)
 {
@@ -195,6 +240,7 @@ checkmark_stopped(const struct sweep_item *items, size_t n, uintptr_t self_lo)
 	roots_each_segment(root_range, "roots (data and bss)");
 	roots_each_added(root_range, "roots (mgc_add_roots)");
 	check_threads(self_lo);
+	check_uncollectable(items, n);
 	special_each_root_stopped(root_word,
 	                          "roots (finalizer and cleanup arguments, queued jobs)");
 	teardown();

@@ -18,8 +18,8 @@
  *   6. Mark from the roots: segments, added ranges, every registered
  *      thread's stack (from its saved stack pointer to its base, registers
  *      spilled on it), the large block it is allocating and its static
- *      TLS blocks (mark.c), then the arguments of finalizers and cleanups
- *      and the queued ones (finalize.c).
+ *      TLS blocks, the uncollectable blocks (mark.c), then the arguments
+ *      of finalizers and cleanups and the queued ones (finalize.c).
  *   7. With MGC_CHECKMARK (the default in debug builds), mark again from
  *      the same roots with a simple marker and abort if the real mark
  *      missed a block (checkmark.c).
@@ -32,6 +32,9 @@
  *      locks.  The pause is steps 3-9.
  *  10. Pace the next collection; print the trace line; wake the finalizer
  *      runner if anything was queued, and the scavenger (scavenge.c).
+ * The event callback (mgc_set_event_callback) runs before step 1 (START),
+ * just after the stop and just before the restart (STOP, RESUME), and
+ * after step 10's trace line (END).
  *  11. mgc_collect sweeps everything before returning; a collection that
  *      started by itself leaves the sweep to allocation (sweep.c).
  *
@@ -65,6 +68,32 @@ static uint64_t start_ns;
 static _Atomic uint64_t last_end_ns; /* [gc lock] to write: when the last collection ended */
 static _Atomic uint64_t last_gc_ns;  /* [gc lock] to write: how long it took */
 static uint64_t last_alloc_total;    /* [gc lock] bytes ever allocated, then */
+
+/* The collection-event callback (mgc_set_event_callback).  [gc lock] */
+static mgc_event_fn event_fn;
+static void *event_arg;
+/* The calling thread is inside the callback, holding the gc lock. */
+static __thread bool in_event;
+
+static void
+event(int e)
+{
+	if (event_fn == NULL)
+		return;
+	in_event = true;
+	event_fn(e, event_arg);
+	in_event = false;
+}
+
+void
+mgc_set_event_callback(mgc_event_fn fn, void *arg)
+{
+	mgc_init();
+	lock_acquire(&gc_lock);
+	event_fn = fn;
+	event_arg = arg;
+	lock_release(&gc_lock);
+}
 
 struct cycle {
 	size_t stopped;
@@ -151,6 +180,7 @@ stopped_work(struct cycle *cy, uintptr_t self_lo)
 	roots_each_segment(scan_root, &root_bytes);
 	roots_each_added(scan_root, &root_bytes);
 	uint64_t stack_bytes = mark_threads(self_lo);
+	mark_uncollectable(items, n);
 	special_mark_roots_stopped();
 	mark_add_root_bytes(root_bytes, stack_bytes);
 	mark_forget_dropped();
@@ -171,7 +201,9 @@ stop_and_mark(void *arg)
 	thread_lock_registry();
 	uint64_t t0 = now_ns();
 	cy->stopped = world_stop();
+	event(MGC_EVENT_STOP);
 	stopped_phase(cy);
+	event(MGC_EVENT_RESUME);
 	world_start();
 	cy->pause_ns = now_ns() - t0;
 	thread_unlock_registry();
@@ -204,6 +236,7 @@ collect_locked(void)
 {
 	MGC_ASSERT(lock_held(&gc_lock));
 	struct cycle cy = {0};
+	event(MGC_EVENT_START);
 	uint64_t t0 = now_ns();
 	central_release_empty();
 	drain_start_helpers();
@@ -229,6 +262,7 @@ collect_locked(void)
 	atomic_store(&completed, figs.num_gc);
 	if (knobs.trace)
 		trace(&cy);
+	event(MGC_EVENT_END);
 	special_wake_runner();
 	scavenge_start();
 }
@@ -305,14 +339,18 @@ gc_alloc_since(uint64_t *last_ns)
 	return since;
 }
 
+/* From the event callback too, whose thread holds the gc lock already. */
 void
 gc_read_figures(struct gc_figures *out)
 {
-	lock_acquire(&gc_lock);
+	bool take = !in_event;
+	if (take)
+		lock_acquire(&gc_lock);
 	*out = figs;
 	out->next_gc = pace_goal_locked();
 	out->enabled = pace_enabled_locked();
-	lock_release(&gc_lock);
+	if (take)
+		lock_release(&gc_lock);
 }
 
 /* ---- fork ----------------------------------------------------------------

@@ -569,7 +569,7 @@ heap_grow(size_t npages)
 static struct fixalloc *
 side_fix_for(const struct span *s)
 {
-	return &side_fix[s->spanclass >> 1];
+	return &side_fix[sc_class(s->spanclass)];
 }
 
 /* A span's geometry (kind, base, block size and count, side maps) changes
@@ -599,7 +599,8 @@ geometry_end(struct span *s)
 static bool
 span_setup(struct span *s, enum span_kind kind, unsigned spanclass)
 {
-	s->spanclass = (uint8_t)spanclass;
+	s->spanclass = (uint16_t)spanclass;
+	s->tag = !(spanclass & 1) && kind_tagged(sc_slot(spanclass));
 	s->nout = s->bump = 0;
 	s->free = NULL;
 	s->in_partial = s->in_full = false;
@@ -611,7 +612,7 @@ span_setup(struct span *s, enum span_kind kind, unsigned spanclass)
 		s->mark = &s->mark1;
 		atomic_store_explicit(&s->state1, BLOCK_LIVE, memory_order_relaxed);
 	} else {
-		unsigned c = spanclass >> 1;
+		unsigned c = sc_class(spanclass);
 		s->elem_size = class_size[c];
 		s->nelems = class_nelems[c];
 		s->divmul = class_divmul[c];
@@ -810,4 +811,12 @@ heap_verify_stopped(void)
 	for (size_t i = 0; i < ninuse; i++)
 		if (inuse[i]->kind == SPAN_FREE || inuse[i]->inuse_index != i)
 			fatal("mgc: verify: in-use array entry %zu is wrong", i);
+}
+
+void
+mgc_heap_bounds(void **lo, void **hi)
+{
+	uintptr_t l = atomic_load(&heap_lo), h = atomic_load(&heap_hi);
+	*lo = h > l ? (void *)l : NULL;
+	*hi = h > l ? (void *)h : NULL;
 }

@@ -36,6 +36,10 @@
  *	                helpers that hold nothing else.
  *	pool_lock       drain.c: the pool of mark work the markers share.  A
  *	                leaf, taken like helper_lock, never under it.
+ *	slots_mutex     central.c: making a kind slot's centrals.  A leaf,
+ *	                taken holding no other lock.
+ *	kind_lock       kind.c: the custom kinds and the layout arena.  A
+ *	                leaf, taken holding no other lock.
  * world.c's acks semaphore is no lock: stopped threads post it, and the
  * collector waits on it holding gc_lock and thread_lock.  The
  * Boehm-compatible library's compat_lock, and Boehm's allocator lock
@@ -147,7 +151,7 @@ enum {
 	ADDR_BITS = 48, /* user-space addresses on x86-64 and arm64 */
 	MAX_SMALL = 32 << 10,
 	MAX_CLASSES = 96,
-	MAX_SPANCLASSES = 2 * MAX_CLASSES,
+	MAX_SPANCLASSES = 2 * MAX_CLASSES, /* of one kind slot (below) */
 	MAX_BLOCKS_PER_SPAN = 1024,
 	WORD = sizeof(void *),
 };
@@ -248,6 +252,42 @@ sizeclass_of(size_t size)
 	return class_large_index[(size + 127) >> 7];
 }
 
+/* Span classes.  A span holds blocks of one size class and one kind.  The
+ * plain kinds (mgc_alloc's scan blocks and mgc_alloc_noscan's) are slot 0,
+ * told apart by the noscan bit, and their span classes are below 256, so
+ * the fast path indexes its cache's fixed array with them; every other
+ * kind (kind.c) has a slot of its own, whose lists and centrals are made
+ * when it is first used. */
+enum {
+	SLOT_PLAIN = 0,
+	SLOT_UNCOLLECTABLE = 1, /* both flavours, by the noscan bit */
+	SLOT_TYPED = 2,         /* mgc_alloc_typed: scanned by a layout */
+	SLOT_FIRST_CUSTOM = 3,  /* mgc_kind_new's kinds */
+	KIND_SLOTS = 16,
+	SLOT_SHIFT = 8,
+};
+
+static inline unsigned
+sc_make(unsigned slot, unsigned cls, bool noscan)
+{
+	return slot << SLOT_SHIFT | cls << 1 | (unsigned)noscan;
+}
+static inline unsigned
+sc_class(unsigned sc)
+{
+	return (sc >> 1) & 127;
+}
+static inline unsigned
+sc_slot(unsigned sc)
+{
+	return sc >> SLOT_SHIFT;
+}
+static inline unsigned
+sc_index(unsigned sc) /* within its slot's arrays */
+{
+	return sc & ((1u << SLOT_SHIFT) - 1);
+}
+
 /* ---- heap.c: spans, the page heap and the page map */
 enum span_kind { SPAN_FREE = 0, SPAN_SMALL, SPAN_LARGE };
 enum block_state { BLOCK_FREE = 0, BLOCK_LIVE = 1 };
@@ -263,11 +303,15 @@ struct span {
 	 * the same byte and no read-modify-write is needed.  mgc_base and
 	 * mgc_free read it to tell live blocks from free ones. */
 	_Atomic uint8_t *state;
-	uint64_t *mark;           /* [world stopped] one bit per block */
-	uint32_t nelems;          /* blocks in the span */
-	uint32_t divmul;          /* see class_divmul */
-	uint8_t kind;             /* [heap lock] enum span_kind */
-	uint8_t spanclass;        /* class << 1 | noscan; 0/1 for large spans */
+	uint64_t *mark;  /* [world stopped] one bit per block */
+	uint32_t nelems; /* blocks in the span */
+	uint32_t divmul; /* see class_divmul */
+	uint8_t kind;    /* [heap lock] enum span_kind */
+	/* 1 when the blocks are scanned through their kind (typed layouts,
+	 * trace functions: kind.c), 0 when conservatively or not at all: the
+	 * mark loop tags their ranges with it. */
+	uint8_t tag;
+	uint16_t spanclass;       /* slot << 8 | class << 1 | noscan (sc_make); class 0 if large */
 	bool needzero;            /* [heap lock] free span: pages may hold old data */
 	bool released;            /* [heap lock] free span: pages given back to the OS */
 	bool in_partial;          /* [central lock] on its central's partial list */
@@ -364,7 +408,8 @@ extern _Atomic uintptr_t heap_lo, heap_hi; /* [atomic] bounds of every arena so 
  * have been swept, freed and reused meanwhile). */
 struct sweep_item {
 	struct span *span;
-	uint8_t kind, spanclass;
+	uint8_t kind;
+	uint16_t spanclass;
 };
 /* A new sweep generation; points *items at the in-use spans (an array
  * owned by heap.c) and returns how many. */
@@ -388,6 +433,7 @@ struct cache_list;
  * a collection never sees them in flight; returns how many. */
 size_t central_take(unsigned spanclass, struct cache_list *l, size_t want);
 void central_give(unsigned spanclass, void *head);
+bool central_slot_ready(unsigned slot); /* a kind slot's centrals made; false on ENOMEM */
 void central_give_stopped(unsigned spanclass, void *head);
 /* Sweep span s of span class sc if it is still unswept in generation sg. */
 void central_sweep(struct span *s, unsigned spanclass, uint32_t sg);
@@ -408,7 +454,11 @@ struct cache_list {
 	uint32_t limit; /* [owner] flush a batch to central beyond this */
 };
 struct cache {
-	struct cache_list list[MAX_SPANCLASSES];
+	struct cache_list list[MAX_SPANCLASSES]; /* slot 0's */
+	/* The lists of the other kind slots, MAX_SPANCLASSES each, made on
+	 * the thread's first use of the slot (cache_slot_ready).  [owner], and
+	 * [world stopped] for the collector. */
+	struct cache_list *slot_lists[KIND_SLOTS];
 	/* Counters: written by the owner thread only, read by mgc_read_stats. */
 	_Atomic uint64_t nmalloc, nfree, bytes_alloc, bytes_freed, nlookup;
 	/* bytes_alloc - bytes_freed as last added to heap_live (cache_publish);
@@ -424,6 +474,16 @@ struct cache {
 	_Atomic uint8_t stop_pending;
 };
 extern __thread struct cache *tls_cache __attribute__((tls_model("initial-exec")));
+/* Span class sc's list in c; for a slot other than 0, cache_slot_ready
+ * must have said yes. */
+static inline struct cache_list *
+cache_list_of(struct cache *c, unsigned sc)
+{
+	if (likely(sc < (1u << SLOT_SHIFT)))
+		return &c->list[sc];
+	return &c->slot_lists[sc_slot(sc)][sc_index(sc)];
+}
+bool cache_slot_ready(struct cache *c, unsigned slot); /* false on ENOMEM */
 bool cache_refill(struct cache *c, unsigned spanclass);
 void *cache_overflow(struct cache *c, unsigned spanclass); /* chain for central_give */
 void cache_flush_stopped(struct cache *c);                 /* every block back to the centrals */
@@ -457,11 +517,17 @@ busy_leave(struct cache *c)
 	if (busy_end(c))
 		world_deferred_stop(c);
 }
+/* Every block back to the centrals, and the slot lists freed: the thread
+ * is leaving the registry. */
 void cache_flush_all(struct cache *c);
 void cache_init(struct cache *c);
 
 /* ---- alloc.c */
-void *alloc_slow(size_t size, bool noscan);
+/* kind_sc below: a kind's span class of class 0 (its slot and noscan bit). */
+void *alloc_slow(size_t size, unsigned kind_sc);
+void *alloc_of_kind(size_t size, unsigned kind_sc); /* the fast path, for any kind */
+/* Up to n blocks of one kind, linked through word 0 (mgc_alloc_many). */
+void *alloc_many(size_t size, unsigned kind_sc, size_t n);
 /* mgc_base without counting a lookup: the live block holding p, or 0 (one
  * the last mark found unreachable is not live).  Registered threads only. */
 uintptr_t alloc_block_base(uintptr_t p, size_t *size);
@@ -557,6 +623,15 @@ void mark_forget_dropped(void); /* world stopped, roots marked: the hook's effec
 struct range {
 	uintptr_t lo, hi;
 };
+/* What a trace function reports to (kind.c): each marker has one, and so
+ * do the checkmark and the verifier.  word: a candidate read from a heap
+ * block, under the heap rule (mark.c, mark_offset_ok); range: memory to
+ * scan conservatively under the same rule. */
+struct mgc_tracer {
+	void (*word)(struct mgc_tracer *t, uintptr_t w);
+	void (*range)(struct mgc_tracer *t, uintptr_t lo, uintptr_t hi);
+	struct marker *m; /* the marker's own */
+};
 /* Newly marked blocks wait in a small FIFO, prefetched on entry, before
  * they reach the stack: by the time one is scanned its first line has
  * arrived, instead of the scan stalling on each pointer it follows. */
@@ -576,6 +651,7 @@ struct marker {
 	struct range fifo[FIFO];
 	struct stage pipe[3];
 	struct mark_result result;
+	struct mgc_tracer tracer;
 } __attribute__((aligned(64)));
 enum { MAX_MARKERS = 8 };
 extern struct marker markers[MAX_MARKERS];
@@ -623,6 +699,55 @@ drain_peer_hungry(const struct marker *m)
 	       atomic_load_explicit(&drain_pool_n, memory_order_relaxed) == 0;
 }
 void drain_share(struct marker *m); /* give part of m's stack to the pool */
+
+/* The heap rule.  A candidate read from a root retains the block it
+ * points into anywhere; one read from a heap block, the same unless
+ * interior pointers are off (mgc_set_interior_pointers), when only the
+ * block's start and the registered displacements retain it. */
+enum { MAX_DISPLACEMENT = 4096 };
+extern bool mark_base_only;                                /* [gc lock] */
+extern uint64_t mark_displacements[MAX_DISPLACEMENT / 64]; /* [gc lock] */
+static inline bool
+mark_offset_ok(uintptr_t off)
+{
+	return !mark_base_only || off == 0 ||
+	       (off < MAX_DISPLACEMENT && (mark_displacements[off >> 6] >> (off & 63) & 1));
+}
+/* World stopped, roots marked: mark every allocated uncollectable block of
+ * the cycle's spans (they are roots) and drain. */
+void mark_uncollectable(const struct sweep_item *items, size_t n);
+
+/* ---- kind.c: object kinds beyond the plain two */
+struct mgc_layout {
+	size_t nwords;
+	uint64_t bits[]; /* bit i: word i may hold a pointer */
+};
+/* A typed block's last word holds its layout's address, with bit 0 set for
+ * an array (the layout repeated over the block); 0 before the allocating
+ * call wrote it (nothing to scan yet). */
+static inline size_t
+kind_trailer(unsigned sc)
+{
+	return sc_slot(sc) == SLOT_TYPED ? WORD : 0;
+}
+/* The words of typed block [base, base+size) (size: the whole block) that
+ * may hold pointers, as a walk: the layout, and how many words to cover. */
+static inline const struct mgc_layout *
+kind_layout(uintptr_t base, size_t size, size_t *nwords)
+{
+	uintptr_t t = *(const uintptr_t *)(base + size - WORD);
+	const struct mgc_layout *l = (const struct mgc_layout *)(t & ~(uintptr_t)1);
+	size_t words = size / WORD - 1;
+	*nwords = l == NULL ? 0 : (t & 1) || l->nwords > words ? words : l->nwords;
+	return l;
+}
+/* World stopped: report the pointers of block base of span s (s->tag set:
+ * typed or of a custom kind) to t. */
+void kind_trace(const struct span *s, uintptr_t base, struct mgc_tracer *t);
+/* A block of p's kind (sc, its span class), typed with p's layout. */
+void *kind_alloc_like(const void *p, unsigned sc, size_t size);
+/* Slot `slot`'s kind scans through kind_trace (the span's tag). */
+bool kind_tagged(unsigned slot);
 
 /* ---- checkmark.c: MGC_CHECKMARK */
 /* World stopped, after marking from the roots and before the finalization

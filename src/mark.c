@@ -34,6 +34,8 @@
  */
 #include "internal.h"
 
+#include <errno.h>
+
 static size_t limit = (size_t)1 << 26; /* entries per marker: 1 GiB of stack */
 
 void
@@ -137,7 +139,7 @@ mark_index(struct marker *m, struct span *s, uint32_t i)
 	m->result.marked_blocks++;
 	if (!(s->spanclass & 1)) {
 		uintptr_t base = s->base + i * s->elem_size;
-		enqueue(m, base, base + s->elem_size);
+		enqueue(m, base | s->tag, base + s->elem_size);
 	}
 }
 
@@ -163,6 +165,26 @@ mark_candidate(struct marker *m, uintptr_t w)
 	uint32_t i = block_of(s, w);
 	if (i != UINT32_MAX)
 		mark_index(m, s, i);
+}
+
+/* A candidate read from a heap block: the heap rule (internal.h). */
+static inline void
+mark_heap_candidate(struct marker *m, uintptr_t w)
+{
+	struct span *s = pagemap_lookup(w);
+	if (s == NULL)
+		return;
+	uint32_t i = block_of(s, w);
+	if (i != UINT32_MAX && mark_offset_ok(w - (s->base + (uintptr_t)i * s->elem_size)))
+		mark_index(m, s, i);
+}
+
+static inline void
+mark_heap_word(struct marker *m, uintptr_t w)
+{
+	uintptr_t min = atomic_load_explicit(&heap_lo, memory_order_relaxed);
+	if (w - min < atomic_load_explicit(&heap_hi, memory_order_relaxed) - min)
+		mark_heap_candidate(m, w);
 }
 
 /* The candidate pipeline.  A candidate that passed the heap-range test
@@ -325,6 +347,71 @@ scan(struct marker *m, uintptr_t lo, uintptr_t hi)
 	}
 }
 
+/* A heap range while interior pointers are off: no pipeline. */
+__attribute__((no_sanitize("address", "thread"))) static void
+scan_strict(struct marker *m, uintptr_t lo, uintptr_t hi)
+{
+	const uintptr_t *p = (const uintptr_t *)round_up(lo, WORD);
+	const uintptr_t *end = (const uintptr_t *)(hi & ~(uintptr_t)(WORD - 1));
+	for (; p < end; p++)
+		mark_heap_word(m, mark_load_word(p));
+}
+
+/* A typed block: only the words its layout names (kind.c). */
+__attribute__((no_sanitize("address", "thread"))) static void
+scan_typed(struct marker *m, uintptr_t base, size_t size)
+{
+	size_t n;
+	const struct mgc_layout *l = kind_layout(base, size, &n);
+	const uintptr_t *w = (const uintptr_t *)base;
+	for (size_t i = 0, j = 0; i < n; i++) {
+		if (l->bits[j >> 6] >> (j & 63) & 1)
+			mark_heap_word(m, mark_load_word(&w[i]));
+		if (++j == l->nwords)
+			j = 0;
+	}
+}
+
+/* Block base of span s, to be scanned: by its kind, or conservatively. */
+static void
+scan_block(struct marker *m, const struct span *s, uintptr_t base)
+{
+	if (s->tag && sc_slot(s->spanclass) == SLOT_TYPED)
+		scan_typed(m, base, s->elem_size);
+	else if (s->tag)
+		kind_trace(s, base, &m->tracer);
+	else if (mark_base_only)
+		scan_strict(m, base, base + s->elem_size);
+	else
+		scan(m, base, base + s->elem_size);
+}
+
+/* A range off the stack that the plain scan does not take: a tagged block
+ * (its kind scans it), or any range while interior pointers are off. */
+static NOINLINE void
+scan_other(struct marker *m, struct range r)
+{
+	if (r.lo & 1)
+		scan_block(m, pagemap_lookup(r.lo), r.lo - 1);
+	else
+		scan_strict(m, r.lo, r.hi);
+}
+
+/* What a trace function reports, for marker t->m. */
+static void
+tracer_word(struct mgc_tracer *t, uintptr_t w)
+{
+	mark_heap_word(t->m, w);
+}
+
+static void
+tracer_range(struct mgc_tracer *t, uintptr_t lo, uintptr_t hi)
+{
+	lo = round_up(lo, WORD); /* bit 0 would read as a tag */
+	if (lo < hi)
+		push(t->m, lo, hi);
+}
+
 void
 mark_begin(uint64_t last_live)
 {
@@ -337,6 +424,7 @@ mark_begin(uint64_t last_live)
 			m->pipe[k].count = 0;
 		m->overflowed = false;
 		m->result = (struct mark_result){0};
+		m->tracer = (struct mgc_tracer){tracer_word, tracer_range, m};
 	}
 	if (COLLECTOR->capacity == 0)
 		mark_grow_stack(COLLECTOR);
@@ -373,7 +461,10 @@ local_drain(struct marker *m, size_t budget, bool sharing)
 	struct range r;
 	do {
 		while (next_range(m, &r)) {
-			scan(m, r.lo, r.hi);
+			if (likely(!(r.lo & 1) && !mark_base_only))
+				scan(m, r.lo, r.hi);
+			else
+				scan_other(m, r);
 			if (sharing && unlikely(drain_peer_hungry(m)))
 				drain_share(m);
 			if (--budget == 0)
@@ -400,8 +491,7 @@ rescan_span(struct span *s)
 	for (uint32_t i = 0; i < s->nelems; i++) {
 		if (!(s->mark[i >> 6] >> (i & 63) & 1))
 			continue;
-		uintptr_t base = s->base + i * s->elem_size;
-		scan(COLLECTOR, base, base + s->elem_size);
+		scan_block(COLLECTOR, s, s->base + i * s->elem_size);
 		local_drain(COLLECTOR, SIZE_MAX, false);
 	}
 }
@@ -502,17 +592,33 @@ mark_forget_dropped(void)
 
 /* ---- debug: the mark is closed ------------------------------------------------ */
 
-static bool
-candidate_unmarked(uintptr_t w)
+static uintptr_t closed_from MGC_STATE; /* [world stopped] the block being checked */
+
+/* Each candidate of a marked block (under the heap rule) is not an
+ * unmarked allocated block. */
+static void
+closed_word(struct mgc_tracer *t, uintptr_t w)
 {
+	(void)t;
 	uintptr_t base = alloc_block_allocated(w);
-	return base != 0 && !mark_is_marked(base);
+	if (base != 0 && mark_offset_ok(w - base) && !mark_is_marked(base))
+		fatal("mgc: verify: marked block %p points to unmarked live block %#lx",
+		      (void *)closed_from, (unsigned long)w);
+}
+
+static void
+closed_range(struct mgc_tracer *t, uintptr_t lo, uintptr_t hi)
+{
+	for (const uintptr_t *p = (const uintptr_t *)round_up(lo, WORD); (uintptr_t)(p + 1) <= hi;
+	     p++)
+		closed_word(t, *p);
 }
 
 void
 mark_check_closed(void)
 {
 	MGC_ASSERT(world_stopped_here());
+	struct mgc_tracer t = {closed_word, closed_range, NULL};
 	for (size_t k = 0; k < recover_n; k++) {
 		struct span *s = recover_items[k].span;
 		if (s->kind == SPAN_FREE || (s->spanclass & 1))
@@ -520,15 +626,58 @@ mark_check_closed(void)
 		for (uint32_t i = 0; i < s->nelems; i++) {
 			if (!(s->mark[i >> 6] >> (i & 63) & 1))
 				continue;
-			const uintptr_t *p = (const uintptr_t *)(s->base + i * s->elem_size);
-			for (size_t w = 0; w < s->elem_size / WORD; w++)
-				if (candidate_unmarked(p[w]))
-					fatal("mgc: verify: marked block %p word %zu points to "
-					      "unmarked "
-					      "live block %#lx",
-					      (const void *)p, w, (unsigned long)p[w]);
+			closed_from = s->base + i * s->elem_size;
+			if (s->tag)
+				kind_trace(s, closed_from, &t);
+			else
+				closed_range(&t, closed_from, closed_from + s->elem_size);
 		}
 	}
+}
+
+/* ---- uncollectable blocks, and the heap rule's settings ------------------- */
+
+void
+mark_uncollectable(const struct sweep_item *items, size_t n)
+{
+	MGC_ASSERT(world_stopped_here());
+	for (size_t k = 0; k < n; k++) {
+		struct span *s = items[k].span;
+		if (items[k].kind == SPAN_FREE || sc_slot(items[k].spanclass) != SLOT_UNCOLLECTABLE)
+			continue;
+		for (uint32_t i = 0; i < s->nelems; i++)
+			if (atomic_load_explicit(&s->state[i], memory_order_relaxed) == BLOCK_LIVE)
+				mark_index(COLLECTOR, s, i);
+	}
+	mark_drain();
+}
+
+bool mark_base_only;
+uint64_t mark_displacements[MAX_DISPLACEMENT / 64];
+
+int
+mgc_set_interior_pointers(int on)
+{
+	mgc_init();
+	lock_acquire(&gc_lock);
+	int old = !mark_base_only;
+	mark_base_only = !on;
+	lock_release(&gc_lock);
+	return old;
+}
+
+int
+mgc_register_displacement(size_t offset)
+{
+	if (offset >= MAX_DISPLACEMENT) {
+		errno = EINVAL;
+		return -1;
+	}
+	mgc_init();
+	lock_acquire(&gc_lock);
+	mark_displacements[offset >> 6] |= (uint64_t)1 << (offset & 63);
+	lock_release(&gc_lock);
+	return 0;
 }
 
 /* ---- single blocks, for the finalization passes (finalize.c) -----------
@@ -567,7 +716,7 @@ mark_contents(uintptr_t base)
 	uint32_t i;
 	struct span *s = block_span(base, &i);
 	if (!(s->spanclass & 1))
-		scan(COLLECTOR, base, base + s->elem_size);
+		scan_block(COLLECTOR, s, base);
 }
 
 void

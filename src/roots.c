@@ -16,6 +16,10 @@
  *
  * Added ranges (mgc_add_roots) are a list of metadata records.  Locking:
  * gc_lock guards the list; the collector holds it throughout a collection.
+ *
+ * mgc_is_root answers from the same sources: the loaded objects' writable
+ * segments, the added ranges, and the calling thread's stack and static
+ * TLS, as a collection would scan them.
  */
 #include "internal.h"
 
@@ -185,4 +189,55 @@ mgc_remove_roots(void *start, void *end)
 		}
 	}
 	lock_release(&gc_lock);
+}
+
+/* ---- mgc_is_root ------------------------------------------------------------ */
+
+struct find {
+	uintptr_t p;
+	bool found;
+};
+
+static int
+find_in_object(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	struct find *f = arg;
+	(void)size;
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
+		if (ph->p_type == PT_LOAD && (ph->p_flags & PF_W) && f->p >= lo &&
+		    f->p < lo + ph->p_memsz)
+			f->found = true;
+	}
+	return f->found;
+}
+
+static bool
+in_added(uintptr_t p)
+{
+	lock_acquire(&gc_lock);
+	struct root_range *r = added;
+	while (r != NULL && !(p >= r->lo && p < r->hi))
+		r = r->next;
+	lock_release(&gc_lock);
+	return r != NULL;
+}
+
+int
+mgc_is_root(const void *ptr)
+{
+	uintptr_t p = (uintptr_t)ptr;
+	if (thread_attach() == NULL)
+		return 0;
+	const struct thread *t = tls_thread;
+	volatile char here;
+	if (p >= (uintptr_t)&here && p < t->stack_hi)
+		return 1;
+	for (int i = 0; i < t->ntls; i++)
+		if (p >= t->tls[i][0] && p < t->tls[i][1])
+			return 1;
+	struct find f = {p, false};
+	dl_iterate_phdr(find_in_object, &f);
+	return f.found || in_added(p);
 }

@@ -1,0 +1,268 @@
+/* kind.c — object kinds: uncollectable blocks, typed blocks, kinds with a
+ * trace function, batch allocation by kind.
+ *
+ * A kind is a slot (internal.h, span classes) and a noscan bit.  Slot 0
+ * holds the plain kinds (mgc_alloc's and mgc_alloc_noscan's), whose lists
+ * and centrals exist from the start; each other slot's are made on first
+ * use (central_slot_ready, cache_slot_ready), so a program that never asks
+ * for a kind pays nothing for it.  What a slot means to the collector:
+ *   SLOT_UNCOLLECTABLE  every allocated block is a root: mark.c marks them
+ *                       all at the start of each mark (mark_uncollectable),
+ *                       so no sweep frees one; mgc_free does.
+ *   SLOT_TYPED          the block's last word names its layout (the
+ *                       trailer, kind_layout); only the words the layout
+ *                       marks are candidates.
+ *   SLOT_FIRST_CUSTOM.. a trace function and its argument (mgc_kind_new),
+ *                       called for each reached block.
+ * Typed and custom spans carry tag 1, which the mark loop puts in the low
+ * bit of a block's range so that the drain sends it here (kind_trace) or
+ * to mark.c's typed scan instead of the conservative one.
+ *
+ * Layouts are metadata: bump-allocated from os_alloc_meta chunks, never
+ * freed, never scanned, and outside the heap, so a typed block's trailer
+ * is no candidate pointer to any scanner.
+ *
+ * Locking: kind_lock (a leaf, taken holding no other) guards the slot
+ * table's writers and the layout arena.  A custom slot is written once,
+ * before its number is returned; the markers read it with the world
+ * stopped, after the stop that orders it.
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <string.h>
+
+struct custom {
+	mgc_trace_fn trace; /* set once, before ncustom counts the slot */
+	void *arg;
+};
+
+static pthread_mutex_t kind_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct custom customs[KIND_SLOTS];
+/* Custom slots handed out: [kind_lock] to write, after the slot (release);
+ * read without it. */
+static _Atomic unsigned ncustom;
+
+enum { FIRST_CUSTOM_KIND = 4, MAX_KIND = FIRST_CUSTOM_KIND + KIND_SLOTS - SLOT_FIRST_CUSTOM };
+
+bool
+kind_tagged(unsigned slot)
+{
+	return slot == SLOT_TYPED || slot >= SLOT_FIRST_CUSTOM;
+}
+
+/* The kind_sc of kind number k, or false for no such kind. */
+static bool
+kind_sc_of(int k, unsigned *kind_sc)
+{
+	if (k >= 0 && k < FIRST_CUSTOM_KIND) {
+		unsigned slot = k < MGC_KIND_UNCOLLECTABLE ? SLOT_PLAIN : SLOT_UNCOLLECTABLE;
+		*kind_sc = sc_make(slot, 0, k & 1);
+		return true;
+	}
+	if (k < FIRST_CUSTOM_KIND || k >= MAX_KIND)
+		return false;
+	unsigned i = (unsigned)k - FIRST_CUSTOM_KIND;
+	*kind_sc = sc_make(SLOT_FIRST_CUSTOM + i, 0, false);
+	return i < atomic_load_explicit(&ncustom, memory_order_acquire);
+}
+
+static void *
+einval(void)
+{
+	errno = EINVAL;
+	return NULL;
+}
+
+void *
+mgc_alloc_kind(size_t size, int kind)
+{
+	if (kind == MGC_KIND_NORMAL)
+		return mgc_alloc(size);
+	if (kind == MGC_KIND_NOSCAN)
+		return mgc_alloc_noscan(size);
+	unsigned kind_sc;
+	if (!kind_sc_of(kind, &kind_sc))
+		return einval();
+	return alloc_of_kind(size, kind_sc);
+}
+
+void *
+mgc_alloc_many(size_t size, int kind, size_t n)
+{
+	unsigned kind_sc;
+	if (n == 0 || !kind_sc_of(kind, &kind_sc))
+		return einval();
+	return alloc_many(size, kind_sc, n);
+}
+
+int
+mgc_kind_new(mgc_trace_fn trace, void *arg, unsigned flags)
+{
+	if (trace == NULL || flags != 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	mgc_init();
+	int k = -1;
+	pthread_mutex_lock(&kind_lock);
+	unsigned i = atomic_load_explicit(&ncustom, memory_order_relaxed);
+	if (SLOT_FIRST_CUSTOM + i < KIND_SLOTS) {
+		customs[SLOT_FIRST_CUSTOM + i] = (struct custom){trace, arg};
+		atomic_store_explicit(&ncustom, i + 1, memory_order_release);
+		k = (int)i + FIRST_CUSTOM_KIND;
+	}
+	pthread_mutex_unlock(&kind_lock);
+	if (k < 0)
+		errno = ENOSPC;
+	return k;
+}
+
+/* ---- layouts and typed blocks -------------------------------------------- */
+
+enum { ARENA_CHUNK = 64 << 10 };
+static char *arena;       /* [kind_lock] bump region for layouts */
+static size_t arena_left; /* [kind_lock] */
+
+static void *
+arena_alloc(size_t bytes)
+{
+	bytes = round_up(bytes, 16);
+	if (bytes > ARENA_CHUNK)
+		return os_alloc_meta(bytes);
+	pthread_mutex_lock(&kind_lock);
+	if (arena_left < bytes) {
+		char *chunk = os_alloc_meta(ARENA_CHUNK);
+		if (chunk != NULL) {
+			arena = chunk;
+			arena_left = ARENA_CHUNK;
+		}
+	}
+	void *p = NULL;
+	if (arena_left >= bytes) {
+		p = arena;
+		arena += bytes;
+		arena_left -= bytes;
+	}
+	pthread_mutex_unlock(&kind_lock);
+	return p;
+}
+
+const mgc_layout *
+mgc_layout_new(const uint64_t *bitmap, size_t nwords)
+{
+	if (nwords == 0 || bitmap == NULL || nwords > MAX_REQUEST / WORD)
+		return einval();
+	size_t nbits = (nwords + 63) / 64;
+	struct mgc_layout *l = arena_alloc(sizeof *l + nbits * sizeof(uint64_t));
+	if (l == NULL) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	l->nwords = nwords;
+	memcpy(l->bits, bitmap, nbits * sizeof(uint64_t));
+	if (nwords % 64 != 0) /* bits past nwords stay clear */
+		l->bits[nbits - 1] &= ((uint64_t)1 << (nwords % 64)) - 1;
+	return l;
+}
+
+static bool
+layout_empty(const mgc_layout *l)
+{
+	for (size_t i = 0; i < (l->nwords + 63) / 64; i++)
+		if (l->bits[i] != 0)
+			return false;
+	return true;
+}
+
+/* A typed block of size usable bytes; array: the layout repeats. */
+static void *
+alloc_typed(size_t size, const mgc_layout *l, bool array)
+{
+	if (l == NULL)
+		return einval();
+	if (layout_empty(l))
+		return mgc_alloc_noscan(size);
+	if (size > MAX_REQUEST) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	size_t need = round_up(size, WORD) + WORD;
+	char *p = alloc_of_kind(need, sc_make(SLOT_TYPED, 0, false));
+	if (p == NULL)
+		return NULL;
+	size_t whole = need <= MAX_SMALL ? class_size[sizeclass_of(need)]
+	                                 : pagemap_lookup((uintptr_t)p)->elem_size;
+	*(uintptr_t *)(p + whole - WORD) = (uintptr_t)l | array;
+	return p;
+}
+
+void *
+mgc_alloc_typed(size_t size, const mgc_layout *layout)
+{
+	return alloc_typed(size, layout, false);
+}
+
+void *
+mgc_alloc_typed_array(size_t n, const mgc_layout *layout)
+{
+	if (layout == NULL)
+		return einval();
+	size_t elem = layout->nwords * WORD;
+	if (n != 0 && elem > MAX_REQUEST / n) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	return alloc_typed(n * elem, layout, true);
+}
+
+void *
+kind_alloc_like(const void *p, unsigned sc, size_t size)
+{
+	if (sc_slot(sc) != SLOT_TYPED)
+		return alloc_of_kind(size, sc & ~(127u << 1));
+	size_t whole = pagemap_lookup((uintptr_t)p)->elem_size;
+	uintptr_t t = *(const uintptr_t *)((const char *)p + whole - WORD);
+	return alloc_typed(size, (const mgc_layout *)(t & ~(uintptr_t)1), t & 1);
+}
+
+/* ---- tracing ------------------------------------------------------------- */
+
+static void
+trace_typed(uintptr_t base, size_t size, struct mgc_tracer *t)
+{
+	size_t n;
+	const struct mgc_layout *l = kind_layout(base, size, &n);
+	const uintptr_t *w = (const uintptr_t *)base;
+	for (size_t i = 0, j = 0; i < n; i++) {
+		if (l->bits[j >> 6] >> (j & 63) & 1)
+			t->word(t, mark_load_word(&w[i]));
+		if (++j == l->nwords)
+			j = 0;
+	}
+}
+
+void
+kind_trace(const struct span *s, uintptr_t base, struct mgc_tracer *t)
+{
+	unsigned slot = sc_slot(s->spanclass);
+	if (slot == SLOT_TYPED) {
+		trace_typed(base, s->elem_size, t);
+		return;
+	}
+	const struct custom *k = &customs[slot];
+	k->trace((void *)base, s->elem_size, t, k->arg);
+}
+
+void
+mgc_trace_ptr(mgc_tracer *t, const void *p)
+{
+	t->word(t, (uintptr_t)p);
+}
+
+void
+mgc_trace_range(mgc_tracer *t, const void *lo, const void *hi)
+{
+	if ((uintptr_t)lo < (uintptr_t)hi)
+		t->range(t, (uintptr_t)lo, (uintptr_t)hi);
+}
