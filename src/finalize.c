@@ -490,7 +490,13 @@ pass_weak(void)
 			gone = !mark_is_marked(s->base);
 		else if (s->kind == SP_FINALIZER)
 			s->unreached = !mark_is_marked(s->base);
-		if (gone)
+		/* A dead handle's weak record goes by its own test above, in
+		 * this same walk: searching for it here would cost a walk of
+		 * its target's chain per handle, quadratic when many handles
+		 * share a target (Guile's weak tables). */
+		if (gone && s->kind == SP_HANDLE)
+			discard(i, true);
+		else if (gone)
 			drop_index(i, true);
 	}
 }

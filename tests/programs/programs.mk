@@ -3,7 +3,7 @@
 # `make test` runs build/programs/tests/test_prog_<name>, a wrapper around
 # tests/programs/check.sh <name>; bench/programs.sh times the same runs.
 
-PROGRAM_NAMES := w3m mmv chase neko nix-instantiate
+PROGRAM_NAMES := w3m mmv chase neko nix-instantiate guile
 PROGRAM_WRAPPERS := $(addprefix build/programs/tests/test_prog_,$(PROGRAM_NAMES))
 
 build/programs/tests/test_prog_%: tests/programs/programs.mk

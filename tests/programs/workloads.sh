@@ -15,12 +15,13 @@
 # two runs must produce identical OUT directories.  Sourced, or run as
 #   bash workloads.sh wl_run PROG DIR RUNNER OUT   (for timing one whole run)
 
-WL_PROGRAMS="w3m mmv chase neko nix-instantiate"
+WL_PROGRAMS="w3m mmv chase neko nix-instantiate guile"
 WL_HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 wl_package() {
 	case $1 in
 	nix-instantiate) echo nix-bin ;;
+	guile) echo guile-3.0 ;;
 	*) echo "$1" ;;
 	esac
 }
@@ -254,6 +255,68 @@ wl_run_nix-instantiate() {
 			# shellcheck disable=SC2086 # opts: zero or more options
 			wl_cmd "$out" "$name" "$runner" nix-instantiate --readonly-mode --eval --strict \
 				$opts --arg n "$n" "$name.nix" </dev/null
+		done <sizes
+	)
+	rm -rf "$scratch"
+	# error messages name the files by their absolute paths
+	sed -i "s|$dir/||g" "$out"/*.out "$out"/*.err
+}
+
+# ---- guile: GNU Guile 3.0 — its REPL reading tests/programs/guile/repl.in
+# on standard input, `guild compile' of guile/ledger.scm (records,
+# closures, macros) and a run of the compiled module, then the programs of
+# tests/programs/guile/ (long lists and vectors, strings and ports, hash
+# tables and bignums, a large live heap, guardians and weak tables,
+# threads), each with its size as the argument.  Nothing is auto-compiled,
+# and HOME and the XDG directories are in a scratch directory: nothing
+# outside the input is read or written.
+
+wl_setup_guile() {
+	local dir=$1 sizes
+	# name n: one command per line; ledger runs the compiled module
+	if [[ $2 == bench ]]; then
+		sizes='ledger 100000
+lists 400000
+strings 60000
+tables 200000
+big 200000
+weak 20000
+threads 40000'
+	else
+		sizes='ledger 50000
+lists 200000
+strings 30000
+tables 100000
+big 120000
+weak 10000
+threads 20000'
+	fi
+	echo "$sizes" >"$dir/sizes"
+	cp "$WL_HERE"/guile/*.scm "$WL_HERE"/guile/repl.in "$dir/" || return 1
+}
+
+wl_run_guile() {
+	local dir=$1 runner=$2 out=$3 scratch name n
+	scratch=$(mktemp -d "$dir/scratch.XXXXXX")
+	mkdir -p "$scratch/home" "$scratch/go"
+	(
+		cd "$dir" || exit 1
+		export HOME=$scratch/home XDG_CACHE_HOME=$scratch/cache XDG_CONFIG_HOME=$scratch/config \
+			XDG_DATA_HOME=$scratch/data XDG_STATE_HOME=$scratch/state GUILE_AUTO_COMPILE=0
+		unset GUILE GUILE_FLAGS GUILE_LOAD_PATH GUILE_LOAD_COMPILED_PATH GUILE_EXTENSIONS_PATH \
+			GUILE_SYSTEM_PATH GUILE_SYSTEM_COMPILED_PATH GUILE_JIT_THRESHOLD GUILE_STACK_SIZE \
+			GUILE_WARN_DEPRECATED GUILE_HISTORY XDG_CONFIG_DIRS XDG_DATA_DIRS
+		wl_cmd "$out" repl "$runner" guile --no-auto-compile -q <repl.in
+		# from the scratch directory, so that guild names its output go/ledger.go
+		(cd "$scratch" && wl_cmd "$out" compile "$runner" guild compile -o go/ledger.go "$dir/ledger.scm" </dev/null)
+		while read -r name n; do
+			if [[ $name == ledger ]]; then
+				# the compiled file only: no source on the load path
+				wl_cmd "$out" "$name" "$runner" guile --no-auto-compile -C "$scratch/go" \
+					-c "((@ (ledger) main) $n)" </dev/null
+			else
+				wl_cmd "$out" "$name" "$runner" guile --no-auto-compile -s "$name.scm" "$n" </dev/null
+			fi
 		done <sizes
 	)
 	rm -rf "$scratch"
