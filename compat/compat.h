@@ -74,7 +74,5 @@ bool compat_map_del(struct compat_map *m, uintptr_t key, void **val);
 
 /* fin.c: forget the finalizer record of a block being freed or moved. */
 void compat_fin_forget(void *obj);
-/* fin.c: clear the disappearing links whose objects have died. */
-void compat_links_sweep(void);
 
 #endif

@@ -10,12 +10,9 @@
  * blocks reached from this library's data, which keeps the object alive)
  * for GC_invoke_finalizers.
  *
- * Disappearing links: a map (in mgc memory) from the hidden link address
- * to a record of two weak handles, one on the object and one on the block
- * holding the link (if it is in the heap).  A sweep clears the links whose
- * object is gone and drops, without writing, those whose holder is gone.
- * It runs after GC_gcollect, before each finalizer, in
- * GC_invoke_finalizers and from an mgc cleanup on each linked object.
+ * Disappearing links, short and long, are mgc's own (mgc_link_register):
+ * the collection clears them with the world stopped, as Boehm's does, so
+ * no thread can read a link to a block already dead.
  */
 #include "compat.h"
 
@@ -106,7 +103,6 @@ fin_run(void *obj, void *arg)
 	fn = rec->fn;
 	cd = rec->cd;
 	compat_lock_release();
-	compat_links_sweep();
 	if (GC_finalize_on_demand && defer(obj, fn, cd))
 		return;
 	fn(obj, cd);
@@ -269,7 +265,6 @@ GC_invoke_finalizers(void)
 	struct fin_call *c;
 
 	run_mgc_finalizers();
-	compat_links_sweep();
 	while ((c = queue_pop()) != NULL) {
 		c->fn(c->obj, c->cd);
 		finalizers_ran++;
@@ -300,88 +295,29 @@ GC_get_finalize_on_demand(void)
 	return GC_finalize_on_demand;
 }
 
-/* ---- disappearing links ---- */
+/* ---- disappearing links: mgc's own (mgc_link_register) ---- */
 
-struct link_rec {
-	mgc_weak *obj;
-	mgc_weak *holder; /* NULL: the link is not in the heap */
-};
-
-static struct compat_map links = {.gc = true};
-static uint64_t swept_gc_no = UINT64_MAX;
-
-/* Whether the link in slot s is settled (cleared or dropped). */
-static bool
-link_settle(struct compat_slot *s)
+static int
+link_rc(int rc)
 {
-	struct link_rec *r = s->val;
-	void **link = (void **)~s->key;
-
-	if (r->holder != NULL && mgc_weak_get(r->holder) == NULL)
-		return true;
-	if (mgc_weak_get(r->obj) != NULL)
-		return false;
-	*link = NULL;
-	return true;
-}
-
-void
-compat_links_sweep(void)
-{
-	mgc_stats st;
-
-	mgc_read_stats(&st);
-	compat_lock_acquire();
-	if (st.num_gc == swept_gc_no || links.n == 0) {
-		compat_lock_release();
-		return;
+	if (rc == 0)
+		return GC_SUCCESS;
+	switch (errno) {
+	case EEXIST:
+		return GC_DUPLICATE;
+	case ENOENT:
+		return GC_NOT_FOUND;
+	case ENOMEM:
+		return GC_NO_MEMORY;
+	default:
+		return GC_UNIMPLEMENTED;
 	}
-	swept_gc_no = st.num_gc;
-	for (size_t i = 0; i < links.cap; i++)
-		while (links.slots[i].key != 0 && link_settle(&links.slots[i]))
-			compat_map_del(&links, links.slots[i].key, NULL);
-	compat_lock_release();
-}
-
-static void
-links_cleanup(void *arg)
-{
-	(void)arg;
-	compat_links_sweep();
-}
-
-static struct link_rec *
-link_rec_new(void **link, const void *obj)
-{
-	struct link_rec *r = mgc_alloc(sizeof *r);
-
-	if (r == NULL)
-		return NULL;
-	r->obj = mgc_weak_new((void *)obj);
-	if (r->obj == NULL)
-		return NULL;
-	if (mgc_base(link, NULL) != NULL)
-		r->holder = mgc_weak_new(link);
-	return r;
 }
 
 int GC_CALL
 GC_general_register_disappearing_link(void **link, const void *obj)
 {
-	struct link_rec *r = link_rec_new(link, obj);
-	int rc = GC_SUCCESS;
-
-	if (r == NULL)
-		return GC_NO_MEMORY;
-	compat_lock_acquire();
-	if (compat_map_find(&links, hide(link)) != NULL)
-		rc = GC_DUPLICATE;
-	else if (compat_map_put(&links, hide(link), r) != 0)
-		rc = GC_NO_MEMORY;
-	compat_lock_release();
-	if (rc == GC_SUCCESS)
-		mgc_add_cleanup((void *)obj, links_cleanup, NULL);
-	return rc;
+	return link_rc(mgc_link_register(link, obj, 0));
 }
 
 int GC_CALL
@@ -395,46 +331,29 @@ GC_register_disappearing_link(void **link)
 int GC_CALL
 GC_unregister_disappearing_link(void **link)
 {
-	bool found;
-
-	compat_lock_acquire();
-	found = compat_map_del(&links, hide(link), NULL);
-	compat_lock_release();
-	return found;
-}
-
-/* Re-keys the record of link under new_link; called with compat_lock. */
-static int
-link_move_locked(void **link, void **new_link, mgc_weak *holder)
-{
-	void *r;
-
-	assert(compat_lock_held());
-	if (compat_map_find(&links, hide(link)) == NULL)
-		return GC_NOT_FOUND;
-	if (new_link == link)
-		return GC_SUCCESS;
-	if (compat_map_find(&links, hide(new_link)) != NULL)
-		return GC_DUPLICATE;
-	compat_map_del(&links, hide(link), &r);
-	((struct link_rec *)r)->holder = holder;
-	if (compat_map_put(&links, hide(new_link), r) != 0) {
-		compat_map_put(&links, hide(link), r);
-		return GC_NO_MEMORY;
-	}
-	return GC_SUCCESS;
+	return mgc_link_unregister(link, 0) == 0;
 }
 
 int GC_CALL
 GC_move_disappearing_link(void **link, void **new_link)
 {
-	mgc_weak *holder = NULL;
-	int rc;
+	return link_rc(mgc_link_move(link, new_link, 0));
+}
 
-	if (mgc_base(new_link, NULL) != NULL)
-		holder = mgc_weak_new(new_link);
-	compat_lock_acquire();
-	rc = link_move_locked(link, new_link, holder);
-	compat_lock_release();
-	return rc;
+int GC_CALL
+GC_register_long_link(void **link, const void *obj)
+{
+	return link_rc(mgc_link_register(link, obj, MGC_LINK_LONG));
+}
+
+int GC_CALL
+GC_unregister_long_link(void **link)
+{
+	return mgc_link_unregister(link, MGC_LINK_LONG) == 0;
+}
+
+int GC_CALL
+GC_move_long_link(void **link, void **new_link)
+{
+	return link_rc(mgc_link_move(link, new_link, MGC_LINK_LONG));
 }

@@ -384,7 +384,6 @@ GC_gcollect(void)
 		mgc_release_memory();
 	else
 		mgc_collect();
-	compat_links_sweep();
 	GC_gc_no = GC_get_gc_no();
 }
 
@@ -394,7 +393,6 @@ GC_gcollect_and_unmap(void)
 	if (GC_dont_gc)
 		return;
 	mgc_release_memory();
-	compat_links_sweep();
 	GC_gc_no = GC_get_gc_no();
 }
 

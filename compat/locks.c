@@ -36,9 +36,10 @@ compat_lock_held(void)
 /* ---- Boehm's allocator lock ---- */
 
 /* Boehm's allocator lock, for clients that read GC state consistently.
- * mgc has its own locking, so this one guards nothing inside the shim;
- * unlike Boehm's, allocating while holding it is harmless.  A client may
- * call the shim holding it, so it comes before compat_lock. */
+ * GC_alloc_lock guards nothing inside the shim; GC_call_with_alloc_lock
+ * also keeps collections out (mgc_call_exclusive).  Unlike Boehm's,
+ * allocating while holding it is harmless.  A client may call the shim
+ * holding it, so it comes before compat_lock. */
 static pthread_mutex_t alloc_lock = PTHREAD_MUTEX_INITIALIZER;
 
 void GC_CALL
@@ -54,6 +55,9 @@ GC_alloc_unlock(void)
 	pthread_mutex_unlock(&alloc_lock);
 }
 
+/* Boehm runs fn with no collection under way or starting (clients rely
+ * on it: Guile reads weak entries and moves its VM stacks in fn), which
+ * mgc_call_exclusive gives. */
 void *GC_CALL
 GC_call_with_alloc_lock(GC_fn_type fn, void *cd)
 {
@@ -61,7 +65,7 @@ GC_call_with_alloc_lock(GC_fn_type fn, void *cd)
 
 	compat_fork_init();
 	pthread_mutex_lock(&alloc_lock);
-	r = fn(cd);
+	r = mgc_call_exclusive(fn, cd);
 	pthread_mutex_unlock(&alloc_lock);
 	return r;
 }

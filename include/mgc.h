@@ -205,6 +205,29 @@ void  *mgc_weak_get(const mgc_weak *w);
 typedef void (*mgc_cleanup_fn)(void *arg);
 int    mgc_add_cleanup(void *obj, mgc_cleanup_fn fn, void *arg);
 
+/* Disappearing links (mgc extension; Boehm's
+ * GC_general_register_disappearing_link): once the block holding obj is
+ * unreachable, the collection that finds it writes NULL into *link, with
+ * every registered thread stopped, so that no thread can read the old
+ * value after the block is dead; the registration then ends.  mgc never
+ * reads *link, which may hold anything (a hidden pointer, say).  A short
+ * link (flags 0) is cleared as a weak handle is, before finalizers can
+ * resurrect the block; a long one (MGC_LINK_LONG) only once the block is
+ * unreachable from finalizable blocks too.  A link lying inside a heap
+ * block that becomes unreachable is forgotten without being written.  The
+ * link must stay writable while registered.  One registration of each
+ * sort per link address.
+ * mgc_link_register: 0, or -1 with errno EINVAL (link NULL, obj in no live
+ * block, unknown flags), EEXIST (link already registered) or ENOMEM.
+ * mgc_link_unregister: 0, or -1 with errno ENOENT (not registered).
+ * mgc_link_move: the registration of link moves to new_link (same target);
+ * 0, or -1 with errno ENOENT (link not registered) or EEXIST (new_link
+ * is). */
+#define MGC_LINK_LONG 1
+int    mgc_link_register(void **link, const void *obj, int flags);
+int    mgc_link_unregister(void **link, int flags);
+int    mgc_link_move(void **link, void **new_link, int flags);
+
 /* Extra roots: every word-aligned word in [start,end) is scanned (bounds
  * rounded inward).  Adding a range twice adds it once.  remove drops every
  * added range lying within [start,end). */
@@ -347,6 +370,17 @@ int    mgc_register_displacement(size_t offset);
 enum { MGC_EVENT_START, MGC_EVENT_STOP, MGC_EVENT_RESUME, MGC_EVENT_END };
 typedef void (*mgc_event_fn)(int event, void *arg);
 void   mgc_set_event_callback(mgc_event_fn fn, void *arg);
+
+/* (mgc extension) fn(arg) with collections excluded: none is under way
+ * and none starts until fn returns (Boehm's GC_call_with_alloc_lock), so
+ * fn sees every disappearing link and weak handle as one collection left
+ * them.  fn may call any mgc function: allocations grow the heap rather
+ * than collect (at a maximum set by mgc_set_max_heap they fail), and
+ * mgc_collect returns at once.  Other threads go on running; an automatic
+ * collection is put off while a section runs, and an mgc_collect waits
+ * for it to end, so fn must not wait for a thread that collects.  Returns
+ * what fn returns; calls nest. */
+void  *mgc_call_exclusive(void *(*fn)(void *), void *arg);
 
 /* Queries (mgc extensions).  mgc_is_root: whether p lies in memory the
  * collector scans as a root: the data and bss of a loaded object, a range

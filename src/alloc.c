@@ -160,6 +160,18 @@ alloc_of_kind(size_t size, unsigned kind_sc)
 }
 
 void *
+alloc_typed_block(size_t need, uintptr_t trailer)
+{
+	char *p = alloc_fast(need, SLOT_TYPED << SLOT_SHIFT);
+	if (unlikely(p == NULL))
+		return NULL;
+	size_t whole = likely(need <= MAX_SMALL) ? class_size[sizeclass_of(need)]
+	                                         : pagemap_lookup((uintptr_t)p)->elem_size;
+	*(uintptr_t *)(p + whole - WORD) = trailer;
+	return p;
+}
+
+void *
 mgc_alloc(size_t size)
 {
 	return alloc_fast(size, false);

@@ -26,6 +26,13 @@
  *      (which goes first) or from itself through a cycle (never finalized);
  *   3. cleanups: every cleanup of an unmarked block goes to the queue; the
  *      block is not marked, so this collection reclaims it.
+ * Disappearing links (mgc_link_register) are records keyed by the link's
+ * address, naming the target: pass 1 writes NULL into the link of each
+ * unmarked target (short links), and a last pass after step 2 does it for
+ * the targets still unmarked once finalizable blocks were kept (long
+ * links), so that no thread ever reads a link to a block the sweep may
+ * reuse.  A link inside a heap block that is itself unmarked is dropped
+ * without being written.
  * The queue is a list of job arrays (struct segment): unbounded, and its
  * objects and arguments are roots until run.  The runner thread (started
  * on first use) and mgc_run_finalizers take one job at a time with a
@@ -45,7 +52,7 @@
 
 /* SP_DEAD: a record the collector's passes removed; dropped in one sweep
  * of the array (compact) when the passes end. */
-enum special_kind { SP_FINALIZER, SP_CLEANUP, SP_WEAK, SP_HANDLE, SP_DEAD };
+enum special_kind { SP_FINALIZER, SP_CLEANUP, SP_WEAK, SP_HANDLE, SP_LINK, SP_LONG_LINK, SP_DEAD };
 
 enum { NIL = UINT32_MAX };
 
@@ -57,11 +64,14 @@ struct special {
 	uint32_t next;  /* next record in the same bucket, or NIL */
 	uint8_t kind;   /* enum special_kind */
 	bool unreached; /* [world stopped] finalizer pass: block unmarked after the roots */
+	bool in_heap;   /* link: the link lies in a heap block */
 	union {
 		mgc_finalizer_fn fin;
 		mgc_cleanup_fn cleanup;
 	} fn;
-	void *arg; /* finalizer/cleanup: a root; weak: the handle; handle: the target */
+	/* finalizer/cleanup: a root; weak: the handle; handle: the target;
+	 * link (keyed by the link's address): the target block's start */
+	void *arg;
 };
 
 struct mgc_weak {
@@ -321,6 +331,76 @@ mgc_weak_get(const mgc_weak *w)
 	return atomic_load(&((mgc_weak *)w)->ptr);
 }
 
+/* ---- disappearing links ------------------------------------------------------ */
+
+static enum special_kind
+link_kind(int flags)
+{
+	return flags & MGC_LINK_LONG ? SP_LONG_LINK : SP_LINK;
+}
+
+int
+mgc_link_register(void **link, const void *obj, int flags)
+{
+	uintptr_t target = live_block(obj, false);
+	if (link == NULL || target == 0 || (flags & ~MGC_LINK_LONG))
+		return fail(EINVAL);
+	bool in_heap = alloc_block_base((uintptr_t)link, NULL) != 0;
+	int err = 0;
+	lock_acquire(&special_lock);
+	if (find((uintptr_t)link, link_kind(flags)) != NIL) {
+		err = EEXIST;
+	} else {
+		struct special *s = add_special((uintptr_t)link, link_kind(flags));
+		if (s == NULL) {
+			err = ENOMEM;
+		} else {
+			s->arg = (void *)target;
+			s->in_heap = in_heap;
+		}
+	}
+	lock_release(&special_lock);
+	return err ? fail(err) : 0;
+}
+
+int
+mgc_link_unregister(void **link, int flags)
+{
+	if (thread_attach() == NULL)
+		return fail(ENOMEM);
+	lock_acquire(&special_lock);
+	uint32_t i = find((uintptr_t)link, link_kind(flags));
+	if (i != NIL)
+		remove_index(i);
+	lock_release(&special_lock);
+	return i == NIL ? fail(ENOENT) : 0;
+}
+
+int
+mgc_link_move(void **link, void **new_link, int flags)
+{
+	if (new_link == NULL || thread_attach() == NULL)
+		return fail(EINVAL);
+	bool in_heap = alloc_block_base((uintptr_t)new_link, NULL) != 0;
+	enum special_kind k = link_kind(flags);
+	int err = 0;
+	lock_acquire(&special_lock);
+	uint32_t i = find((uintptr_t)link, k);
+	if (i == NIL)
+		err = ENOENT;
+	else if (new_link != link && find((uintptr_t)new_link, k) != NIL)
+		err = EEXIST;
+	else if (new_link != link) {
+		void *target = recs[i].arg;
+		remove_index(i);
+		struct special *s = add_special((uintptr_t)new_link, k); /* room: one was freed */
+		s->arg = target;
+		s->in_heap = in_heap;
+	}
+	lock_release(&special_lock);
+	return err ? fail(err) : 0;
+}
+
 /* ---- explicit frees --------------------------------------------------------- */
 
 /* Remove record i now, or (`later`, world stopped) mark it dead for
@@ -475,6 +555,39 @@ enqueue(mgc_finalizer_fn fin, mgc_cleanup_fn cleanup, void *obj, void *arg)
 	atomic_store(&work_waiting, true);
 }
 
+/* Is block `base` (a block start when registered) allocated and marked? */
+static bool
+block_marked(uintptr_t base)
+{
+	return alloc_block_allocated(base) == base && mark_is_marked(base);
+}
+
+/* Link record s: true when it is settled (its holder block died: dropped;
+ * its target died: NULL written into the link). */
+static bool
+link_settle_stopped(struct special *s)
+{
+	MGC_ASSERT(world_stopped_here());
+	if (s->in_heap) {
+		uintptr_t holder = alloc_block_allocated(s->base);
+		if (holder == 0 || !mark_is_marked(holder))
+			return true;
+	}
+	if (block_marked((uintptr_t)s->arg))
+		return false;
+	*(void **)s->base = NULL;
+	return true;
+}
+
+/* The last pass: long links of the blocks still unmarked. */
+static void
+pass_long_links(void)
+{
+	for (uint32_t i = 0; i < nrecs; i++)
+		if (recs[i].kind == SP_LONG_LINK && link_settle_stopped(&recs[i]))
+			discard(i, true);
+}
+
 /* Pass 1: weak handles of unreachable blocks are cleared; records of dead
  * handles are dropped.  Finalizable blocks the roots do not reach are
  * noted for pass 2. */
@@ -490,6 +603,8 @@ pass_weak(void)
 			gone = !mark_is_marked(s->base);
 		else if (s->kind == SP_FINALIZER)
 			s->unreached = !mark_is_marked(s->base);
+		else if (s->kind == SP_LINK)
+			gone = link_settle_stopped(s);
 		/* A dead handle's weak record goes by its own test above, in
 		 * this same walk: searching for it here would cost a walk of
 		 * its target's chain per handle, quadratic when many handles
@@ -561,6 +676,7 @@ special_after_mark_stopped(struct special_result *out)
 	pass_finalizer_reach();
 	pass_finalizer_queue(out);
 	pass_cleanup(out);
+	pass_long_links();
 	if (ndead > 0)
 		compact();
 }

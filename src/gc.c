@@ -72,7 +72,8 @@ static uint64_t last_alloc_total;    /* [gc lock] bytes ever allocated, then */
 /* The collection-event callback (mgc_set_event_callback).  [gc lock] */
 static mgc_event_fn event_fn;
 static void *event_arg;
-/* The calling thread is inside the callback, holding the gc lock. */
+/* The calling thread holds the gc lock while it runs the event callback:
+ * the calls that may make do not take it again. */
 static __thread bool in_event;
 
 static void
@@ -83,6 +84,57 @@ event(int e)
 	in_event = true;
 	event_fn(e, event_arg);
 	in_event = false;
+}
+
+/* Exclusive sections (mgc_call_exclusive).  A section starts under the gc
+ * lock, so never during a collection, and counts itself in `exclusive`;
+ * while any runs, automatic collections are skipped (the heap grows) and
+ * full ones wait on excl_done.  Sections run without the gc lock, so their
+ * functions may call into mgc, and into a library (the Boehm-compatible
+ * one) whose locks come before mgc's, without inverting the lock order.
+ * excl_mu is a leaf. */
+static _Atomic unsigned exclusive;
+static pthread_mutex_t excl_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t excl_done = PTHREAD_COND_INITIALIZER;
+static __thread unsigned in_exclusive; /* this thread's sections, nested */
+
+void *
+mgc_call_exclusive(void *(*fn)(void *), void *arg)
+{
+	mgc_init();
+	if (in_exclusive == 0) {
+		lock_acquire(&gc_lock);
+		atomic_fetch_add(&exclusive, 1);
+		lock_release(&gc_lock);
+	}
+	in_exclusive++;
+	void *r = fn(arg);
+	if (--in_exclusive == 0) {
+		pthread_mutex_lock(&excl_mu);
+		if (atomic_fetch_sub(&exclusive, 1) == 1)
+			pthread_cond_broadcast(&excl_done);
+		pthread_mutex_unlock(&excl_mu);
+	}
+	return r;
+}
+
+/* Take the gc lock with no exclusive section running; false (lock not
+ * taken) if the calling thread runs one itself. */
+static bool
+lock_outside_sections(void)
+{
+	if (in_exclusive > 0)
+		return false;
+	for (;;) {
+		lock_acquire(&gc_lock);
+		if (atomic_load(&exclusive) == 0)
+			return true;
+		lock_release(&gc_lock);
+		pthread_mutex_lock(&excl_mu);
+		while (atomic_load(&exclusive) > 0)
+			pthread_cond_wait(&excl_done, &excl_mu);
+		pthread_mutex_unlock(&excl_mu);
+	}
 }
 
 void
@@ -272,7 +324,8 @@ gc_auto(void)
 {
 	uint64_t seen = atomic_load(&completed);
 	lock_acquire(&gc_lock);
-	if (gc_stress || atomic_load(&completed) == seen) {
+	/* During an exclusive section the heap grows instead. */
+	if (atomic_load(&exclusive) == 0 && (gc_stress || atomic_load(&completed) == seen)) {
 		sweep_finish();
 		if (gc_stress || gc_due())
 			collect_locked();
@@ -287,7 +340,8 @@ void
 gc_collect_full(void)
 {
 	wipe_traces();
-	lock_acquire(&gc_lock);
+	if (!lock_outside_sections())
+		return;
 	sweep_finish();
 	collect_locked();
 	sweep_finish();
@@ -419,6 +473,11 @@ fork_parent(void)
 static void
 fork_child(void)
 {
+	/* Only the forking thread is left: the sections of the others are
+	 * gone with them. */
+	pthread_mutex_init(&excl_mu, NULL);
+	pthread_cond_init(&excl_done, NULL);
+	atomic_store(&exclusive, in_exclusive > 0);
 	lock_release(&fixalloc_lock);
 	heap_unlock();
 	central_after_fork_child();

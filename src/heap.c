@@ -600,7 +600,9 @@ static bool
 span_setup(struct span *s, enum span_kind kind, unsigned spanclass)
 {
 	s->spanclass = (uint16_t)spanclass;
-	s->tag = !(spanclass & 1) && kind_tagged(sc_slot(spanclass));
+	s->tag = (spanclass & 1) || !kind_tagged(sc_slot(spanclass)) ? 0
+	         : sc_slot(spanclass) == SLOT_TYPED                  ? TAG_TYPED
+	                                                             : TAG_KIND;
 	s->nout = s->bump = 0;
 	s->free = NULL;
 	s->in_partial = s->in_full = false;

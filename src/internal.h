@@ -40,6 +40,9 @@
  *	                taken holding no other lock.
  *	kind_lock       kind.c: the custom kinds and the layout arena.  A
  *	                leaf, taken holding no other lock.
+ *	excl_mu         gc.c: the end of exclusive sections
+ *	                (mgc_call_exclusive), which full collections wait for
+ *	                holding no lock.  A leaf.
  * world.c's acks semaphore is no lock: stopped threads post it, and the
  * collector waits on it holding gc_lock and thread_lock.  The
  * Boehm-compatible library's compat_lock, and Boehm's allocator lock
@@ -307,9 +310,10 @@ struct span {
 	uint32_t nelems; /* blocks in the span */
 	uint32_t divmul; /* see class_divmul */
 	uint8_t kind;    /* [heap lock] enum span_kind */
-	/* 1 when the blocks are scanned through their kind (typed layouts,
-	 * trace functions: kind.c), 0 when conservatively or not at all: the
-	 * mark loop tags their ranges with it. */
+	/* TAG_TYPED or TAG_KIND when the blocks are scanned through their
+	 * kind (typed layouts, trace functions: kind.c), 0 when
+	 * conservatively or not at all: the mark loop tags their ranges
+	 * with it. */
 	uint8_t tag;
 	uint16_t spanclass;       /* slot << 8 | class << 1 | noscan (sc_make); class 0 if large */
 	bool needzero;            /* [heap lock] free span: pages may hold old data */
@@ -526,6 +530,9 @@ void cache_init(struct cache *c);
 /* kind_sc below: a kind's span class of class 0 (its slot and noscan bit). */
 void *alloc_slow(size_t size, unsigned kind_sc);
 void *alloc_of_kind(size_t size, unsigned kind_sc); /* the fast path, for any kind */
+/* A typed block of need bytes (its trailer included) whose trailer is set
+ * to `trailer`. */
+void *alloc_typed_block(size_t need, uintptr_t trailer);
 /* Up to n blocks of one kind, linked through word 0 (mgc_alloc_many). */
 void *alloc_many(size_t size, unsigned kind_sc, size_t n);
 /* mgc_base without counting a lookup: the live block holding p, or 0 (one
@@ -720,11 +727,16 @@ void mark_uncollectable(const struct sweep_item *items, size_t n);
 /* ---- kind.c: object kinds beyond the plain two */
 struct mgc_layout {
 	size_t nwords;
+	bool any;        /* some word may hold a pointer */
+	bool all;        /* every word may */
 	uint64_t bits[]; /* bit i: word i may hold a pointer */
 };
 /* A typed block's last word holds its layout's address, with bit 0 set for
  * an array (the layout repeated over the block); 0 before the allocating
- * call wrote it (nothing to scan yet). */
+ * call wrote it (nothing to scan yet).  Typed spans carry tag 3 (custom
+ * ones 1): the mark loop finds the layout from a tagged range alone, and
+ * typed blocks, 16 bytes or more, are 16-byte aligned. */
+enum { TAG_KIND = 1, TAG_TYPED = 3 };
 static inline size_t
 kind_trailer(unsigned sc)
 {

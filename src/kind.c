@@ -14,9 +14,10 @@
  *                       marks are candidates.
  *   SLOT_FIRST_CUSTOM.. a trace function and its argument (mgc_kind_new),
  *                       called for each reached block.
- * Typed and custom spans carry tag 1, which the mark loop puts in the low
- * bit of a block's range so that the drain sends it here (kind_trace) or
- * to mark.c's typed scan instead of the conservative one.
+ * Typed and custom spans carry a tag (TAG_TYPED, TAG_KIND), which the mark
+ * loop puts in the low bits of a block's range so that the drain sends it
+ * to mark.c's typed scan or here (kind_trace) instead of the conservative
+ * one.
  *
  * Layouts are metadata: bump-allocated from os_alloc_meta chunks, never
  * freed, never scanned, and outside the heap, so a typed block's trailer
@@ -163,38 +164,34 @@ mgc_layout_new(const uint64_t *bitmap, size_t nwords)
 	memcpy(l->bits, bitmap, nbits * sizeof(uint64_t));
 	if (nwords % 64 != 0) /* bits past nwords stay clear */
 		l->bits[nbits - 1] &= ((uint64_t)1 << (nwords % 64)) - 1;
+	size_t set = 0;
+	for (size_t i = 0; i < nbits; i++)
+		set += (size_t)__builtin_popcountll(l->bits[i]);
+	l->any = set > 0;
+	l->all = set == nwords;
 	return l;
 }
 
-static bool
-layout_empty(const mgc_layout *l)
-{
-	for (size_t i = 0; i < (l->nwords + 63) / 64; i++)
-		if (l->bits[i] != 0)
-			return false;
-	return true;
-}
-
-/* A typed block of size usable bytes; array: the layout repeats. */
+/* A typed block of size usable bytes; array: the layout repeats.  A layout
+ * with no pointer word gives a noscan block; one whose every word may
+ * hold a pointer, over a block of exactly its size with no slack, a plain
+ * block: the conservative scan then reads the same words, without the
+ * trailer. */
 static void *
 alloc_typed(size_t size, const mgc_layout *l, bool array)
 {
-	if (l == NULL)
+	if (unlikely(l == NULL))
 		return einval();
-	if (layout_empty(l))
+	if (unlikely(!l->any))
 		return mgc_alloc_noscan(size);
-	if (size > MAX_REQUEST) {
+	if (l->all && (array || size == l->nwords * WORD) && size <= MAX_SMALL &&
+	    size >= 2 * WORD && class_size[sizeclass_of(size)] == size)
+		return mgc_alloc(size);
+	if (unlikely(size > MAX_REQUEST)) {
 		errno = ENOMEM;
 		return NULL;
 	}
-	size_t need = round_up(size, WORD) + WORD;
-	char *p = alloc_of_kind(need, sc_make(SLOT_TYPED, 0, false));
-	if (p == NULL)
-		return NULL;
-	size_t whole = need <= MAX_SMALL ? class_size[sizeclass_of(need)]
-	                                 : pagemap_lookup((uintptr_t)p)->elem_size;
-	*(uintptr_t *)(p + whole - WORD) = (uintptr_t)l | array;
-	return p;
+	return alloc_typed_block(round_up(size, WORD) + WORD, (uintptr_t)l | array);
 }
 
 void *

@@ -357,13 +357,20 @@ scan_strict(struct marker *m, uintptr_t lo, uintptr_t hi)
 		mark_heap_word(m, mark_load_word(p));
 }
 
-/* A typed block: only the words its layout names (kind.c). */
+/* A typed block: only the words its layout names (kind.c).  A layout of
+ * one bitmap word covering the block visits its set bits only. */
 __attribute__((no_sanitize("address", "thread"))) static void
 scan_typed(struct marker *m, uintptr_t base, size_t size)
 {
 	size_t n;
 	const struct mgc_layout *l = kind_layout(base, size, &n);
 	const uintptr_t *w = (const uintptr_t *)base;
+	if (n <= 64 && n <= l->nwords) {
+		uint64_t bits = n == 64 ? l->bits[0] : l->bits[0] & (((uint64_t)1 << n) - 1);
+		for (; bits != 0; bits &= bits - 1)
+			mark_heap_word(m, mark_load_word(&w[__builtin_ctzll(bits)]));
+		return;
+	}
 	for (size_t i = 0, j = 0; i < n; i++) {
 		if (l->bits[j >> 6] >> (j & 63) & 1)
 			mark_heap_word(m, mark_load_word(&w[i]));
@@ -376,7 +383,7 @@ scan_typed(struct marker *m, uintptr_t base, size_t size)
 static void
 scan_block(struct marker *m, const struct span *s, uintptr_t base)
 {
-	if (s->tag && sc_slot(s->spanclass) == SLOT_TYPED)
+	if (s->tag == TAG_TYPED)
 		scan_typed(m, base, s->elem_size);
 	else if (s->tag)
 		kind_trace(s, base, &m->tracer);
@@ -391,8 +398,11 @@ scan_block(struct marker *m, const struct span *s, uintptr_t base)
 static NOINLINE void
 scan_other(struct marker *m, struct range r)
 {
-	if (r.lo & 1)
-		scan_block(m, pagemap_lookup(r.lo), r.lo - 1);
+	uintptr_t base = r.lo & ~(uintptr_t)TAG_TYPED;
+	if ((r.lo & TAG_TYPED) == TAG_TYPED)
+		scan_typed(m, base, r.hi - base); /* no span needed */
+	else if (r.lo & TAG_KIND)
+		scan_block(m, pagemap_lookup(base), base);
 	else
 		scan_strict(m, r.lo, r.hi);
 }
