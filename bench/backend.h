@@ -14,15 +14,22 @@
  * BACKEND_SO is then a part of the path of the malloc library's shared
  * object.
  *
- * bk_alloc (and, for the collectors, bk_alloc_noscan) ends the program on
- * failure; bk_free and bk_thread_start are for mgc and the malloc
- * libraries, bk_collect, bk_gc_stats, bk_which, bk_start and
+ * With a collector, -DBK_TYPED makes the typed variant (mgctyped,
+ * boehmtyped): bk_alloc_typed allocates a node through the layout of its
+ * type (bk_layout_new: which of its words hold pointers), and the
+ * collector reads no other word of it.  Without BK_TYPED, bk_alloc_typed
+ * is bk_alloc, a block scanned conservatively.
+ *
+ * bk_alloc (and, for the collectors, bk_alloc_noscan and bk_alloc_typed)
+ * ends the program on failure; bk_free and bk_thread_start are for mgc and
+ * the malloc libraries, bk_collect, bk_gc_stats, bk_which, bk_start and
  * bk_print_result for the collectors.
  */
 #ifndef MGC_BENCH_BACKEND_H
 #define MGC_BENCH_BACKEND_H
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,6 +47,8 @@
 #define BACKEND_NAME "mgc1"
 #elif defined(BK_PERCENT)
 #define BACKEND_NAME "mgcpct"
+#elif defined(BK_TYPED)
+#define BACKEND_NAME "mgctyped"
 #else
 #define BACKEND_NAME "mgc"
 #endif
@@ -49,8 +58,13 @@
 #define BK_COLLECT() mgc_collect()
 #elif defined(BACKEND_BOEHM) && !defined(BENCH_MALLOC_BACKENDS)
 #include <gc.h>
-#ifdef BK_PARALLEL_MARK
+#ifdef BK_TYPED
+#include <gc/gc_typed.h>
+#endif
+#if defined(BK_PARALLEL_MARK)
 #define BACKEND_NAME "boehmpar"
+#elif defined(BK_TYPED)
+#define BACKEND_NAME "boehmtyped"
 #else
 #define BACKEND_NAME "boehm"
 #endif
@@ -172,6 +186,86 @@ bk_alloc_noscan(size_t n)
 }
 #endif
 
+#ifdef BK_COLLECT
+/* ---- typed allocation ------------------------------------------------- */
+
+/* The bit of a pointer field in a layout's bitmap: its word in the type. */
+#define BK_PTR_BIT(type, field) ((uint64_t)1 << (offsetof(type, field) / sizeof(void *)))
+/* The words of a type, a whole number of them. */
+#define BK_WORDS(type) (sizeof(type) / sizeof(void *))
+
+#if defined(BK_TYPED) && defined(BACKEND_MGC)
+typedef const mgc_layout *bk_layout;
+
+/* The layout of a type of nwords words (at most 64): word i may hold a
+ * pointer when bit i of bits is set. */
+static inline bk_layout
+bk_layout_new(uint64_t bits, size_t nwords)
+{
+	bk_layout l = mgc_layout_new(&bits, nwords);
+
+	if (l == NULL) {
+		fprintf(stderr, BENCH_NAME ": %s: mgc_layout_new failed\n", BACKEND_NAME);
+		exit(1);
+	}
+	return l;
+}
+
+/* A block of n bytes scanned through layout l. */
+static inline void *
+bk_alloc_typed(size_t n, bk_layout l)
+{
+	void *p = mgc_alloc_typed(n, l);
+
+	if (p == NULL)
+		die_oom(n);
+	return p;
+}
+#elif defined(BK_TYPED) && defined(BACKEND_BOEHM)
+typedef GC_descr bk_layout;
+
+static inline bk_layout
+bk_layout_new(uint64_t bits, size_t nwords)
+{
+	GC_word bm[1] = {0};
+	size_t i;
+
+	for (i = 0; i < nwords; i++)
+		if (bits >> i & 1)
+			GC_set_bit(bm, i);
+	return GC_make_descriptor(bm, nwords);
+}
+
+static inline void *
+bk_alloc_typed(size_t n, bk_layout l)
+{
+	void *p = GC_malloc_explicitly_typed(n, l);
+
+	if (p == NULL)
+		die_oom(n);
+	return p;
+}
+#else
+/* Conservative: the layout is not used. */
+typedef int bk_layout;
+
+static inline bk_layout
+bk_layout_new(uint64_t bits, size_t nwords)
+{
+	(void)bits;
+	(void)nwords;
+	return 0;
+}
+
+static inline void *
+bk_alloc_typed(size_t n, bk_layout l)
+{
+	(void)l;
+	return bk_alloc(n);
+}
+#endif
+#endif
+
 #ifdef BK_FREE
 static inline void
 bk_free(void *p)
@@ -229,6 +323,8 @@ bk_which(void)
 	printf("mgc1: statically linked, MGC_MARKERS=1 (marking on one thread)\n");
 #elif defined(BK_PERCENT)
 	printf("mgcpct: statically linked, MGC_GCPERCENT=100 (the fixed percent rule)\n");
+#elif defined(BK_TYPED)
+	printf("mgctyped: statically linked, nodes allocated with mgc_alloc_typed\n");
 #else
 	printf("mgc: statically linked\n");
 #endif
@@ -275,8 +371,12 @@ bk_which(void)
 {
 	unsigned v = GC_get_version();
 
-#ifdef BK_PARALLEL_MARK
+#if defined(BK_PARALLEL_MARK)
 	printf("boehmpar: bdwgc %u.%u.%u, default settings, GC_start_mark_threads()\n",
+	       v >> 16, (v >> 8) & 0xff, v & 0xff);
+#elif defined(BK_TYPED)
+	printf("boehmtyped: bdwgc %u.%u.%u, default settings, nodes allocated with "
+	       "GC_malloc_explicitly_typed\n",
 	       v >> 16, (v >> 8) & 0xff, v & 0xff);
 #else
 	printf("boehm: bdwgc %u.%u.%u, default settings\n", v >> 16, (v >> 8) & 0xff,

@@ -4,6 +4,8 @@
  * Compiled once per backend, selected with exactly one define:
  *   -DBACKEND_MGC    mgc_alloc (build/libmgc.a -lpthread -ldl)
  *   -DBACKEND_BOEHM  GC_MALLOC (-lgc)
+ * and, with -DBK_TYPED as well, nodes allocated typed: mgc_alloc_typed or
+ * GC_malloc_explicitly_typed with the node's layout (both words pointers).
  * Nothing is freed explicitly; the collector reclaims everything.
  *
  * With DEPTH n (at least 6): a stretch tree of depth n+1 is built, checked
@@ -36,12 +38,13 @@ typedef struct node {
 
 /* The long-lived tree lives in bss, a root for both collectors. */
 static node *long_lived;
+static bk_layout node_layout;
 
 /* ---- the benchmark ---------------------------------------------------- */
 
 static node *bottom_up_tree(int depth)
 {
-	node *n = bk_alloc(sizeof *n);
+	node *n = bk_alloc_typed(sizeof *n, node_layout);
 
 	if (depth > 0) {
 		n->left = bottom_up_tree(depth - 1);
@@ -128,6 +131,8 @@ int main(int argc, char **argv)
 	double t0, secs;
 
 	bk_start(argc, argv);
+	node_layout = bk_layout_new(BK_PTR_BIT(node, left) | BK_PTR_BIT(node, right),
+				    BK_WORDS(node));
 	if (argc > 2) {
 		fprintf(stderr, "usage: bintree [DEPTH]\n       bintree --which\n");
 		return 2;

@@ -3,6 +3,9 @@
  * Compiled once per backend, selected with exactly one define:
  *   -DBACKEND_MGC    mgc_alloc / mgc_alloc_noscan (build/libmgc.a -lpthread -ldl)
  *   -DBACKEND_BOEHM  GC_MALLOC / GC_MALLOC_ATOMIC (-lgc)
+ * and, with -DBK_TYPED as well, nodes allocated typed: mgc_alloc_typed or
+ * GC_malloc_explicitly_typed with the node's layout, left and right the
+ * only words the collector reads (i and j share the third).
  * Nothing is freed explicitly; the collector reclaims everything.
  *
  * The classic parameters: a stretch tree of depth 18 built and dropped; a
@@ -35,10 +38,14 @@ typedef struct node {
 	int j;
 } node;
 
+/* Two pointer words and one of integers: the layout has a word to skip. */
+_Static_assert(BK_WORDS(node) == 3, "a node is left, right and the word of i and j");
+
 /* The long-lived data lives in bss, a root for both collectors. */
 static node *long_lived;
 static double *array;
 static int verbose;
+static bk_layout node_layout;
 
 /* ---- the benchmark ---------------------------------------------------- */
 
@@ -55,7 +62,7 @@ static long num_iters(int depth)
 
 static node *new_node(node *left, node *right)
 {
-	node *n = bk_alloc(sizeof *n);
+	node *n = bk_alloc_typed(sizeof *n, node_layout);
 
 	n->left = left;
 	n->right = right;
@@ -144,6 +151,8 @@ int main(int argc, char **argv)
 	double t0, secs;
 
 	bk_start(argc, argv);
+	node_layout = bk_layout_new(BK_PTR_BIT(node, left) | BK_PTR_BIT(node, right),
+				    BK_WORDS(node));
 	if (argc == 2 && strcmp(argv[1], "-v") == 0)
 		verbose = 1;
 	else if (argc != 1) {
