@@ -657,6 +657,9 @@ struct marker {
 	unsigned fifo_head, fifo_len;
 	struct range fifo[FIFO];
 	struct stage pipe[3];
+	/* Candidates follow the heap rule with interior pointers off: while
+	 * mark_base_only, but for root ranges (mark_range, mark_word). */
+	bool strict;
 	struct mark_result result;
 	struct mgc_tracer tracer;
 } __attribute__((aligned(64)));

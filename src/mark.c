@@ -155,7 +155,19 @@ block_of(const struct span *s, uintptr_t w)
 	return i;
 }
 
-/* Mark the block w points into, if any, at once (no pipeline). */
+/* The heap rule with interior pointers off: w, in block i of s, is at
+ * the block's start or at a registered displacement. */
+static inline bool
+strict_ok(const struct span *s, uint32_t i, uintptr_t w)
+{
+	uintptr_t off = w - (s->base + (uintptr_t)i * s->elem_size);
+	return off == 0 ||
+	       (off < MAX_DISPLACEMENT && (mark_displacements[off >> 6] >> (off & 63) & 1));
+}
+
+/* Mark the block w points into, if any, at once (no pipeline).  Under
+ * m->strict (a heap scan while interior pointers are off) only a
+ * block's start or a displacement counts. */
 static inline void
 mark_candidate(struct marker *m, uintptr_t w)
 {
@@ -163,28 +175,17 @@ mark_candidate(struct marker *m, uintptr_t w)
 	if (s == NULL)
 		return;
 	uint32_t i = block_of(s, w);
-	if (i != UINT32_MAX)
+	if (i != UINT32_MAX && (!m->strict || strict_ok(s, i, w)))
 		mark_index(m, s, i);
 }
 
-/* A candidate read from a heap block: the heap rule (internal.h). */
-static inline void
-mark_heap_candidate(struct marker *m, uintptr_t w)
-{
-	struct span *s = pagemap_lookup(w);
-	if (s == NULL)
-		return;
-	uint32_t i = block_of(s, w);
-	if (i != UINT32_MAX && mark_offset_ok(w - (s->base + (uintptr_t)i * s->elem_size)))
-		mark_index(m, s, i);
-}
-
+/* A candidate read from a heap block (typed words, trace functions). */
 static inline void
 mark_heap_word(struct marker *m, uintptr_t w)
 {
 	uintptr_t min = atomic_load_explicit(&heap_lo, memory_order_relaxed);
 	if (w - min < atomic_load_explicit(&heap_hi, memory_order_relaxed) - min)
-		mark_heap_candidate(m, w);
+		mark_candidate(m, w);
 }
 
 /* The candidate pipeline.  A candidate that passed the heap-range test
@@ -226,7 +227,7 @@ static inline void
 pipe_bits(struct marker *m, uintptr_t w, struct span *s)
 {
 	uint32_t i = block_of(s, w);
-	if (i == UINT32_MAX)
+	if (i == UINT32_MAX || (m->strict && !strict_ok(s, i, w)))
 		return;
 	__builtin_prefetch(&s->mark[i >> 6]);
 	__builtin_prefetch((const void *)&s->state[i]);
@@ -347,16 +348,6 @@ scan(struct marker *m, uintptr_t lo, uintptr_t hi)
 	}
 }
 
-/* A heap range while interior pointers are off: no pipeline. */
-__attribute__((no_sanitize("address", "thread"))) static void
-scan_strict(struct marker *m, uintptr_t lo, uintptr_t hi)
-{
-	const uintptr_t *p = (const uintptr_t *)round_up(lo, WORD);
-	const uintptr_t *end = (const uintptr_t *)(hi & ~(uintptr_t)(WORD - 1));
-	for (; p < end; p++)
-		mark_heap_word(m, mark_load_word(p));
-}
-
 /* A typed block: only the words its layout names (kind.c).  A layout of
  * one bitmap word covering the block visits its set bits only. */
 __attribute__((no_sanitize("address", "thread"))) static void
@@ -387,24 +378,19 @@ scan_block(struct marker *m, const struct span *s, uintptr_t base)
 		scan_typed(m, base, s->elem_size);
 	else if (s->tag)
 		kind_trace(s, base, &m->tracer);
-	else if (mark_base_only)
-		scan_strict(m, base, base + s->elem_size);
 	else
 		scan(m, base, base + s->elem_size);
 }
 
-/* A range off the stack that the plain scan does not take: a tagged block
- * (its kind scans it), or any range while interior pointers are off. */
+/* A tagged block off the stack: its kind scans it. */
 static NOINLINE void
 scan_other(struct marker *m, struct range r)
 {
 	uintptr_t base = r.lo & ~(uintptr_t)TAG_TYPED;
 	if ((r.lo & TAG_TYPED) == TAG_TYPED)
 		scan_typed(m, base, r.hi - base); /* no span needed */
-	else if (r.lo & TAG_KIND)
-		scan_block(m, pagemap_lookup(base), base);
 	else
-		scan_strict(m, r.lo, r.hi);
+		scan_block(m, pagemap_lookup(base), base);
 }
 
 /* What a trace function reports, for marker t->m. */
@@ -435,16 +421,23 @@ mark_begin(uint64_t last_live)
 		m->overflowed = false;
 		m->result = (struct mark_result){0};
 		m->tracer = (struct mgc_tracer){tracer_word, tracer_range, m};
+		m->strict = mark_base_only;
 	}
 	if (COLLECTOR->capacity == 0)
 		mark_grow_stack(COLLECTOR);
 }
 
+/* A root range: interior pointers count whatever the heap rule, so its
+ * candidates are pushed through the pipeline before heap ranges, under
+ * the heap rule, enter it. */
 void
 mark_range(uintptr_t lo, uintptr_t hi)
 {
 	MGC_ASSERT(world_stopped_here());
+	COLLECTOR->strict = false;
 	scan(COLLECTOR, lo, hi);
+	pipe_flush(COLLECTOR);
+	COLLECTOR->strict = mark_base_only;
 	mark_drain();
 }
 
@@ -471,7 +464,7 @@ local_drain(struct marker *m, size_t budget, bool sharing)
 	struct range r;
 	do {
 		while (next_range(m, &r)) {
-			if (likely(!(r.lo & 1) && !mark_base_only))
+			if (likely(!(r.lo & 1)))
 				scan(m, r.lo, r.hi);
 			else
 				scan_other(m, r);
@@ -734,6 +727,8 @@ mark_word(uintptr_t w)
 {
 	MGC_ASSERT(world_stopped_here());
 	uintptr_t min = atomic_load_explicit(&heap_lo, memory_order_relaxed);
+	COLLECTOR->strict = false; /* a root: interior pointers count */
 	if (w - min < atomic_load_explicit(&heap_hi, memory_order_relaxed) - min)
 		mark_candidate(COLLECTOR, w);
+	COLLECTOR->strict = mark_base_only;
 }
