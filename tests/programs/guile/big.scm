@@ -9,11 +9,8 @@
 
 (define n (string->number (cadr (command-line))))
 
-(define (mix h x) (modulo (+ (* h 31) x) 1000000007))
-(define (say label . values)
-  (display label)
-  (for-each (lambda (v) (display " ") (display v)) values)
-  (newline))
+;; mix and say (common.scm): checksums and printing
+(load "common.scm")
 
 (define (make-entry i)
   (let ((bv (make-bytevector 256 (modulo i 256))))

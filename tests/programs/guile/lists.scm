@@ -8,12 +8,9 @@
 
 (define n (string->number (cadr (command-line))))
 
-(define (mix h x) (modulo (+ (* h 31) x) 1000000007))
+;; mix and say (common.scm): checksums and printing
+(load "common.scm")
 (define (checksum lst) (fold (lambda (x h) (mix h x)) 7 lst))
-(define (say label . values)
-  (display label)
-  (for-each (lambda (v) (display " ") (display v)) values)
-  (newline))
 
 ;; deterministic pseudo-random numbers
 (define seed 12345)

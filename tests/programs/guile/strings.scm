@@ -8,13 +8,10 @@
 
 (define n (string->number (cadr (command-line))))
 
-(define (mix h x) (modulo (+ (* h 31) x) 1000000007))
+;; mix and say (common.scm): checksums and printing
+(load "common.scm")
 (define (string-checksum s)
   (string-fold (lambda (c h) (mix h (char->integer c))) 7 s))
-(define (say label . values)
-  (display label)
-  (for-each (lambda (v) (display " ") (display v)) values)
-  (newline))
 
 ;; N lines through a string port
 (define text

@@ -9,11 +9,8 @@
 
 (define n (string->number (cadr (command-line))))
 
-(define (mix h x) (modulo (+ (* h 31) x) 1000000007))
-(define (say label . values)
-  (display label)
-  (for-each (lambda (v) (display " ") (display v)) values)
-  (newline))
+;; mix and say (common.scm): checksums and printing
+(load "common.scm")
 
 ;; allocation-heavy work: a list, a sort, strings, a vector.  Loops, not
 ;; deep recursion: Guile 3.0.8 crashes now and then, on Boehm as well, when
