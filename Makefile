@@ -153,6 +153,7 @@ bench: all
 	bash bench/run.sh --write
 	bash bench/gc_run.sh --write
 	bash bench/programs.sh --write
+	bash bench/gccpp.sh --write
 	bash bench/summary.sh --write
 
 build/examples/%: examples/%.c build/libmgc.a include/mgc.h

@@ -1,7 +1,8 @@
 # shellcheck shell=bash disable=SC2034 # the tables are read by the callers too
-# runner.sh — the benchmark runner that bench/run.sh and bench/gc_run.sh
-# share: settings, building every program for every backend, runs
-# round-robin, failures, tables and the section of docs/BENCHMARKS.md.
+# runner.sh — the benchmark runner that bench/run.sh, bench/gc_run.sh and
+# bench/gccpp.sh share: settings, building every program for every
+# backend, runs round-robin, failures, tables and the section of
+# docs/BENCHMARKS.md.
 # Sourced, not run.  The caller describes its benchmarks first, in these
 # variables, then defines the functions below that say what differs:
 #
@@ -13,7 +14,7 @@
 #                   build/bench/PROGRAM-BACKEND
 #   BENCHMARKS      what is measured, in table order
 #   BACKENDS        the backends, in table order
-#   FILE_PREFIX     prefix of its files in build/bench ("" or "gc-")
+#   FILE_PREFIX     prefix of its files in build/bench ("", "gc-", "gccpp-")
 #   FAIL_DROPS      what a failed run drops: "backend" (from every
 #                   benchmark) or "benchmark" (that backend's runs of it)
 #   FAILED_WHAT     what failed, for the message that leaves the docs alone

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # summary.sh — one table of every benchmark's latest medians, from the
 # results that bench/run.sh (allocator churn), bench/gc_run.sh (collector
-# benchmarks) and bench/programs.sh (real programs) left in build/bench.
-# `make bench` runs all four; this prints the table last.
+# benchmarks), bench/programs.sh (real programs) and bench/gccpp.sh (C++
+# through libgccpp) left in build/bench.  `make bench` runs all five; this
+# prints the table last.
 #
 #   bash bench/summary.sh            print the table
 #   bash bench/summary.sh --write    also update the summary section of docs/BENCHMARKS.md
@@ -69,6 +70,7 @@ table() {
 	rows "$OUT/results.txt" 5 churn1 prodcons
 	rows "$OUT/gc-results.txt" 4 gcbench bintree pause finalizers cleanups
 	rows "$OUT/programs-results.txt" 4 w3m mmv chase neko nix-instantiate
+	rows "$OUT/gccpp-results.txt" 4 gccpp gccpp-2t
 }
 
 # ratios FILE: the summary section of docs/BENCHMARKS.md as gnuplot data,
@@ -151,8 +153,9 @@ if ((WRITE)); then
 		echo "## Summary (\`make bench\`)"
 		echo
 		echo "- Date: $(date -u '+%Y-%m-%d %H:%M UTC'); machine: nproc $(nproc), CPU $(cpu_model)"
-		echo "- Medians of the latest runs of bench/run.sh, bench/gc_run.sh and bench/programs.sh"
-		echo "  (each section below gives its command, sizes, run count and versions)."
+		echo "- Medians of the latest runs of bench/run.sh, bench/gc_run.sh, bench/programs.sh"
+		echo "  and bench/gccpp.sh (each section below gives its command, sizes, run count"
+		echo "  and versions)."
 		echo "  Each cell: median wall time, median peak RSS.  The malloc libraries run only"
 		echo "  the explicit-free benchmarks; Boehm does not run those."
 		echo

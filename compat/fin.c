@@ -19,6 +19,7 @@
 #include <assert.h>
 #include <errno.h>
 #include <sched.h>
+#include <stdatomic.h>
 #include <stdio.h>
 
 struct fin_rec {
@@ -34,6 +35,10 @@ struct fin_call {
 };
 
 static struct compat_map fins;
+/* Set once a finalizer record was ever added: until then GC_free and
+ * GC_realloc have none to forget and take no lock (a C++ program through
+ * libgccpp frees millions of blocks). */
+static atomic_bool any_fins;
 static struct fin_call *queue_head, *queue_tail;
 static _Thread_local int finalizers_ran;
 
@@ -172,6 +177,7 @@ install(void *obj, GC_finalization_proc fn, void *cd)
 		return;
 	}
 	compat_lock_acquire();
+	atomic_store_explicit(&any_fins, true, memory_order_relaxed);
 	if (compat_map_put(&fins, hide(obj), rec) != 0) {
 		compat_lock_release();
 		mgc_set_finalizer(obj, NULL, NULL);
@@ -231,6 +237,10 @@ DEBUG_REGISTER(_unreachable)
 void
 compat_fin_forget(void *obj)
 {
+	/* A record is added under compat_lock before its block is handed back
+	 * to the caller, who then frees it: the flag is seen set. */
+	if (!atomic_load_explicit(&any_fins, memory_order_relaxed))
+		return;
 	compat_lock_acquire();
 	compat_map_del(&fins, hide(obj), NULL);
 	compat_lock_release();

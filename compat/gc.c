@@ -183,12 +183,9 @@ GC_free(void *p)
 {
 	if (p == NULL)
 		return;
-	if (mgc_base(p, NULL) != p) {
+	compat_fin_forget(p); /* no record is kept for what is not a block */
+	if (mgc_try_free(p) != 0)
 		warn("GC Warning: GC_free of %p: not the start of a heap object\n", (GC_word)p);
-		return;
-	}
-	compat_fin_forget(p);
-	mgc_free(p);
 }
 
 void *GC_CALL

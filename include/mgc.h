@@ -56,6 +56,11 @@ void  *mgc_realloc(void *p, size_t size);
  * aborts.  A freed (or moved by realloc) block's finalizer and cleanups are
  * dropped without running, and its weak handles read NULL. */
 void   mgc_free(void *p);
+/* (mgc extension) mgc_free for callers that cannot vouch for p (a
+ * library's free taking pointers from its users): a p that is not the
+ * start of a live block is left alone, with -1 and errno EINVAL, instead
+ * of aborting; 0 otherwise (NULL too). */
+int    mgc_try_free(void *p);
 /* Lookup: base of the live block containing p (interior pointers too), and
  * its usable size in *size (size may be NULL); NULL if p is in no live block.
  * p may be any pointer, even one into a block being freed meanwhile.

@@ -431,15 +431,31 @@ free_to_central(struct cache *c, void *p, struct span *s)
 	central_give(s->spanclass, p);
 }
 
-static NOINLINE void
-free_slow(void *p, struct span *s)
+/* Why p is not a live block's start (NULL when it is), asked inside a
+ * busy section (see block_live). */
+static const char *
+free_problem(struct cache *c, struct span *s, const void *p)
 {
-	struct cache *c = cache_or_die("free", p);
 	busy_enter(c);
 	const char *why = block_problem(s, (uintptr_t)p);
 	busy_leave(c);
-	if (why != NULL)
+	return why;
+}
+
+/* The free paths: p (not NULL) is freed, or, not being a live block's
+ * start, aborts the program (strict: mgc_free) or is left alone (false:
+ * mgc_try_free). */
+static NOINLINE bool
+free_slow(void *p, struct span *s, bool strict)
+{
+	struct cache *c = strict ? cache_or_die("free", p) : tls_cache;
+	if (c == NULL && (c = thread_attach()) == NULL)
+		return false;
+	const char *why = free_problem(c, s, p);
+	if (why != NULL && strict)
 		bad_pointer("free", p, why);
+	if (why != NULL)
+		return false;
 	if (s->kind == SPAN_LARGE) {
 		if (special_any())
 			special_drop((uintptr_t)p);
@@ -447,40 +463,42 @@ free_slow(void *p, struct span *s)
 		counter_add(&c->bytes_freed, s->elem_size);
 		cache_publish(c);
 		heap_free_large(s);
-		return;
+		return true;
 	}
 	if (!cache_slot_ready(c, sc_slot(s->spanclass))) {
 		free_to_central(c, p, s);
-		return;
+		return true;
 	}
-	mgc_free(p); /* now registered, the lists made: the fast path takes it */
+	/* Now registered, the lists made: the fast path takes it. */
+	return strict ? (mgc_free(p), true) : mgc_try_free(p) == 0;
 }
 
-void
-mgc_free(void *p)
+static inline __attribute__((always_inline)) bool
+free_block(void *p, bool strict)
 {
-	if (p == NULL)
-		return;
 	struct span *s = pagemap_lookup((uintptr_t)p);
 	struct cache *c = tls_cache;
-	if (unlikely(s == NULL || s->kind != SPAN_SMALL || c == NULL)) {
-		free_slow(p, s);
-		return;
-	}
-	if (unlikely(special_any()))
-		special_drop((uintptr_t)p);
+	if (unlikely(s == NULL || s->kind != SPAN_SMALL || c == NULL))
+		return free_slow(p, s, strict);
 	uint32_t i = span_block_index(s, (uintptr_t)p);
 	size_t size = s->elem_size;
 	unsigned sc = s->spanclass;
-	if (unlikely(sc_slot(sc) != SLOT_PLAIN && c->slot_lists[sc_slot(sc)] == NULL)) {
-		free_slow(p, s);
-		return;
+	if (unlikely(sc_slot(sc) != SLOT_PLAIN && c->slot_lists[sc_slot(sc)] == NULL))
+		return free_slow(p, s, strict);
+	if (unlikely(special_any())) {
+		if (!strict && free_problem(c, s, p) != NULL)
+			return false;
+		special_drop((uintptr_t)p);
 	}
 	struct cache_list *l = cache_list_of(c, sc);
 	void *chain = NULL;
 	busy_enter(c);
-	if (unlikely((uintptr_t)p != s->base + i * size || !block_live(s, s->state, s->mark, i)))
-		bad_pointer("free", p, block_problem(s, (uintptr_t)p));
+	if (unlikely((uintptr_t)p != s->base + i * size || !block_live(s, s->state, s->mark, i))) {
+		if (strict)
+			bad_pointer("free", p, block_problem(s, (uintptr_t)p));
+		busy_leave(c);
+		return false;
+	}
 	atomic_store_explicit(&s->state[i], BLOCK_FREE, memory_order_relaxed);
 	memset(p, 0, size);
 	*(void **)p = l->head;
@@ -495,6 +513,23 @@ mgc_free(void *p)
 		cache_publish(c);
 		central_give(sc, chain);
 	}
+	return true;
+}
+
+void
+mgc_free(void *p)
+{
+	if (p != NULL)
+		free_block(p, true);
+}
+
+int
+mgc_try_free(void *p)
+{
+	if (p == NULL || free_block(p, false))
+		return 0;
+	errno = EINVAL;
+	return -1;
 }
 
 /* ---- lookup and realloc -------------------------------------------------- */

@@ -8,6 +8,8 @@
  */
 #include "check.h"
 
+#include <errno.h>
+
 #include <signal.h>
 
 #include <mgc.h>
@@ -122,6 +124,26 @@ test_parent_intact(void)
 		mgc_free(keep[i]);
 }
 
+/* mgc_try_free: the same checks, answered with EINVAL instead of an abort,
+ * for a small block, a large one and pointers that are no block start. */
+static void
+test_try_free(void)
+{
+	int local;
+	CHECK(mgc_try_free(NULL) == 0, "mgc_try_free(NULL)");
+	for (size_t size = 48; size <= 100000; size += 99952) {
+		char *p = mgc_alloc(size);
+		errno = 0;
+		CHECK(mgc_try_free(p + 8) == -1 && errno == EINVAL, "interior pointer (%zu)", size);
+		CHECK(mgc_base(p, NULL) == p, "left alone (%zu)", size);
+		CHECK(mgc_try_free(p) == 0 && mgc_base(p, NULL) == NULL, "freed (%zu)", size);
+		errno = 0;
+		CHECK(mgc_try_free(p) == -1 && errno == EINVAL, "double free (%zu)", size);
+	}
+	errno = 0;
+	CHECK(mgc_try_free(&local) == -1 && errno == EINVAL, "foreign pointer");
+}
+
 int
 main(void)
 {
@@ -134,5 +156,6 @@ main(void)
 	test_blocks();
 	test_foreign();
 	test_parent_intact();
+	test_try_free();
 	return 0;
 }
