@@ -91,7 +91,7 @@ central_slot_ready(unsigned slot)
 {
 	if (likely(atomic_load_explicit(&slots[slot], memory_order_acquire) != NULL))
 		return true;
-	pthread_mutex_lock(&slots_mutex);
+	lock_plain(&slots_mutex);
 	if (atomic_load(&slots[slot]) == NULL) {
 		struct central *cs = os_alloc_meta(MAX_SPANCLASSES * sizeof *cs);
 		if (cs != NULL) {

@@ -110,7 +110,7 @@ mgc_call_exclusive(void *(*fn)(void *), void *arg)
 	in_exclusive++;
 	void *r = fn(arg);
 	if (--in_exclusive == 0) {
-		pthread_mutex_lock(&excl_mu);
+		lock_plain(&excl_mu);
 		if (atomic_fetch_sub(&exclusive, 1) == 1)
 			pthread_cond_broadcast(&excl_done);
 		pthread_mutex_unlock(&excl_mu);
@@ -130,7 +130,7 @@ lock_outside_sections(void)
 		if (atomic_load(&exclusive) == 0)
 			return true;
 		lock_release(&gc_lock);
-		pthread_mutex_lock(&excl_mu);
+		lock_plain(&excl_mu);
 		while (atomic_load(&exclusive) > 0)
 			pthread_cond_wait(&excl_done, &excl_mu);
 		pthread_mutex_unlock(&excl_mu);

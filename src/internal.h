@@ -188,6 +188,11 @@ struct lock {
 void lock_acquire(struct lock *l);
 void lock_release(struct lock *l);
 bool lock_held(const struct lock *l); /* debug builds only; true otherwise */
+/* Take a plain leaf mutex that a registered thread may hold while it is
+ * stopped (slots_mutex, kind_lock): under ThreadSanitizer, which holds back
+ * the stop signal from a thread blocked in pthread_mutex_lock, by polling,
+ * as lock_acquire does for the gc and thread locks. */
+void lock_plain(pthread_mutex_t *m);
 
 /* Relaxed counter owned by one thread and read by others: a plain load and
  * store (no read-modify-write), so the fast path stays free of atomics. */

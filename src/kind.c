@@ -106,7 +106,7 @@ mgc_kind_new(mgc_trace_fn trace, void *arg, unsigned flags)
 	}
 	mgc_init();
 	int k = -1;
-	pthread_mutex_lock(&kind_lock);
+	lock_plain(&kind_lock);
 	unsigned i = atomic_load_explicit(&ncustom, memory_order_relaxed);
 	if (SLOT_FIRST_CUSTOM + i < KIND_SLOTS) {
 		customs[SLOT_FIRST_CUSTOM + i] = (struct custom){trace, arg};
@@ -131,7 +131,7 @@ arena_alloc(size_t bytes)
 	bytes = round_up(bytes, 16);
 	if (bytes > ARENA_CHUNK)
 		return os_alloc_meta(bytes);
-	pthread_mutex_lock(&kind_lock);
+	lock_plain(&kind_lock);
 	if (arena_left < bytes) {
 		char *chunk = os_alloc_meta(ARENA_CHUNK);
 		if (chunk != NULL) {

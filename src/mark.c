@@ -356,6 +356,8 @@ scan_typed(struct marker *m, uintptr_t base, size_t size)
 	size_t n;
 	const struct mgc_layout *l = kind_layout(base, size, &n);
 	const uintptr_t *w = (const uintptr_t *)base;
+	if (l == NULL) /* allocated, its trailer not yet written: all zero */
+		return;
 	if (n <= 64 && n <= l->nwords) {
 		uint64_t bits = n == 64 ? l->bits[0] : l->bits[0] & (((uint64_t)1 << n) - 1);
 		for (; bits != 0; bits &= bits - 1)

@@ -77,6 +77,19 @@ lock_spin(struct lock *l)
 	}
 }
 
+void
+lock_plain(pthread_mutex_t *m)
+{
+	if (!MGC_TSAN) {
+		pthread_mutex_lock(m);
+		return;
+	}
+	while (pthread_mutex_trylock(m) != 0) {
+		world_poll();
+		sched_yield();
+	}
+}
+
 /* Allocator locks make their holder busy: see internal.h. */
 static bool
 is_allocator_lock(const struct lock *l)
