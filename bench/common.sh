@@ -47,6 +47,15 @@ exit_reason() {
 	fi
 }
 
+# $1 / $2 with two decimals, or n/a.
+ratio() {
+	if [[ -n $1 && -n $2 ]]; then
+		awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'
+	else
+		echo "n/a"
+	fi
+}
+
 # Median of column $3 for benchmark $1 and backend $2; empty if no runs.
 median() {
 	awk -v w="$1" -v b="$2" -v c="$3" '$1 == w && $2 == b { print $c }' "$RESULTS" |

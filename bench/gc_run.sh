@@ -208,15 +208,6 @@ announce() {
 	say "== $RUNS runs ($PAUSE_RUNS of pause) of: $BENCHMARKS on: ${on% }"
 }
 
-# $1 / $2 with two decimals, or n/a.
-ratio() {
-	if [[ -n $1 && -n $2 ]]; then
-		awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'
-	else
-		echo "n/a"
-	fi
-}
-
 main_table() {
 	local w b s rss pause ngc bs brss
 	echo "| benchmark | backend | median s | time ÷ boehm | median peak RSS (MiB) | RSS ÷ boehm | median max pause (ms) | median num_gc |"

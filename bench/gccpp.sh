@@ -137,15 +137,6 @@ announce() {
 	say "== $RUNS runs of: $BENCHMARKS on: ${on% }"
 }
 
-# $1 / $2 with two decimals, or n/a.
-ratio() {
-	if [[ -n $1 && -n $2 ]]; then
-		awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'
-	else
-		echo "n/a"
-	fi
-}
-
 tables() {
 	local w b s rss bs brss f
 	echo "| benchmark | backend | median s | time ÷ boehm | median peak RSS (MiB) | RSS ÷ boehm | median num_gc |"
