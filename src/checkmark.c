@@ -20,7 +20,10 @@
  * The bitmap gives each span of the cycle's snapshot ceil(nelems/64)
  * words, found through the span's inuse_index: with the world stopped the
  * snapshot is the in-use array, in order.  The bitmap and the stack are
- * metadata (os_alloc_meta), never scanned, and freed at the end.
+ * metadata (os_alloc_meta), never scanned, and freed at the end.  When the
+ * OS refuses them, the collection goes unchecked, or checked only as far
+ * as the stack could reach: a check must not turn a shortage the program
+ * would see as ENOMEM into an abort.
  *
  * Runs only with the world stopped, on the collecting thread, gc lock held.
  */
@@ -36,24 +39,33 @@ struct checkmark {
 	size_t depth, cap;
 	const char *from; /* what the range being scanned is, for the message */
 	uintptr_t from_block;
+	bool gave_up; /* its stack could not grow: this cycle goes unchecked */
 };
 
 static struct checkmark cm MGC_STATE;
 
-static void *
-meta_or_die(size_t bytes)
+static void
+teardown(void)
 {
-	void *p = os_alloc_meta(bytes);
-	if (p == NULL)
-		fatal("mgc: checkmark: out of memory (%zu bytes)", bytes);
-	return p;
+	if (cm.first != NULL)
+		os_free_meta(cm.first, (cm.nitems + 1) * sizeof *cm.first);
+	if (cm.bits != NULL)
+		os_free_meta(cm.bits, cm.nwords * sizeof *cm.bits);
+	if (cm.stack != NULL)
+		os_free_meta(cm.stack, cm.cap * sizeof *cm.stack);
+	cm = (struct checkmark){0};
 }
 
-static void
+/* The checkmark's memory; false when the OS refuses it (then this
+ * collection goes unchecked: a check must not turn an allocation that
+ * would fail with ENOMEM into an abort). */
+static bool
 setup(const struct sweep_item *items, size_t n)
 {
 	cm.nitems = n;
-	cm.first = meta_or_die((n + 1) * sizeof *cm.first);
+	cm.first = os_alloc_meta((n + 1) * sizeof *cm.first);
+	if (cm.first == NULL)
+		return false;
 	size_t words = 0;
 	for (size_t k = 0; k < n; k++) {
 		MGC_ASSERT(items[k].span->inuse_index == k);
@@ -61,26 +73,25 @@ setup(const struct sweep_item *items, size_t n)
 		words += (items[k].span->nelems + 63) / 64;
 	}
 	cm.nwords = words ? words : 1;
-	cm.bits = meta_or_die(cm.nwords * sizeof *cm.bits);
+	cm.bits = os_alloc_meta(cm.nwords * sizeof *cm.bits);
 	cm.cap = 1 << 16;
-	cm.stack = meta_or_die(cm.cap * sizeof *cm.stack);
+	cm.stack = cm.bits != NULL ? os_alloc_meta(cm.cap * sizeof *cm.stack) : NULL;
 	cm.depth = 0;
-}
-
-static void
-teardown(void)
-{
-	os_free_meta(cm.first, (cm.nitems + 1) * sizeof *cm.first);
-	os_free_meta(cm.bits, cm.nwords * sizeof *cm.bits);
-	os_free_meta(cm.stack, cm.cap * sizeof *cm.stack);
-	cm = (struct checkmark){0};
+	return cm.stack != NULL;
 }
 
 static void
 push(uintptr_t base)
 {
+	if (cm.gave_up)
+		return;
 	if (cm.depth == cm.cap) {
-		uintptr_t *n = meta_or_die(2 * cm.cap * sizeof *n);
+		uintptr_t *n = os_alloc_meta(2 * cm.cap * sizeof *n);
+		if (n == NULL) {
+			cm.gave_up = true;
+			cm.depth = 0;
+			return;
+		}
 		for (size_t i = 0; i < cm.depth; i++)
 			n[i] = cm.stack[i];
 		os_free_meta(cm.stack, cm.cap * sizeof *cm.stack);
@@ -236,7 +247,10 @@ void
 checkmark_stopped(const struct sweep_item *items, size_t n, uintptr_t self_lo)
 {
 	MGC_ASSERT(lock_held(&gc_lock) && world_stopped_here());
-	setup(items, n);
+	if (!setup(items, n)) {
+		teardown();
+		return;
+	}
 	roots_each_segment(root_range, "roots (data and bss)");
 	roots_each_added(root_range, "roots (mgc_add_roots)");
 	check_threads(self_lo);
