@@ -45,6 +45,8 @@ bool compat_lock_held(void);
 void *compat_checked(void *p, size_t size);
 /* gc.c: a collection ended having seen total_alloc bytes allocated. */
 void compat_note_collection(uint64_t total_alloc);
+/* debug.c: Boehm's leak and smash reports, and leak mode if asked; once. */
+void compat_debug_init(void);
 /* kinds.c: install the shim's collection-event callback, once. */
 void compat_kinds_init(void);
 

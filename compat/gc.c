@@ -305,7 +305,7 @@ env_size(const char *name)
 
 /* Boehm's settings from its environment (GC_INITIAL_HEAP_SIZE,
  * GC_MAXIMUM_HEAP_SIZE, GC_FREE_SPACE_DIVISOR), unless MGC_GCPERCENT asks
- * for mgc's rule.  Set on the first allocation or GC_init, not at load: a
+ * for mgc's rule, and leak finding (debug.c).  Set on the first allocation or GC_init, not at load: a
  * preloaded process that never calls the collector never starts it. */
 static void
 pace_like_boehm(void)
@@ -324,6 +324,7 @@ pace_like_boehm(void)
 		apply_divisor_locked(GC_free_space_divisor);
 	}
 	compat_lock_release();
+	compat_debug_init();
 }
 
 /* Boehm's GC_expand_hp grows the heap by `bytes`, and a bigger heap fills

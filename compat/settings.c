@@ -76,7 +76,6 @@ GC_get_oom_fn(void)
 		return var;                                                                        \
 	}
 
-SETTING(find_leak, int, GC_find_leak)
 SETTING(java_finalization, int, GC_java_finalization)
 SETTING(dont_expand, int, GC_dont_expand)
 SETTING(full_freq, int, GC_full_freq)

@@ -292,7 +292,9 @@ void   mgc_read_stats(mgc_stats *out);
  * as cheap to allocate and free as any other block. */
 #define MGC_KIND_UNCOLLECTABLE        2
 #define MGC_KIND_UNCOLLECTABLE_NOSCAN 3
-/* 4 and up: kinds made by mgc_kind_new. */
+/* 4 and up: kinds made by mgc_kind_new.  MGC_KIND_TYPED names the blocks
+ * of mgc_alloc_typed in reports (mgc_report); it is not a kind to allocate. */
+#define MGC_KIND_TYPED                (-1)
 
 /* A block of `size` bytes of the given kind (size 0 as mgc_alloc). */
 void  *mgc_alloc_kind(size_t size, int kind);
@@ -396,6 +398,70 @@ void  *mgc_call_exclusive(void *(*fn)(void *), void *arg);
 int    mgc_is_root(const void *p);
 void   mgc_heap_bounds(void **lo, void **hi);
 
+/* ---- Leak finding and debug allocation (mgc extensions) -------------------
+ *
+ * mgc_debug_alloc: a block of one of the four built-in kinds that records
+ * where it was allocated (file and line, as given: the caller keeps file
+ * alive, normally a string literal) and carries guard words around its
+ * bytes.  The pointer it returns is the block's for every call: mgc_free,
+ * mgc_try_free and mgc_realloc take it (a debug block moved by mgc_realloc
+ * keeps its allocation site; by mgc_debug_realloc, it takes the new one),
+ * and it keeps the block alive with interior pointers off too.  mgc_base
+ * gives the start of the whole block (the record lies before the bytes).
+ * Each block costs 40 bytes more.  NULL with errno EINVAL for another kind,
+ * ENOMEM when out of memory.
+ *
+ * Every collection checks the end guard of every debug block (and
+ * mgc_free checks the block it frees): bytes written past the end of a
+ * block are reported once, with where the block was allocated.
+ * mgc_check_heap collects now and returns how many smashed blocks that
+ * collection found.
+ *
+ * Leak mode (mgc_set_find_leaks(1), or MGC_FIND_LEAKS=1 in the environment;
+ * returns the previous setting): for a program that frees what it allocates
+ * (malloc and free mapped onto mgc_alloc and mgc_free, say), each
+ * collection reports every block it finds unreachable, once, and does not
+ * reclaim it: a leak stays allocated, and what it points to with it, until
+ * the program frees it.  A collection runs at exit to report what is left.
+ * Blocks of mgc_debug_alloc are reported with their allocation site.
+ *
+ * Reports go to the report callback, called by the thread that ran the
+ * collection, after the world restarted, with no mgc lock held (it may
+ * allocate; a collection it causes reports after it returns), once per
+ * collection and kind of finding, with an array of n findings.  The
+ * default, with no callback (fn NULL), prints one line each on stderr:
+ *   mgc: leak: <size> bytes at <ptr>, allocated at <file>:<line>
+ *   mgc: smashed block: <size> bytes at <ptr>, allocated at <file>:<line>,
+ *        overwritten at <address of the first changed guard byte>
+ * A leak's block is kept allocated, but a callback should not rely on its
+ * contents: they are whatever the program left there.
+ *
+ * Build a program with -DMGC_DEBUG_ALLOC (before including mgc.h) and its
+ * mgc_alloc, mgc_alloc_noscan and mgc_realloc calls become the debug calls
+ * with __FILE__ and __LINE__. */
+void  *mgc_debug_alloc(size_t size, int kind, const char *file, int line);
+void  *mgc_debug_realloc(void *p, size_t size, const char *file, int line);
+size_t mgc_check_heap(void);
+int    mgc_set_find_leaks(int on);
+enum { MGC_REPORT_LEAK, MGC_REPORT_SMASH };
+typedef struct mgc_report {
+	int what;         /* MGC_REPORT_LEAK or MGC_REPORT_SMASH */
+	int kind;         /* MGC_KIND_*, or a kind of mgc_kind_new */
+	void *p;          /* the block, as the program got it */
+	size_t size;      /* debug blocks: the size asked for; others: the block's */
+	const char *file; /* the allocation site (debug blocks), else NULL */
+	int line;
+	void *smashed;    /* MGC_REPORT_SMASH: the first guard byte found changed */
+} mgc_report;
+typedef void (*mgc_report_fn)(const mgc_report *reports, size_t n, void *arg);
+void   mgc_set_report_callback(mgc_report_fn fn, void *arg);
+
+#ifdef MGC_DEBUG_ALLOC
+#define mgc_alloc(size)        mgc_debug_alloc((size), MGC_KIND_NORMAL, __FILE__, __LINE__)
+#define mgc_alloc_noscan(size) mgc_debug_alloc((size), MGC_KIND_NOSCAN, __FILE__, __LINE__)
+#define mgc_realloc(p, size)   mgc_debug_realloc((p), (size), __FILE__, __LINE__)
+#endif
+
 /* ---- Notes for users (beyond the contract) --------------------------------
  *
  * Environment (read once, at initialisation):
@@ -405,6 +471,7 @@ void   mgc_heap_bounds(void **lo, void **hi);
  *   MGC_TRACE=1          one line per collection on stderr: number, time since
  *                        start, pause, heap before -> after -> next goal, blocks
  *                        freed, threads stopped, root and stack bytes scanned.
+ *   MGC_FIND_LEAKS=1     leak mode: see mgc_set_find_leaks.
  *   MGC_COLLECT_EVERY=1  debugging: collect at every allocation (very slow);
  *                        shakes out pointers kept where mgc cannot see them.
  *   MGC_MARKERS=n        threads that mark during a collection, the collecting

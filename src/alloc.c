@@ -52,6 +52,7 @@ init_all(void)
 	thread_init();
 	world_init();
 	gc_init();
+	debug_init();
 }
 
 void
@@ -442,6 +443,21 @@ free_problem(struct cache *c, struct span *s, const void *p)
 	return why;
 }
 
+/* p, not a live block's start (why), is a debug block's pointer and its
+ * block is freed (its guard checked first), or it is a bad pointer. */
+static NOINLINE bool
+free_debug(void *p, const char *why, bool strict)
+{
+	uintptr_t b = debug_block_of(p);
+	if (b != 0) {
+		debug_check_free(b);
+		return strict ? (mgc_free((void *)b), true) : mgc_try_free((void *)b) == 0;
+	}
+	if (strict)
+		bad_pointer("free", p, why);
+	return false;
+}
+
 /* The free paths: p (not NULL) is freed, or, not being a live block's
  * start, aborts the program (strict: mgc_free) or is left alone (false:
  * mgc_try_free). */
@@ -452,10 +468,8 @@ free_slow(void *p, struct span *s, bool strict)
 	if (c == NULL && (c = thread_attach()) == NULL)
 		return false;
 	const char *why = free_problem(c, s, p);
-	if (why != NULL && strict)
-		bad_pointer("free", p, why);
 	if (why != NULL)
-		return false;
+		return free_debug(p, why, strict);
 	if (s->kind == SPAN_LARGE) {
 		if (special_any())
 			special_drop((uintptr_t)p);
@@ -494,10 +508,9 @@ free_block(void *p, bool strict)
 	void *chain = NULL;
 	busy_enter(c);
 	if (unlikely((uintptr_t)p != s->base + i * size || !block_live(s, s->state, s->mark, i))) {
-		if (strict)
-			bad_pointer("free", p, block_problem(s, (uintptr_t)p));
+		const char *why = block_problem(s, (uintptr_t)p);
 		busy_leave(c);
-		return false;
+		return free_debug(p, why ? why : "not a live block's start", strict);
 	}
 	atomic_store_explicit(&s->state[i], BLOCK_FREE, memory_order_relaxed);
 	memset(p, 0, size);
@@ -632,8 +645,12 @@ mgc_realloc(void *p, size_t size)
 	busy_enter(c);
 	const char *why = block_problem(s, (uintptr_t)p);
 	busy_leave(c);
-	if (why != NULL)
-		bad_pointer("realloc", p, why);
+	if (why != NULL) {
+		uintptr_t b = debug_block_of(p);
+		if (b == 0)
+			bad_pointer("realloc", p, why);
+		return (void *)debug_realloc_site(b, size);
+	}
 	unsigned sc = s->spanclass;
 	size_t old = s->elem_size - kind_trailer(sc);
 	if (size != 0 && fits_in_place(size, old))

@@ -33,6 +33,8 @@
  * links), so that no thread ever reads a link to a block the sweep may
  * reuse.  A link inside a heap block that is itself unmarked is dropped
  * without being written.
+ * A leak found in leak mode (debug.c) is a record too, keyed by the block:
+ * the block is a root, like a finalizer's argument, until it is freed.
  * The queue is a list of job arrays (struct segment): unbounded, and its
  * objects and arguments are roots until run.  The runner thread (started
  * on first use) and mgc_run_finalizers take one job at a time with a
@@ -52,7 +54,16 @@
 
 /* SP_DEAD: a record the collector's passes removed; dropped in one sweep
  * of the array (compact) when the passes end. */
-enum special_kind { SP_FINALIZER, SP_CLEANUP, SP_WEAK, SP_HANDLE, SP_LINK, SP_LONG_LINK, SP_DEAD };
+enum special_kind {
+	SP_FINALIZER,
+	SP_CLEANUP,
+	SP_WEAK,
+	SP_HANDLE,
+	SP_LINK,
+	SP_LONG_LINK,
+	SP_LEAKED,
+	SP_DEAD
+};
 
 enum { NIL = UINT32_MAX };
 
@@ -475,6 +486,8 @@ special_each_root_stopped(void (*fn)(uintptr_t w, void *arg), void *arg)
 	for (size_t i = 0; i < nrecs; i++)
 		if (recs[i].kind == SP_FINALIZER || recs[i].kind == SP_CLEANUP)
 			fn((uintptr_t)recs[i].arg, arg);
+		else if (recs[i].kind == SP_LEAKED)
+			fn(recs[i].base, arg);
 	for (struct segment *g = qhead; g != NULL; g = g->next)
 		for (size_t k = g->head; k < g->tail; k++) {
 			fn((uintptr_t)g->jobs[k].obj, arg);
@@ -495,6 +508,13 @@ special_mark_roots_stopped(void)
 	MGC_ASSERT(world_stopped_here());
 	special_each_root_stopped(mark_root_word, NULL);
 	mark_drain();
+}
+
+void
+special_add_leaked(uintptr_t base)
+{
+	MGC_ASSERT(world_stopped_here());
+	add_special(base, SP_LEAKED); /* without memory, found again next time */
 }
 
 /* World stopped: free the retired segments, keeping one for reuse. */

@@ -26,12 +26,15 @@
  *   8. The finalization passes (finalize.c): weak handles of unmarked
  *      blocks are cleared; unreachable blocks with a finalizer are kept
  *      (they and what they reach are marked) and their finalizers queued;
- *      the cleanups of unmarked blocks are queued.  In debug builds, check
- *      the heap (verify.c).
+ *      the cleanups of unmarked blocks are queued.  Then debug.c checks the
+ *      guards of debug blocks and, in leak mode, finds (and keeps) the
+ *      leaks.  In debug builds, check the heap (verify.c).
  *   9. Hand the snapshot to the sweeper, restart the world, release the
  *      locks.  The pause is steps 3-9.
  *  10. Pace the next collection; print the trace line; wake the finalizer
  *      runner if anything was queued, and the scavenger (scavenge.c).
+ *      Once the gc lock is released, hand what debug.c found to the report
+ *      callback.
  * The event callback (mgc_set_event_callback) runs before step 1 (START),
  * just after the stop and just before the restart (STOP, RESUME), and
  * after step 10's trace line (END).
@@ -239,6 +242,7 @@ stopped_work(struct cycle *cy, uintptr_t self_lo)
 	if (knobs.checkmark)
 		checkmark_stopped(items, n, self_lo);
 	special_after_mark_stopped(&cy->special);
+	debug_stopped(items, n);
 	mark_end(&cy->mark);
 	if (MGC_DEBUG)
 		verify_heap_stopped(items, n);
@@ -331,6 +335,7 @@ gc_auto(void)
 			collect_locked();
 	}
 	lock_release(&gc_lock);
+	debug_deliver();
 }
 
 /* A full collection and sweep, with the spans it emptied back in the page
@@ -347,6 +352,7 @@ gc_collect_full(void)
 	sweep_finish();
 	central_release_empty();
 	lock_release(&gc_lock);
+	debug_deliver();
 	heap_scavenge(scavenge_free_keep(), UINT64_MAX);
 }
 

@@ -766,6 +766,8 @@ kind_layout(uintptr_t base, size_t size, size_t *nwords)
 void kind_trace(const struct span *s, uintptr_t base, struct mgc_tracer *t);
 /* A block of p's kind (sc, its span class), typed with p's layout. */
 void *kind_alloc_like(const void *p, unsigned sc, size_t size);
+/* The kind number (mgc.h's MGC_KIND_*, or a custom kind) of span class sc. */
+int kind_of_sc(unsigned sc);
 /* Slot `slot`'s kind scans through kind_trace (the span's tag). */
 bool kind_tagged(unsigned slot);
 
@@ -787,6 +789,8 @@ struct special_result {
 };
 void special_after_mark_stopped(struct special_result *out); /* the passes */
 void special_wake_runner(void);                              /* after the world restarts */
+/* A leak found (debug.c): block base is a root until freed; world stopped. */
+void special_add_leaked(uintptr_t base);
 void special_read_counts(uint64_t *queued, uint64_t *run);
 void special_after_fork_child(void);
 
@@ -848,6 +852,17 @@ gc_due(void)
 
 /* ---- verify.c */
 void verify_heap_stopped(const struct sweep_item *items, size_t n);
+
+/* ---- debug.c: debug blocks, the guard check, leak finding */
+/* The block of debug block pointer p (as mgc_debug_alloc returned it), or 0. */
+uintptr_t debug_block_of(const void *p);
+void debug_check_free(uintptr_t block); /* report a smashed guard before a free */
+/* mgc_realloc of debug block `block`: a new debug block with the same site. */
+uintptr_t debug_realloc_site(uintptr_t block, size_t size);
+/* After the finalization passes: check guards, find leaks (and keep them). */
+void debug_stopped(const struct sweep_item *items, size_t n);
+void debug_deliver(void); /* hand the findings to the report callback; no lock held */
+void debug_init(void);    /* MGC_FIND_LEAKS */
 
 /* ---- util.c: knobs from the environment, read once */
 struct knobs {

@@ -68,6 +68,18 @@ kind_sc_of(int k, unsigned *kind_sc)
 	return i < atomic_load_explicit(&ncustom, memory_order_acquire);
 }
 
+int
+kind_of_sc(unsigned sc)
+{
+	unsigned slot = sc_slot(sc);
+	if (slot == SLOT_TYPED)
+		return MGC_KIND_TYPED;
+	if (slot >= SLOT_FIRST_CUSTOM)
+		return FIRST_CUSTOM_KIND + (int)(slot - SLOT_FIRST_CUSTOM);
+	int k = slot == SLOT_UNCOLLECTABLE ? MGC_KIND_UNCOLLECTABLE : MGC_KIND_NORMAL;
+	return k | (int)(sc & 1);
+}
+
 static void *
 einval(void)
 {
