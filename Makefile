@@ -130,13 +130,14 @@ test-valgrind:
 endif
 
 # Parts of the project with their own make fragment (compat/, examples/,
-# tests/programs/) append to these: targets to build before the tests run,
-# and directories of test_* programs handed to tests/run.sh.
+# tests/programs/, tests/boehm/) append to these: targets to build before
+# the tests run, and directories of test_* programs handed to tests/run.sh.
 EXTRA_TEST_BINS :=
 EXTRA_TEST_DIRS :=
 -include compat/compat.mk
 -include examples/examples.mk
 -include tests/programs/programs.mk
+-include tests/boehm/boehm.mk
 -include tests/system/system.mk
 
 test: test-release test-debug test-tsan test-valgrind $(EXTRA_TEST_BINS)
