@@ -500,8 +500,9 @@ free_block(void *p, bool strict)
 	if (unlikely(sc_slot(sc) != SLOT_PLAIN && c->slot_lists[sc_slot(sc)] == NULL))
 		return free_slow(p, s, strict);
 	if (unlikely(special_any())) {
-		if (!strict && free_problem(c, s, p) != NULL)
-			return false;
+		const char *why = strict ? NULL : free_problem(c, s, p);
+		if (why != NULL)
+			return free_debug(p, why, false);
 		special_drop((uintptr_t)p);
 	}
 	struct cache_list *l = cache_list_of(c, sc);
