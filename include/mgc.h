@@ -43,6 +43,16 @@ void  *mgc_alloc(size_t size);
 /* Same, but the contents are never scanned: pointers stored in it do not
  * keep anything alive (strings, pixel buffers, numeric arrays). */
 void  *mgc_alloc_noscan(size_t size);
+/* (mgc extension) mgc_alloc, with the block's start a multiple of align, a
+ * power of two up to 8192 (memalign, posix_memalign): a block start like
+ * any other, for every call.  The usable size is at least size and at
+ * least align, so it may exceed the request by more than the bound above.
+ * NULL with errno EINVAL for another align, ENOMEM on failure. */
+void  *mgc_alloc_aligned(size_t size, size_t align);
+/* (mgc extension) The usable size mgc_alloc(size) gives (what mgc_base
+ * then reports), without allocating; 0 for a size that cannot be
+ * satisfied. */
+size_t mgc_good_size(size_t size);
 /* realloc semantics; keeps the scan/noscan kind of p; p NULL = mgc_alloc;
  * size 0 frees p and returns a fresh size-0 block.  On failure p is intact.
  * p not a live block start: message "mgc: realloc of <ptr>: <why>" (%p) and
