@@ -248,6 +248,25 @@ int    mgc_link_move(void **link, void **new_link, int flags);
  * added range lying within [start,end). */
 void   mgc_add_roots(void *start, void *end);
 void   mgc_remove_roots(void *start, void *end);
+/* (mgc extension) Data and bss that need no scanning (Boehm's
+ * GC_exclude_static_roots): from the next collection on, [start,end)
+ * (bounds rounded outward to words) is cut out of the data and bss
+ * segments of the loaded objects, and mgc_is_root answers 0 there.  Added
+ * ranges (mgc_add_roots), stacks and TLS are not affected.
+ * mgc_clear_excluded_roots forgets every excluded range. */
+void   mgc_exclude_roots(void *start, void *end);
+void   mgc_clear_excluded_roots(void);
+/* (mgc extension) A filter on the data and bss segments (Boehm's
+ * GC_register_has_static_roots_callback): every collection, and
+ * mgc_is_root, calls fn(name, start, size, arg) for each writable segment
+ * of each loaded object (name: its path as the loader knows it, "" for the
+ * executable), and scans the segment only if fn returns nonzero.  fn runs
+ * holding mgc's collection lock and the loader's lock, with the world
+ * running: it must not call mgc, load or unload objects (dlopen, dlclose),
+ * or wait for a thread that may.  fn NULL (the default) scans every
+ * segment. */
+typedef int (*mgc_segment_fn)(const char *name, void *start, size_t size, void *arg);
+void   mgc_set_segment_filter(mgc_segment_fn fn, void *arg);
 
 /* Threads: a thread is registered on its first mgc call and unregistered
  * when it exits; these make it explicit.  Registered threads' stacks and
@@ -398,8 +417,9 @@ void   mgc_set_event_callback(mgc_event_fn fn, void *arg);
 void  *mgc_call_exclusive(void *(*fn)(void *), void *arg);
 
 /* Queries (mgc extensions).  mgc_is_root: whether p lies in memory the
- * collector scans as a root: the data and bss of a loaded object, a range
- * added with mgc_add_roots, or the calling thread's stack (1), or not (0).
+ * collector scans as a root: the data and bss of a loaded object (less
+ * what mgc_exclude_roots and the segment filter leave out), a range added
+ * with mgc_add_roots, or the calling thread's stack (1), or not (0).
  * mgc_heap_bounds: the lowest and highest+1 addresses the heap has ever
  * used (both NULL before the first allocation); every block lies between
  * them. */
