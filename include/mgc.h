@@ -301,6 +301,36 @@ typedef struct mgc_stats {
 /* Exact when no other thread (finalizer runner included) is allocating.
  * mgc's own metadata is counted in sys only; weak handles are blocks. */
 void   mgc_read_stats(mgc_stats *out);
+/* (mgc extension) Figures and settings mgc_stats leaves out, one at a time
+ * (as exact as mgc_read_stats):
+ *  MGC_INFO_FREED_BYTES     block bytes ever freed explicitly (mgc_free,
+ *                           mgc_try_free, a moving mgc_realloc)
+ *  MGC_INFO_SWEPT_BYTES     block bytes ever reclaimed by collections
+ *  MGC_INFO_MARKERS         the threads that mark, the collecting one
+ *                           included (mgc_set_markers)
+ *  MGC_INFO_SIGNAL_SUSPEND, MGC_INFO_SIGNAL_RESTART
+ *                           the signals that stop and restart threads
+ * UINT64_MAX with errno EINVAL for another `what`. */
+enum {
+	MGC_INFO_FREED_BYTES,
+	MGC_INFO_SWEPT_BYTES,
+	MGC_INFO_MARKERS,
+	MGC_INFO_SIGNAL_SUSPEND,
+	MGC_INFO_SIGNAL_RESTART,
+};
+uint64_t mgc_info(int what);
+/* (mgc extension) The threads that mark from the next collection on, the
+ * collecting one included, as MGC_MARKERS: 1 to 8, or 0 for the default
+ * (MGC_MARKERS, else the CPUs the process may run on, at most 8).  Returns
+ * the previous number, or -1 with errno EINVAL. */
+int    mgc_set_markers(int n);
+/* (mgc extension) The signals that stop and restart threads during a
+ * collection (default SIGPWR and SIGXCPU; 0 keeps one), chosen before mgc
+ * is initialised: before mgc_init or any other call.  MGC_SIGNAL_SUSPEND
+ * and MGC_SIGNAL_RESTART still win over them.  0, or -1 with errno EBUSY
+ * once mgc is initialised, EINVAL for a signal mgc cannot use (SIGKILL,
+ * SIGSTOP, SIGSEGV, SIGBUS, none) or the same signal twice. */
+int    mgc_set_signals(int suspend, int restart);
 
 /* ---- Object kinds (mgc extensions) ----------------------------------------
  *
@@ -325,6 +355,11 @@ void   mgc_read_stats(mgc_stats *out);
 
 /* A block of `size` bytes of the given kind (size 0 as mgc_alloc). */
 void  *mgc_alloc_kind(size_t size, int kind);
+/* The kind of the live block holding p (any interior pointer): its number,
+ * or MGC_KIND_TYPED for a typed block (below), which mgc_alloc_kind does
+ * not take.  -1 with errno EINVAL if p is in no live block. */
+#define MGC_KIND_TYPED 64
+int    mgc_block_kind(const void *p);
 
 /* Batch allocation: between 1 and n blocks of `size` bytes of one kind,
  * linked through their first word (the last one's is NULL), every other

@@ -857,7 +857,9 @@ struct knobs {
 	bool trace;
 	bool collect_every;
 	int sig_suspend, sig_restart;
-	unsigned markers; /* marking threads, the collector included (1..8) */
+	/* Marking threads, the collector included (1..8): [atomic], written
+	 * under the gc lock (mgc_set_markers). */
+	_Atomic unsigned markers;
 	bool checkmark;   /* MGC_CHECKMARK: check every mark (checkmark.c) */
 };
 extern struct knobs knobs;

@@ -213,6 +213,29 @@ mgc_alloc_typed_array(size_t n, const mgc_layout *layout)
 	return alloc_typed(n * elem, layout, true);
 }
 
+int
+mgc_block_kind(const void *p)
+{
+	if (tls_cache == NULL && thread_attach() == NULL)
+		return -1;
+	uintptr_t base = alloc_block_base((uintptr_t)p, NULL);
+	if (base == 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	unsigned sc = pagemap_lookup(base)->spanclass; /* fixed while the caller holds p */
+	switch (sc_slot(sc)) {
+	case SLOT_PLAIN:
+		return sc & 1 ? MGC_KIND_NOSCAN : MGC_KIND_NORMAL;
+	case SLOT_UNCOLLECTABLE:
+		return sc & 1 ? MGC_KIND_UNCOLLECTABLE_NOSCAN : MGC_KIND_UNCOLLECTABLE;
+	case SLOT_TYPED:
+		return MGC_KIND_TYPED;
+	default:
+		return (int)(sc_slot(sc) - SLOT_FIRST_CUSTOM) + FIRST_CUSTOM_KIND;
+	}
+}
+
 void *
 kind_alloc_like(const void *p, unsigned sc, size_t size)
 {
