@@ -12,6 +12,7 @@
  */
 #ifndef MGC_H
 #define MGC_H
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdbool.h>
@@ -278,6 +279,58 @@ void   mgc_set_segment_filter(mgc_segment_fn fn, void *arg);
  * multi-threaded parent can allocate, collect and start threads. */
 int    mgc_register_thread(void);
 int    mgc_unregister_thread(void);
+/* (mgc extensions) Stacks.  mgc_stack_bottom: the base (highest address)
+ * of the stack scanned for a registered thread, found when it registered;
+ * NULL with errno ESRCH if the thread is not registered.
+ * mgc_set_stack_bottom moves it, for a program that runs a thread on
+ * stacks of its own (coroutines): collections then scan that thread from
+ * its stack pointer to `bottom`; the stack it left is no longer scanned
+ * (add it with mgc_add_roots if it holds pointers).  0, or -1 with errno
+ * ESRCH (not registered) or EINVAL (bottom NULL).
+ * mgc_register_altstack names the calling thread's signal stack
+ * (sigaltstack) and its normal stack: a thread stopped while a handler
+ * runs on the signal stack has the rest of that one scanned and the whole
+ * normal stack, where the interrupted frames are (without it, such a
+ * stop scans from the signal stack to the normal stack's base).  0, or -1
+ * with errno EINVAL (a NULL or empty range) or ENOMEM. */
+void  *mgc_stack_bottom(pthread_t thread);
+int    mgc_set_stack_bottom(pthread_t thread, void *bottom);
+int    mgc_register_altstack(void *stack, size_t stack_size, void *altstack,
+                             size_t altstack_size);
+/* (mgc extensions) Stopping threads from the program.
+ * mgc_suspend_thread stops a registered thread (itself too) until
+ * mgc_resume_thread, as a collection stops it; collections go on around it
+ * and scan it as stopped.  Suspending a suspended thread does nothing.
+ * mgc_thread_is_suspended: 1 or 0.  Each returns 0 (or the answer), or -1
+ * with errno ESRCH if the thread is not registered.  A suspended thread
+ * holds no lock of mgc, but it may hold the program's (and malloc's):
+ * the caller must not wait for them.
+ * mgc_stop_world stops every other registered thread, as a collection
+ * does, and mgc_start_world restarts them: in between, the caller may read
+ * and write memory but must not call mgc (which would wait for itself),
+ * nor anything that takes a lock a stopped thread may hold (malloc,
+ * stdio, dlopen).  Calls that do not pair up abort.
+ * mgc_each_stopped_thread, from the thread that stopped the world (between
+ * mgc_stop_world and mgc_start_world, or in an MGC_EVENT_STOP or
+ * MGC_EVENT_RESUME callback), calls fn(thread, arg) for each registered
+ * thread but the caller, all stopped; returns how many, or -1 with errno
+ * EPERM from any other thread. */
+int    mgc_suspend_thread(pthread_t thread);
+int    mgc_resume_thread(pthread_t thread);
+int    mgc_thread_is_suspended(pthread_t thread);
+void   mgc_stop_world(void);
+void   mgc_start_world(void);
+int    mgc_each_stopped_thread(void (*fn)(pthread_t thread, void *arg), void *arg);
+/* (mgc extension) mgc's fork handlers, for a program that forks without
+ * fork() (a raw clone system call runs no pthread_atfork handler) or wants
+ * to choose when they run: mgc_fork_prepare just before the fork, then
+ * mgc_fork_parent in the parent or mgc_fork_child in the child.  Between
+ * mgc_fork_prepare and the matching call, the handlers mgc installed with
+ * pthread_atfork do nothing on that thread, so fork() may sit between
+ * them.  Calls that do not pair up abort. */
+void   mgc_fork_prepare(void);
+void   mgc_fork_parent(void);
+void   mgc_fork_child(void);
 
 typedef struct mgc_stats {
 	uint64_t alloc;          /* bytes in live blocks (block sizes as mgc_base reports) */
@@ -497,8 +550,10 @@ void   mgc_heap_bounds(void **lo, void **hi);
  * signal.  A pointer passed to a new thread (its pthread_create argument) is
  * not seen by the collector until the new thread has called mgc: keep another
  * reference until then, or register the thread first.  Stacks used through
- * sigaltstack, and thread-local variables of libraries loaded with dlopen
- * after a thread registered, are not scanned.
+ * sigaltstack are not scanned unless registered (mgc_register_altstack),
+ * nor stacks a thread switches to (coroutines) unless it moves its stack
+ * bottom there (mgc_set_stack_bottom); thread-local variables of libraries
+ * loaded with dlopen after a thread registered are not scanned.
  *
  * Memory mgc does not scan: malloc'ed memory, mmap'ed memory and anything
  * hidden (xor-ed or compressed pointers).  Register such ranges with

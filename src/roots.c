@@ -330,7 +330,7 @@ mgc_is_root(const void *ptr)
 		return 0;
 	const struct thread *t = tls_thread;
 	volatile char here;
-	if (p >= (uintptr_t)&here && p < t->stack_hi)
+	if (p >= (uintptr_t)&here && p < atomic_load(&t->stack_hi))
 		return 1;
 	for (int i = 0; i < t->ntls; i++)
 		if (p >= t->tls[i][0] && p < t->tls[i][1])
