@@ -4,6 +4,10 @@
 #   build/mgc-run               runs a program with that library preloaded
 #   build/compat/tests/test_*   unit tests: built against <gc.h>, linked
 #                               with libmgc-gc.so (never -lgc)
+#   make check-abi              libmgc-gc.so defines every name libgc
+#                               exports (compat/abi.txt, made by
+#                               compat/abi.sh) and every GC_ name the
+#                               installed libgc clients import
 
 COMPAT_SRCS  := $(wildcard compat/*.c)
 COMPAT_HDRS  := $(wildcard compat/*.h) include/mgc.h
@@ -28,6 +32,10 @@ build/compat/tests/%: compat/tests/%.sh build/mgc-run | build/compat/tests
 
 build/compat/tests:
 	mkdir -p $@
+
+.PHONY: check-abi
+check-abi: build/libmgc-gc.so
+	@bash compat/abi.sh check build/libmgc-gc.so compat/abi.txt
 
 EXTRA_TEST_BINS += build/libmgc-gc.so build/mgc-run $(COMPAT_TESTS) $(COMPAT_PROGS)
 EXTRA_TEST_DIRS += build/compat/tests

@@ -12,6 +12,7 @@
  */
 #ifndef MGC_H
 #define MGC_H
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdbool.h>
@@ -43,6 +44,16 @@ void  *mgc_alloc(size_t size);
 /* Same, but the contents are never scanned: pointers stored in it do not
  * keep anything alive (strings, pixel buffers, numeric arrays). */
 void  *mgc_alloc_noscan(size_t size);
+/* (mgc extension) mgc_alloc, with the block's start a multiple of align, a
+ * power of two up to 8192 (memalign, posix_memalign): a block start like
+ * any other, for every call.  The usable size is at least size and at
+ * least align, so it may exceed the request by more than the bound above.
+ * NULL with errno EINVAL for another align, ENOMEM on failure. */
+void  *mgc_alloc_aligned(size_t size, size_t align);
+/* (mgc extension) The usable size mgc_alloc(size) gives (what mgc_base
+ * then reports), without allocating; 0 for a size that cannot be
+ * satisfied. */
+size_t mgc_good_size(size_t size);
 /* realloc semantics; keeps the scan/noscan kind of p; p NULL = mgc_alloc;
  * size 0 frees p and returns a fresh size-0 block.  On failure p is intact.
  * p not a live block start: message "mgc: realloc of <ptr>: <why>" (%p) and
@@ -238,6 +249,25 @@ int    mgc_link_move(void **link, void **new_link, int flags);
  * added range lying within [start,end). */
 void   mgc_add_roots(void *start, void *end);
 void   mgc_remove_roots(void *start, void *end);
+/* (mgc extension) Data and bss that need no scanning (Boehm's
+ * GC_exclude_static_roots): from the next collection on, [start,end)
+ * (bounds rounded outward to words) is cut out of the data and bss
+ * segments of the loaded objects, and mgc_is_root answers 0 there.  Added
+ * ranges (mgc_add_roots), stacks and TLS are not affected.
+ * mgc_clear_excluded_roots forgets every excluded range. */
+void   mgc_exclude_roots(void *start, void *end);
+void   mgc_clear_excluded_roots(void);
+/* (mgc extension) A filter on the data and bss segments (Boehm's
+ * GC_register_has_static_roots_callback): every collection, and
+ * mgc_is_root, calls fn(name, start, size, arg) for each writable segment
+ * of each loaded object (name: its path as the loader knows it, "" for the
+ * executable), and scans the segment only if fn returns nonzero.  fn runs
+ * holding mgc's collection lock and the loader's lock, with the world
+ * running: it must not call mgc, load or unload objects (dlopen, dlclose),
+ * or wait for a thread that may.  fn NULL (the default) scans every
+ * segment. */
+typedef int (*mgc_segment_fn)(const char *name, void *start, size_t size, void *arg);
+void   mgc_set_segment_filter(mgc_segment_fn fn, void *arg);
 
 /* Threads: a thread is registered on its first mgc call and unregistered
  * when it exits; these make it explicit.  Registered threads' stacks and
@@ -249,6 +279,58 @@ void   mgc_remove_roots(void *start, void *end);
  * multi-threaded parent can allocate, collect and start threads. */
 int    mgc_register_thread(void);
 int    mgc_unregister_thread(void);
+/* (mgc extensions) Stacks.  mgc_stack_bottom: the base (highest address)
+ * of the stack scanned for a registered thread, found when it registered;
+ * NULL with errno ESRCH if the thread is not registered.
+ * mgc_set_stack_bottom moves it, for a program that runs a thread on
+ * stacks of its own (coroutines): collections then scan that thread from
+ * its stack pointer to `bottom`; the stack it left is no longer scanned
+ * (add it with mgc_add_roots if it holds pointers).  0, or -1 with errno
+ * ESRCH (not registered) or EINVAL (bottom NULL).
+ * mgc_register_altstack names the calling thread's signal stack
+ * (sigaltstack) and its normal stack: a thread stopped while a handler
+ * runs on the signal stack has the rest of that one scanned and the whole
+ * normal stack, where the interrupted frames are (without it, such a
+ * stop scans from the signal stack to the normal stack's base).  0, or -1
+ * with errno EINVAL (a NULL or empty range) or ENOMEM. */
+void  *mgc_stack_bottom(pthread_t thread);
+int    mgc_set_stack_bottom(pthread_t thread, void *bottom);
+int    mgc_register_altstack(void *stack, size_t stack_size, void *altstack,
+                             size_t altstack_size);
+/* (mgc extensions) Stopping threads from the program.
+ * mgc_suspend_thread stops a registered thread (itself too) until
+ * mgc_resume_thread, as a collection stops it; collections go on around it
+ * and scan it as stopped.  Suspending a suspended thread does nothing.
+ * mgc_thread_is_suspended: 1 or 0.  Each returns 0 (or the answer), or -1
+ * with errno ESRCH if the thread is not registered.  A suspended thread
+ * holds no lock of mgc, but it may hold the program's (and malloc's):
+ * the caller must not wait for them.
+ * mgc_stop_world stops every other registered thread, as a collection
+ * does, and mgc_start_world restarts them: in between, the caller may read
+ * and write memory but must not call mgc (which would wait for itself),
+ * nor anything that takes a lock a stopped thread may hold (malloc,
+ * stdio, dlopen).  Calls that do not pair up abort.
+ * mgc_each_stopped_thread, from the thread that stopped the world (between
+ * mgc_stop_world and mgc_start_world, or in an MGC_EVENT_STOP or
+ * MGC_EVENT_RESUME callback), calls fn(thread, arg) for each registered
+ * thread but the caller, all stopped; returns how many, or -1 with errno
+ * EPERM from any other thread. */
+int    mgc_suspend_thread(pthread_t thread);
+int    mgc_resume_thread(pthread_t thread);
+int    mgc_thread_is_suspended(pthread_t thread);
+void   mgc_stop_world(void);
+void   mgc_start_world(void);
+int    mgc_each_stopped_thread(void (*fn)(pthread_t thread, void *arg), void *arg);
+/* (mgc extension) mgc's fork handlers, for a program that forks without
+ * fork() (a raw clone system call runs no pthread_atfork handler) or wants
+ * to choose when they run: mgc_fork_prepare just before the fork, then
+ * mgc_fork_parent in the parent or mgc_fork_child in the child.  Between
+ * mgc_fork_prepare and the matching call, the handlers mgc installed with
+ * pthread_atfork do nothing on that thread, so fork() may sit between
+ * them.  Calls that do not pair up abort. */
+void   mgc_fork_prepare(void);
+void   mgc_fork_parent(void);
+void   mgc_fork_child(void);
 
 typedef struct mgc_stats {
 	uint64_t alloc;          /* bytes in live blocks (block sizes as mgc_base reports) */
@@ -272,6 +354,36 @@ typedef struct mgc_stats {
 /* Exact when no other thread (finalizer runner included) is allocating.
  * mgc's own metadata is counted in sys only; weak handles are blocks. */
 void   mgc_read_stats(mgc_stats *out);
+/* (mgc extension) Figures and settings mgc_stats leaves out, one at a time
+ * (as exact as mgc_read_stats):
+ *  MGC_INFO_FREED_BYTES     block bytes ever freed explicitly (mgc_free,
+ *                           mgc_try_free, a moving mgc_realloc)
+ *  MGC_INFO_SWEPT_BYTES     block bytes ever reclaimed by collections
+ *  MGC_INFO_MARKERS         the threads that mark, the collecting one
+ *                           included (mgc_set_markers)
+ *  MGC_INFO_SIGNAL_SUSPEND, MGC_INFO_SIGNAL_RESTART
+ *                           the signals that stop and restart threads
+ * UINT64_MAX with errno EINVAL for another `what`. */
+enum {
+	MGC_INFO_FREED_BYTES,
+	MGC_INFO_SWEPT_BYTES,
+	MGC_INFO_MARKERS,
+	MGC_INFO_SIGNAL_SUSPEND,
+	MGC_INFO_SIGNAL_RESTART,
+};
+uint64_t mgc_info(int what);
+/* (mgc extension) The threads that mark from the next collection on, the
+ * collecting one included, as MGC_MARKERS: 1 to 8, or 0 for the default
+ * (MGC_MARKERS, else the CPUs the process may run on, at most 8).  Returns
+ * the previous number, or -1 with errno EINVAL. */
+int    mgc_set_markers(int n);
+/* (mgc extension) The signals that stop and restart threads during a
+ * collection (default SIGPWR and SIGXCPU; 0 keeps one), chosen before mgc
+ * is initialised: before mgc_init or any other call.  MGC_SIGNAL_SUSPEND
+ * and MGC_SIGNAL_RESTART still win over them.  0, or -1 with errno EBUSY
+ * once mgc is initialised, EINVAL for a signal mgc cannot use (SIGKILL,
+ * SIGSTOP, SIGSEGV, SIGBUS, none) or the same signal twice. */
+int    mgc_set_signals(int suspend, int restart);
 
 /* ---- Object kinds (mgc extensions) ----------------------------------------
  *
@@ -292,12 +404,16 @@ void   mgc_read_stats(mgc_stats *out);
  * as cheap to allocate and free as any other block. */
 #define MGC_KIND_UNCOLLECTABLE        2
 #define MGC_KIND_UNCOLLECTABLE_NOSCAN 3
-/* 4 and up: kinds made by mgc_kind_new.  MGC_KIND_TYPED names the blocks
- * of mgc_alloc_typed in reports (mgc_report); it is not a kind to allocate. */
-#define MGC_KIND_TYPED                (-1)
+/* 4 and up: kinds made by mgc_kind_new. */
 
 /* A block of `size` bytes of the given kind (size 0 as mgc_alloc). */
 void  *mgc_alloc_kind(size_t size, int kind);
+/* The kind of the live block holding p (any interior pointer): its number,
+ * or MGC_KIND_TYPED for a typed block (below), which mgc_alloc_kind does
+ * not take (reports, mgc_report, name typed blocks so too).  -1 with errno
+ * EINVAL if p is in no live block. */
+#define MGC_KIND_TYPED 64
+int    mgc_block_kind(const void *p);
 
 /* Batch allocation: between 1 and n blocks of `size` bytes of one kind,
  * linked through their first word (the last one's is NULL), every other
@@ -390,8 +506,9 @@ void   mgc_set_event_callback(mgc_event_fn fn, void *arg);
 void  *mgc_call_exclusive(void *(*fn)(void *), void *arg);
 
 /* Queries (mgc extensions).  mgc_is_root: whether p lies in memory the
- * collector scans as a root: the data and bss of a loaded object, a range
- * added with mgc_add_roots, or the calling thread's stack (1), or not (0).
+ * collector scans as a root: the data and bss of a loaded object (less
+ * what mgc_exclude_roots and the segment filter leave out), a range added
+ * with mgc_add_roots, or the calling thread's stack (1), or not (0).
  * mgc_heap_bounds: the lowest and highest+1 addresses the heap has ever
  * used (both NULL before the first allocation); every block lies between
  * them. */
@@ -499,8 +616,10 @@ void   mgc_set_report_callback(mgc_report_fn fn, void *arg);
  * signal.  A pointer passed to a new thread (its pthread_create argument) is
  * not seen by the collector until the new thread has called mgc: keep another
  * reference until then, or register the thread first.  Stacks used through
- * sigaltstack, and thread-local variables of libraries loaded with dlopen
- * after a thread registered, are not scanned.
+ * sigaltstack are not scanned unless registered (mgc_register_altstack),
+ * nor stacks a thread switches to (coroutines) unless it moves its stack
+ * bottom there (mgc_set_stack_bottom); thread-local variables of libraries
+ * loaded with dlopen after a thread registered are not scanned.
  *
  * Memory mgc does not scan: malloc'ed memory, mmap'ed memory and anything
  * hidden (xor-ed or compressed pointers).  Register such ranges with

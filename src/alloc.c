@@ -184,8 +184,6 @@ mgc_alloc_noscan(size_t size)
 	return alloc_fast(size, true);
 }
 
-/* ---- slow paths ---------------------------------------------------------- */
-
 static void *
 enomem(void)
 {
@@ -202,6 +200,36 @@ large_usable(size_t size, size_t npages)
 	size_t whole = npages * PAGE_SIZE;
 	return whole - size <= size / 8 ? whole : round_up(size, 16);
 }
+
+/* Aligned blocks need no machinery of their own: spans start on a page,
+ * and a request that is a multiple of a power of two up to a page lands in
+ * a class (or a large span) that is a multiple of it too (sizeclass_check
+ * verifies it), so every block of that class is aligned. */
+void *
+mgc_alloc_aligned(size_t size, size_t align)
+{
+	if (align == 0 || (align & (align - 1)) != 0 || align > PAGE_SIZE) {
+		errno = EINVAL;
+		return NULL;
+	}
+	if (size > MAX_REQUEST)
+		return enomem();
+	return mgc_alloc(round_up(size > align ? size : align, align));
+}
+
+size_t
+mgc_good_size(size_t size)
+{
+	if (size > MAX_REQUEST)
+		return 0;
+	if (size <= MAX_SMALL) {
+		mgc_init();
+		return class_size[sizeclass_of(size)];
+	}
+	return large_usable(size, (size + PAGE_SIZE - 1) >> PAGE_SHIFT);
+}
+
+/* ---- slow paths ---------------------------------------------------------- */
 
 static void *
 alloc_large(struct cache *c, size_t size, unsigned kind_sc)

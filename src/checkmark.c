@@ -219,7 +219,7 @@ check_threads(uintptr_t self_lo)
 		                       ? self_lo
 		                       : atomic_load_explicit(&t->stack_lo, memory_order_acquire);
 		snprintf(what, sizeof what, "stack of thread %#lx", id);
-		root_range(lo, t->stack_hi, what);
+		thread_each_stack_range(t, lo, root_range, what);
 		snprintf(what, sizeof what, "large block being allocated by thread %#lx", id);
 		root_range((uintptr_t)&t->pinned, (uintptr_t)(&t->pinned + 1), what);
 		snprintf(what, sizeof what, "thread-local storage of thread %#lx", id);

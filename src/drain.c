@@ -53,12 +53,13 @@ static unsigned drain_gen;      /* [helper_lock] one per parallel drain */
 static bool drain_open;         /* [helper_lock] helpers may join the current drain */
 static _Atomic unsigned inside; /* helpers that joined and have not left */
 static unsigned nhelpers;       /* [gc lock] helpers started: markers[1..nhelpers] */
+static unsigned drain_markers;  /* [helper_lock] markers that may join (knobs.markers) */
 static bool helpers_failed;     /* [gc lock] a helper could not be started */
 
 size_t
 drain_alone_budget(void)
 {
-	return nhelpers > 0 ? DRAIN_ALONE : SIZE_MAX;
+	return nhelpers > 0 && knobs.markers > 1 ? DRAIN_ALONE : SIZE_MAX;
 }
 
 /* A peer is out of work: give it part of m's stack.  The bottom of the
@@ -142,6 +143,8 @@ helper_main(void *arg)
 		while (!drain_open || drain_gen == seen)
 			pthread_cond_wait(&helper_wake, &helper_lock);
 		seen = drain_gen;
+		if ((unsigned)(m - markers) >= drain_markers)
+			continue; /* mgc_set_markers left this one out */
 		atomic_fetch_add(&joined, 1);
 		atomic_fetch_add(&inside, 1);
 		pthread_mutex_unlock(&helper_lock);
@@ -164,6 +167,7 @@ drain_with_helpers(void)
 	mark_set_parallel(true);
 	pthread_mutex_lock(&helper_lock);
 	drain_gen++;
+	drain_markers = knobs.markers;
 	drain_open = true;
 	pthread_cond_broadcast(&helper_wake);
 	pthread_mutex_unlock(&helper_lock);

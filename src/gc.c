@@ -179,7 +179,7 @@ mark_threads(uintptr_t self_lo)
 		uintptr_t lo = t == tls_thread
 		                       ? self_lo
 		                       : atomic_load_explicit(&t->stack_lo, memory_order_acquire);
-		scan_root(lo, t->stack_hi, &bytes);
+		thread_each_stack_range(t, lo, scan_root, &bytes);
 		scan_root((uintptr_t)&t->pinned, (uintptr_t)(&t->pinned + 1), &bytes);
 		for (int i = 0; i < t->ntls; i++)
 			scan_root(t->tls[i][0], t->tls[i][1], &bytes);
@@ -451,10 +451,15 @@ gc_read_figures(struct gc_figures *out)
  * pthread_atfork runs prepare handlers in the reverse order of their
  * registration and the others in order, so a library that registers its own
  * after mgc_init (the Boehm-compatible one does) takes its locks before
- * these and releases them after. */
+ * these and releases them after.
+ * A program may run the same steps itself (mgc_fork_prepare, _parent,
+ * _child: a fork by a raw system call runs no handler); between its
+ * prepare and the matching call, the handlers do nothing on its thread. */
+
+static __thread bool fork_by_program; /* [owner] mgc_fork_prepare ran, no matching call yet */
 
 static void
-fork_prepare(void)
+prepare_steps(void)
 {
 	thread_fork_prepare();
 	lock_acquire(&gc_lock);
@@ -466,7 +471,7 @@ fork_prepare(void)
 }
 
 static void
-fork_parent(void)
+parent_steps(void)
 {
 	lock_release(&fixalloc_lock);
 	heap_unlock();
@@ -477,7 +482,7 @@ fork_parent(void)
 }
 
 static void
-fork_child(void)
+child_steps(void)
 {
 	/* Only the forking thread is left: the sections of the others are
 	 * gone with them. */
@@ -495,6 +500,56 @@ fork_child(void)
 	thread_unlock_registry();
 	lock_release(&gc_lock);
 	thread_fork_done();
+}
+
+static void
+fork_prepare(void)
+{
+	if (!fork_by_program)
+		prepare_steps();
+}
+
+static void
+fork_parent(void)
+{
+	if (!fork_by_program)
+		parent_steps();
+}
+
+static void
+fork_child(void)
+{
+	if (!fork_by_program)
+		child_steps();
+}
+
+void
+mgc_fork_prepare(void)
+{
+	mgc_init();
+	if (fork_by_program)
+		fatal("mgc: mgc_fork_prepare called twice without mgc_fork_parent or "
+		      "mgc_fork_child");
+	prepare_steps();
+	fork_by_program = true;
+}
+
+void
+mgc_fork_parent(void)
+{
+	if (!fork_by_program)
+		fatal("mgc: mgc_fork_parent without mgc_fork_prepare");
+	fork_by_program = false;
+	parent_steps();
+}
+
+void
+mgc_fork_child(void)
+{
+	if (!fork_by_program)
+		fatal("mgc: mgc_fork_child without mgc_fork_prepare");
+	fork_by_program = false;
+	child_steps();
 }
 
 void

@@ -553,9 +553,17 @@ struct thread {
 	struct cache cache;          /* [owner] */
 	struct thread *next, *prev;  /* [thread lock] */
 	pthread_t id;                /* [init only] */
-	uintptr_t stack_hi;          /* [init only] the stack's base (highest address) */
+	/* The stack's base (highest address): found at registration, moved
+	 * by mgc_set_stack_bottom.  [thread lock] to write; [atomic] */
+	_Atomic uintptr_t stack_hi;
 	_Atomic uintptr_t stack_lo;  /* [atomic] stack pointer saved when stopped */
 	_Atomic unsigned stopped_in; /* [atomic] epoch of the last stop (debug check) */
+	/* mgc_register_altstack: the signal stack, and the normal stack scanned
+	 * whole when the thread stops on the signal one.  [thread lock] */
+	uintptr_t alt_lo, alt_hi, norm_lo, norm_hi;
+	/* mgc_suspend_thread's handshake (world.c): SUSPEND_NONE, _ASKED,
+	 * _PARKED.  [atomic]; moves to or from _PARKED under the gc lock. */
+	_Atomic unsigned suspend;
 	/* The large block this thread is allocating, a root until the thread
 	 * holds the address itself (heap_alloc_span).  [atomic] */
 	_Atomic uintptr_t pinned;
@@ -578,6 +586,13 @@ struct counters {
 };
 void thread_sum_counters(struct counters *out);
 void thread_sum_counters_locked(struct counters *out); /* thread lock held */
+/* fn on the stack ranges of t to scan, given the stack pointer lo it
+ * stopped at: [lo, base), or, stopped on its registered signal stack,
+ * the rest of that one and the whole normal stack.  Thread lock held. */
+void thread_each_stack_range(const struct thread *t, uintptr_t lo,
+                             void (*fn)(uintptr_t lo, uintptr_t hi, void *arg), void *arg);
+/* The registered thread whose id is id, or NULL.  Thread lock held. */
+struct thread *thread_find_locked(pthread_t id);
 
 /* ---- world.c: stopping and starting the world */
 void world_init(void);
@@ -872,7 +887,9 @@ struct knobs {
 	bool trace;
 	bool collect_every;
 	int sig_suspend, sig_restart;
-	unsigned markers; /* marking threads, the collector included (1..8) */
+	/* Marking threads, the collector included (1..8): [atomic], written
+	 * under the gc lock (mgc_set_markers). */
+	_Atomic unsigned markers;
 	bool checkmark;   /* MGC_CHECKMARK: check every mark (checkmark.c) */
 };
 extern struct knobs knobs;

@@ -225,6 +225,19 @@ mgc_alloc_typed_array(size_t n, const mgc_layout *layout)
 	return alloc_typed(n * elem, layout, true);
 }
 
+int
+mgc_block_kind(const void *p)
+{
+	if (tls_cache == NULL && thread_attach() == NULL)
+		return -1;
+	uintptr_t base = alloc_block_base((uintptr_t)p, NULL);
+	if (base == 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	return kind_of_sc(pagemap_lookup(base)->spanclass); /* fixed while the caller holds p */
+}
+
 void *
 kind_alloc_like(const void *p, unsigned sc, size_t size)
 {

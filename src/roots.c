@@ -12,14 +12,20 @@
  *
  * mgc's own static state that could look like heap pointers (arena bounds,
  * the root list) lives in the section "mgc_state", which is cut out of
- * whatever segment holds it.
+ * whatever segment holds it.  The program may cut out more: the ranges
+ * given to mgc_exclude_roots (a list of metadata records sorted by start)
+ * are subtracted from every segment, and a segment filter
+ * (mgc_set_segment_filter), asked about each segment as the walk finds
+ * it, may drop a whole segment.
  *
  * Added ranges (mgc_add_roots) are a list of metadata records.  Locking:
- * gc_lock guards the list; the collector holds it throughout a collection.
+ * gc_lock guards both lists and the filter; the collector holds it
+ * throughout a collection.
  *
  * mgc_is_root answers from the same sources: the loaded objects' writable
- * segments, the added ranges, and the calling thread's stack and static
- * TLS, as a collection would scan them.
+ * segments less what is excluded or filtered out, the added ranges, and
+ * the calling thread's stack and static TLS, as a collection would scan
+ * them.
  */
 #include "internal.h"
 
@@ -35,7 +41,10 @@ struct root_range {
 	struct root_range *next;
 };
 static struct fixalloc root_fix = FIXALLOC_INIT(32);
-static struct root_range *added MGC_STATE; /* [gc lock] */
+static struct root_range *added MGC_STATE;    /* [gc lock] */
+static struct root_range *excluded MGC_STATE; /* [gc lock] sorted by lo */
+static mgc_segment_fn filter;                 /* [gc lock] */
+static void *filter_arg;                      /* [gc lock] */
 
 /* ---- segments ------------------------------------------------------------ */
 
@@ -83,19 +92,52 @@ add_segment(uintptr_t lo, uintptr_t hi)
 	nsegs++;
 }
 
-/* Add [lo, hi) minus mgc's own state section. */
+/* fn on the pieces of [lo, hi) that no excluded range covers.  gc lock
+ * held. */
+static void
+each_unexcluded(uintptr_t lo, uintptr_t hi, roots_fn fn, void *arg)
+{
+	for (const struct root_range *x = excluded; x != NULL && lo < hi; x = x->next) {
+		if (x->hi <= lo)
+			continue;
+		if (x->lo >= hi)
+			break;
+		if (x->lo > lo)
+			fn(lo, x->lo, arg);
+		lo = x->hi;
+	}
+	if (lo < hi)
+		fn(lo, hi, arg);
+}
+
+static void
+add_segment_piece(uintptr_t lo, uintptr_t hi, void *arg)
+{
+	(void)arg;
+	add_segment(lo, hi);
+}
+
+/* Add [lo, hi) minus mgc's own state section and the excluded ranges. */
 static void
 add_segment_clipped(uintptr_t lo, uintptr_t hi)
 {
 	uintptr_t xlo = (uintptr_t)__start_mgc_state, xhi = (uintptr_t)__stop_mgc_state;
 	if (xhi <= lo || xlo >= hi) {
-		add_segment(lo, hi);
+		each_unexcluded(lo, hi, add_segment_piece, NULL);
 		return;
 	}
 	if (lo < xlo)
-		add_segment(lo, xlo);
+		each_unexcluded(lo, xlo, add_segment_piece, NULL);
 	if (xhi < hi)
-		add_segment(xhi, hi);
+		each_unexcluded(xhi, hi, add_segment_piece, NULL);
+}
+
+/* Is segment [lo, lo+size) of object `name` to be scanned?  Asks the
+ * program's filter, if there is one. */
+static bool
+segment_wanted(const char *name, uintptr_t lo, size_t size)
+{
+	return filter == NULL || filter(name != NULL ? name : "", (void *)lo, size, filter_arg);
 }
 
 static int
@@ -111,7 +153,8 @@ walk_object(struct dl_phdr_info *info, size_t size, void *arg)
 		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
 		if (ph->p_type == PT_LOAD && (ph->p_flags & PF_W) && ph->p_memsz > 0) {
 			uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
-			add_segment_clipped(lo, lo + ph->p_memsz);
+			if (segment_wanted(info->dlpi_name, lo, ph->p_memsz))
+				add_segment_clipped(lo, lo + ph->p_memsz);
 		}
 	}
 	if (++w->seen == w->objects) {
@@ -191,6 +234,52 @@ mgc_remove_roots(void *start, void *end)
 	lock_release(&gc_lock);
 }
 
+/* ---- exclusions and the segment filter --------------------------------------- */
+
+void
+mgc_exclude_roots(void *start, void *end)
+{
+	uintptr_t lo = (uintptr_t)start & ~(uintptr_t)(WORD - 1);
+	uintptr_t hi = round_up((uintptr_t)end, WORD);
+	if (hi <= lo)
+		return;
+	mgc_init();
+	lock_acquire(&gc_lock);
+	struct root_range *r = fixalloc_alloc(&root_fix), **p = &excluded;
+	if (r != NULL) {
+		while (*p != NULL && (*p)->lo < lo)
+			p = &(*p)->next;
+		*r = (struct root_range){lo, hi, *p};
+		*p = r;
+	}
+	lock_release(&gc_lock);
+	if (r == NULL)
+		fatal("mgc: out of memory excluding a root range");
+}
+
+void
+mgc_clear_excluded_roots(void)
+{
+	mgc_init();
+	lock_acquire(&gc_lock);
+	while (excluded != NULL) {
+		struct root_range *r = excluded;
+		excluded = r->next;
+		fixalloc_free(&root_fix, r);
+	}
+	lock_release(&gc_lock);
+}
+
+void
+mgc_set_segment_filter(mgc_segment_fn fn, void *arg)
+{
+	mgc_init();
+	lock_acquire(&gc_lock);
+	filter = fn;
+	filter_arg = arg;
+	lock_release(&gc_lock);
+}
+
 /* ---- mgc_is_root ------------------------------------------------------------ */
 
 struct find {
@@ -198,6 +287,15 @@ struct find {
 	bool found;
 };
 
+static void
+found_in_piece(uintptr_t lo, uintptr_t hi, void *arg)
+{
+	struct find *f = arg;
+	if (f->p >= lo && f->p < hi)
+		f->found = true;
+}
+
+/* gc lock held: the walk asks the filter and reads the exclusions. */
 static int
 find_in_object(struct dl_phdr_info *info, size_t size, void *arg)
 {
@@ -207,8 +305,8 @@ find_in_object(struct dl_phdr_info *info, size_t size, void *arg)
 		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
 		uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
 		if (ph->p_type == PT_LOAD && (ph->p_flags & PF_W) && f->p >= lo &&
-		    f->p < lo + ph->p_memsz)
-			f->found = true;
+		    f->p < lo + ph->p_memsz && segment_wanted(info->dlpi_name, lo, ph->p_memsz))
+			each_unexcluded(lo, lo + ph->p_memsz, found_in_piece, f);
 	}
 	return f->found;
 }
@@ -232,12 +330,14 @@ mgc_is_root(const void *ptr)
 		return 0;
 	const struct thread *t = tls_thread;
 	volatile char here;
-	if (p >= (uintptr_t)&here && p < t->stack_hi)
+	if (p >= (uintptr_t)&here && p < atomic_load(&t->stack_hi))
 		return 1;
 	for (int i = 0; i < t->ntls; i++)
 		if (p >= t->tls[i][0] && p < t->tls[i][1])
 			return 1;
 	struct find f = {p, false};
+	lock_acquire(&gc_lock);
 	dl_iterate_phdr(find_in_object, &f);
+	lock_release(&gc_lock);
 	return f.found || in_added(p);
 }

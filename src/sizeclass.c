@@ -125,9 +125,25 @@ class_ok(int c)
 	return true;
 }
 
+/* mgc_alloc_aligned's premise: a request that is a multiple of a power of
+ * two up to a page gets a class that is a multiple of it. */
+static bool
+aligned_ok(void)
+{
+	for (size_t align = 16; align <= MAX_SMALL; align *= 2) {
+		size_t a = align < PAGE_SIZE ? align : PAGE_SIZE;
+		for (size_t size = align; size <= MAX_SMALL; size += align)
+			if (class_size[sizeclass_of(size)] % a != 0)
+				return false;
+	}
+	return true;
+}
+
 bool
 sizeclass_check(void)
 {
+	if (!aligned_ok())
+		return false;
 	for (int c = 1; c < num_classes; c++)
 		if (!class_ok(c))
 			return false;

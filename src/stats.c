@@ -1,4 +1,4 @@
-/* stats.c — mgc_read_stats.
+/* stats.c — mgc_read_stats, and mgc_info for the figures it leaves out.
  *
  * Nothing on an allocation fast path touches shared counters: each thread
  * counts into its cache (thread.c sums them, with those of exited threads),
@@ -9,6 +9,7 @@
  */
 #include "internal.h"
 
+#include <errno.h>
 #include <string.h>
 
 void
@@ -40,4 +41,29 @@ mgc_read_stats(mgc_stats *out)
 	out->pause_last_ns = g.pause_last_ns;
 	out->pause_max_ns = g.pause_max_ns;
 	special_read_counts(&out->finalizers_queued, &out->finalizers_run);
+}
+
+uint64_t
+mgc_info(int what)
+{
+	mgc_init();
+	struct counters k;
+	uint64_t blocks, bytes;
+	switch (what) {
+	case MGC_INFO_FREED_BYTES:
+		thread_sum_counters(&k);
+		return k.bytes_freed;
+	case MGC_INFO_SWEPT_BYTES:
+		sweep_read_counts(&blocks, &bytes);
+		return bytes;
+	case MGC_INFO_MARKERS:
+		return knobs.markers;
+	case MGC_INFO_SIGNAL_SUSPEND:
+		return (uint64_t)knobs.sig_suspend;
+	case MGC_INFO_SIGNAL_RESTART:
+		return (uint64_t)knobs.sig_restart;
+	default:
+		errno = EINVAL;
+		return UINT64_MAX;
+	}
 }

@@ -19,9 +19,15 @@
  * only between steps), then the record is unlinked.  Unregistering
  * folds the thread's counters into `retired`, so totals stay exact.
  *
- * Locking: thread_lock guards the list and `retired`.  The collector holds
- * it from before stopping the world until after restarting it, so threads
- * neither join nor leave while it looks.
+ * The program may move a stack's base (mgc_set_stack_bottom: coroutines
+ * that switch stacks) and name a signal stack (mgc_register_altstack):
+ * a thread stopped while running on it has the rest of it scanned and
+ * its whole normal stack, as the interrupted frames are there.
+ *
+ * Locking: thread_lock guards the list, `retired`, and the stack bounds a
+ * program sets.  The collector holds it from before stopping the world
+ * until after restarting it, so threads neither join nor leave, nor move
+ * their stacks, while it looks.
  */
 #include "internal.h"
 
@@ -66,7 +72,7 @@ find_stack(struct thread *t)
 		fatal("mgc: cannot find the stack of a new thread (pthread_getattr_np)");
 	pthread_attr_getstack(&attr, &addr, &size);
 	pthread_attr_destroy(&attr);
-	t->stack_hi = (uintptr_t)addr + size;
+	atomic_store(&t->stack_hi, (uintptr_t)addr + size);
 }
 
 static int
@@ -234,6 +240,85 @@ thread_after_fork_child(void)
 			unlink_locked(t);
 		t = next;
 	}
+}
+
+struct thread *
+thread_find_locked(pthread_t id)
+{
+	MGC_ASSERT(lock_held(&thread_lock));
+	struct thread *t = thread_first();
+	while (t != NULL && !pthread_equal(t->id, id))
+		t = thread_next(t);
+	return t;
+}
+
+void
+thread_each_stack_range(const struct thread *t, uintptr_t lo,
+                        void (*fn)(uintptr_t lo, uintptr_t hi, void *arg), void *arg)
+{
+	MGC_ASSERT(lock_held(&thread_lock));
+	uintptr_t hi = atomic_load_explicit(&t->stack_hi, memory_order_relaxed);
+	if (lo >= t->alt_lo && lo < t->alt_hi) {
+		fn(lo, t->alt_hi, arg);
+		lo = t->norm_lo;
+		hi = t->norm_hi;
+	}
+	if (lo < hi)
+		fn(lo, hi, arg);
+}
+
+void *
+mgc_stack_bottom(pthread_t id)
+{
+	mgc_init();
+	lock_acquire(&thread_lock);
+	struct thread *t = thread_find_locked(id);
+	uintptr_t hi = t != NULL ? atomic_load(&t->stack_hi) : 0;
+	lock_release(&thread_lock);
+	if (t == NULL)
+		errno = ESRCH;
+	return (void *)hi;
+}
+
+int
+mgc_set_stack_bottom(pthread_t id, void *bottom)
+{
+	if (bottom == NULL) {
+		errno = EINVAL;
+		return -1;
+	}
+	mgc_init();
+	lock_acquire(&thread_lock);
+	struct thread *t = thread_find_locked(id);
+	if (t != NULL)
+		atomic_store(&t->stack_hi, (uintptr_t)bottom);
+	lock_release(&thread_lock);
+	if (t == NULL) {
+		errno = ESRCH;
+		return -1;
+	}
+	return 0;
+}
+
+int
+mgc_register_altstack(void *stack, size_t stack_size, void *altstack, size_t altstack_size)
+{
+	if (stack == NULL || altstack == NULL || stack_size == 0 || altstack_size == 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (thread_attach() == NULL) {
+		errno = ENOMEM;
+		return -1;
+	}
+	struct thread *t = tls_thread;
+	lock_acquire(&thread_lock);
+	t->norm_lo = (uintptr_t)stack;
+	t->norm_hi = (uintptr_t)stack + stack_size;
+	t->alt_lo = (uintptr_t)altstack;
+	t->alt_hi = (uintptr_t)altstack + altstack_size;
+	lock_release(&thread_lock);
+	return 0;
 }
 
 int

@@ -1,5 +1,7 @@
 /* util.c — locks with a checked order, the fatal-error path, and the knobs
- * read from the environment (once, at initialisation: the only getenv calls).
+ * read from the environment (once, at initialisation: the only getenv calls,
+ * but for mgc_set_markers going back to the default), with the calls that
+ * let a program set some of them (mgc_set_markers, mgc_set_signals).
  *
  * Locks are plain mutexes tagged with their level in the lock order written
  * in internal.h.  Debug builds keep, per thread, a bitmask of the levels held
@@ -25,6 +27,7 @@
 
 struct knobs knobs = {
         .gc_percent = MGC_GCPERCENT_ADAPTIVE, .sig_suspend = SIGPWR, .sig_restart = SIGXCPU};
+static atomic_bool knobs_read; /* knobs_init has run: the signals are fixed */
 
 static __thread unsigned held_levels; /* [owner] debug: bit n = a level-n lock is held */
 
@@ -203,6 +206,14 @@ read_bytes(const char *name, uint64_t *out)
 		        name, v);
 }
 
+/* A signal mgc can stop and restart threads with. */
+static bool
+signal_usable(long n)
+{
+	return n > 0 && n <= SIGRTMAX && n != SIGKILL && n != SIGSTOP && n != SIGSEGV &&
+	       n != SIGBUS;
+}
+
 static void
 read_signal(const char *name, int *sig)
 {
@@ -210,31 +221,31 @@ read_signal(const char *name, int *sig)
 	long n;
 	if (v == NULL)
 		return;
-	if (parse_int(v, &n) && n > 0 && n <= SIGRTMAX && n != SIGKILL && n != SIGSTOP &&
-	    n != SIGSEGV && n != SIGBUS)
+	if (parse_int(v, &n) && signal_usable(n))
 		*sig = (int)n;
 	else
 		fprintf(stderr, "mgc: %s=\"%s\" is not a usable signal number; ignored\n", name, v);
 }
 
 /* Marking threads: MGC_MARKERS, else the CPUs this process may run on,
- * at most 8. */
-static void
-read_markers(void)
+ * at most 8.  Complains about an unusable MGC_MARKERS if `complain`. */
+static unsigned
+default_markers(bool complain)
 {
 	const char *v = getenv("MGC_MARKERS");
 	long n;
 	cpu_set_t set;
-	knobs.markers = 1;
+	unsigned cpus = 1;
 	if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 1)
-		knobs.markers = CPU_COUNT(&set) > 8 ? 8 : (unsigned)CPU_COUNT(&set);
+		cpus = CPU_COUNT(&set) > 8 ? 8 : (unsigned)CPU_COUNT(&set);
 	if (v == NULL)
-		return;
+		return cpus;
 	if (parse_int(v, &n) && n >= 1 && n <= 8)
-		knobs.markers = (unsigned)n;
-	else
+		return (unsigned)n;
+	if (complain)
 		fprintf(stderr, "mgc: MGC_MARKERS=\"%s\" is not a number from 1 to 8; ignored\n",
 		        v);
+	return cpus;
 }
 
 static bool
@@ -252,7 +263,7 @@ knobs_init(void)
 	read_bytes("MGC_MAXHEAP", &knobs.max_heap);
 	knobs.trace = read_flag("MGC_TRACE");
 	knobs.collect_every = read_flag("MGC_COLLECT_EVERY");
-	read_markers();
+	knobs.markers = default_markers(true);
 	/* Debug builds check every mark unless told not to. */
 	knobs.checkmark = getenv("MGC_CHECKMARK") ? read_flag("MGC_CHECKMARK") : MGC_DEBUG;
 	read_signal("MGC_SIGNAL_SUSPEND", &knobs.sig_suspend);
@@ -260,6 +271,45 @@ knobs_init(void)
 	if (knobs.sig_suspend == knobs.sig_restart)
 		fatal("mgc: MGC_SIGNAL_SUSPEND and MGC_SIGNAL_RESTART must differ (both %d)",
 		      knobs.sig_suspend);
+	atomic_store(&knobs_read, true);
+}
+
+/* ---- settings of the knobs from the program ----------------------------------- */
+
+int
+mgc_set_markers(int n)
+{
+	if (n < 0 || n > MAX_MARKERS) {
+		errno = EINVAL;
+		return -1;
+	}
+	mgc_init();
+	lock_acquire(&gc_lock);
+	int old = (int)knobs.markers;
+	knobs.markers = n == 0 ? default_markers(false) : (unsigned)n;
+	lock_release(&gc_lock);
+	return old;
+}
+
+/* Before knobs_init only, so that the signal handlers are installed once,
+ * on the signals chosen; the environment still has the last word. */
+int
+mgc_set_signals(int suspend, int restart)
+{
+	int s = suspend != 0 ? suspend : knobs.sig_suspend;
+	int r = restart != 0 ? restart : knobs.sig_restart;
+	if ((suspend != 0 && !signal_usable(suspend)) ||
+	    (restart != 0 && !signal_usable(restart)) || s == r) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (atomic_load(&knobs_read)) {
+		errno = EBUSY;
+		return -1;
+	}
+	knobs.sig_suspend = s;
+	knobs.sig_restart = r;
+	return 0;
 }
 
 uint64_t

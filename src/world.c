@@ -23,6 +23,20 @@
  * kernel never restarts (sleeps, poll, select, epoll_wait) may return EINTR,
  * as with any signal; see the header.
  *
+ * Suspending one thread (mgc_suspend_thread) takes the same path: under
+ * the gc and thread locks, so never during a stop, the thread's record is
+ * marked SUSPEND_ASKED and the suspend signal sent; the handler (or the
+ * busy_leave it defers to) sees no stop under way but the request, and
+ * parks: it publishes its stack pointer, marks itself SUSPEND_PARKED,
+ * acknowledges and waits on a futex until mgc_resume_thread, also under
+ * the gc lock, clears the mark.  A parked thread is already stopped, with
+ * its stack pointer published: world_stop neither signals nor waits for
+ * it, and the collector scans it as any other.  A thread that suspends
+ * itself parks the same way without the signal.
+ *
+ * mgc_stop_world and mgc_start_world give a program the collector's stop:
+ * the gc and thread locks are held from the one to the other.
+ *
  * Locking: world_stop and world_start are called with the gc and thread
  * locks held.  Threads holding allocator locks are busy, so none is stopped
  * holding one (internal.h).  Between the two, world_stopped_here is true on
@@ -32,13 +46,13 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <linux/futex.h>
 #include <semaphore.h>
 #include <signal.h>
-#if MGC_TSAN
-#include <linux/futex.h>
 #include <sys/syscall.h>
 #include <unistd.h>
-#endif
+
+enum { SUSPEND_NONE, SUSPEND_ASKED, SUSPEND_PARKED };
 
 static sem_t acks;             /* [atomic] one post per stopped thread */
 static _Atomic unsigned epoch; /* [atomic] odd while the world is stopped */
@@ -104,6 +118,32 @@ suspend_here(struct thread *t)
 	(void)marker;
 }
 
+/* Park this thread for mgc_suspend_thread until mgc_resume_thread: as
+ * suspend_here, but the mark in t->suspend is what it waits on.  From the
+ * suspend handler (signalled: acknowledge), or from mgc_suspend_thread on
+ * the thread itself, which holds the gc lock until the mark is set. */
+static void
+park_here(struct thread *t, bool signalled)
+{
+	__builtin_unwind_init();
+	volatile uintptr_t marker = 0;
+	atomic_store_explicit(&t->stack_lo, (uintptr_t)&marker, memory_order_release);
+	atomic_store(&t->suspend, SUSPEND_PARKED);
+	if (signalled)
+		sem_post(&acks);
+	else
+		lock_release(&gc_lock);
+	while (atomic_load(&t->suspend) == SUSPEND_PARKED)
+		syscall(SYS_futex, &t->suspend, FUTEX_WAIT_PRIVATE, SUSPEND_PARKED, NULL, NULL, 0);
+	(void)marker;
+}
+
+static bool
+park_wanted(const struct thread *t)
+{
+	return t != NULL && atomic_load(&t->suspend) == SUSPEND_ASKED;
+}
+
 /* True when the world is being stopped and this thread has not stopped for
  * it yet.  A thread may be asked twice for one stop (a signal that arrives
  * late, or a poll, see world_poll); it stops once. */
@@ -122,11 +162,13 @@ on_suspend(int sig, siginfo_t *info, void *ctx)
 	(void)ctx;
 	int saved = errno;
 	struct thread *t = tls_thread;
-	if (stop_wanted(t)) {
+	if (stop_wanted(t) || park_wanted(t)) {
 		if (atomic_load_explicit(&t->cache.busy, memory_order_relaxed))
 			atomic_store_explicit(&t->cache.stop_pending, 1, memory_order_relaxed);
-		else
+		else if (stop_wanted(t))
 			suspend_here(t);
+		else
+			park_here(t, true);
 	}
 	errno = saved;
 }
@@ -148,6 +190,8 @@ world_deferred_stop(struct cache *c)
 	pthread_sigmask(SIG_BLOCK, &block, &old);
 	if (stop_wanted(tls_thread))
 		suspend_here(tls_thread);
+	else if (park_wanted(tls_thread))
+		park_here(tls_thread, true);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 
@@ -171,7 +215,8 @@ void
 world_poll(void)
 {
 	struct thread *t = tls_thread;
-	if (stop_wanted(t) && atomic_load_explicit(&t->cache.busy, memory_order_relaxed) == 0)
+	if ((stop_wanted(t) || park_wanted(t)) &&
+	    atomic_load_explicit(&t->cache.busy, memory_order_relaxed) == 0)
 		world_deferred_stop(&t->cache);
 }
 
@@ -202,7 +247,7 @@ world_stop(void)
 	atomic_fetch_add(&epoch, 1);
 	size_t n = 0;
 	for (struct thread *t = thread_first(); t != NULL; t = thread_next(t)) {
-		if (t == tls_thread)
+		if (t == tls_thread || atomic_load(&t->suspend) == SUSPEND_PARKED)
 			continue;
 		int err = pthread_kill(t->id, knobs.sig_suspend);
 		if (err != 0)
@@ -217,7 +262,8 @@ world_stop(void)
 				fatal("mgc: sem_wait failed while stopping the world");
 	if (MGC_DEBUG)
 		for (struct thread *t = thread_first(); t != NULL; t = thread_next(t))
-			if (t != tls_thread && atomic_load(&t->stopped_in) != atomic_load(&epoch))
+			if (t != tls_thread && atomic_load(&t->suspend) != SUSPEND_PARKED &&
+			    atomic_load(&t->stopped_in) != atomic_load(&epoch))
 				fatal("mgc: internal error: a thread acknowledged without "
 				      "stopping");
 	stopped_by_me = true;
@@ -247,4 +293,125 @@ world_after_fork_child(void)
 	sem_destroy(&acks);
 	if (sem_init(&acks, 0, 0) != 0)
 		fatal("mgc: sem_init failed");
+}
+
+/* ---- the program's stops ------------------------------------------------- */
+
+/* Wait for n acknowledgements on acks. */
+static void
+wait_acks(size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		while (sem_wait(&acks) != 0)
+			if (errno != EINTR)
+				fatal("mgc: sem_wait failed while stopping a thread");
+}
+
+int
+mgc_suspend_thread(pthread_t id)
+{
+	if (thread_attach() == NULL) {
+		errno = ENOMEM;
+		return -1;
+	}
+	lock_acquire(&gc_lock);
+	thread_lock_registry();
+	struct thread *t = thread_find_locked(id);
+	bool self = t == tls_thread, ask = t != NULL && atomic_load(&t->suspend) == SUSPEND_NONE;
+	if (ask && !self) {
+		atomic_store(&t->suspend, SUSPEND_ASKED);
+		int err = pthread_kill(t->id, knobs.sig_suspend);
+		if (err != 0)
+			fatal("mgc: cannot signal a registered thread (error %d): did it exit "
+			      "without unregistering?",
+			      err);
+		wait_acks(1);
+	}
+	thread_unlock_registry();
+	if (ask && self) {
+		park_here(t, false); /* releases the gc lock */
+		return 0;
+	}
+	lock_release(&gc_lock);
+	if (t == NULL) {
+		errno = ESRCH;
+		return -1;
+	}
+	return 0;
+}
+
+int
+mgc_resume_thread(pthread_t id)
+{
+	mgc_init();
+	lock_acquire(&gc_lock);
+	thread_lock_registry();
+	struct thread *t = thread_find_locked(id);
+	if (t != NULL && atomic_load(&t->suspend) == SUSPEND_PARKED) {
+		atomic_store(&t->suspend, SUSPEND_NONE);
+		syscall(SYS_futex, &t->suspend, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
+	}
+	thread_unlock_registry();
+	lock_release(&gc_lock);
+	if (t == NULL) {
+		errno = ESRCH;
+		return -1;
+	}
+	return 0;
+}
+
+int
+mgc_thread_is_suspended(pthread_t id)
+{
+	mgc_init();
+	thread_lock_registry();
+	struct thread *t = thread_find_locked(id);
+	int parked = t != NULL && atomic_load(&t->suspend) == SUSPEND_PARKED;
+	thread_unlock_registry();
+	if (t == NULL) {
+		errno = ESRCH;
+		return -1;
+	}
+	return parked;
+}
+
+static __thread bool stopped_by_program; /* [owner] between mgc_stop_world and mgc_start_world */
+
+void
+mgc_stop_world(void)
+{
+	mgc_init();
+	if (stopped_by_program)
+		fatal("mgc: mgc_stop_world called twice without mgc_start_world");
+	lock_acquire(&gc_lock);
+	thread_lock_registry();
+	world_stop();
+	stopped_by_program = true;
+}
+
+void
+mgc_start_world(void)
+{
+	if (!stopped_by_program)
+		fatal("mgc: mgc_start_world without mgc_stop_world");
+	stopped_by_program = false;
+	world_start();
+	thread_unlock_registry();
+	lock_release(&gc_lock);
+}
+
+int
+mgc_each_stopped_thread(void (*fn)(pthread_t thread, void *arg), void *arg)
+{
+	if (!stopped_by_me) {
+		errno = EPERM;
+		return -1;
+	}
+	int n = 0;
+	for (struct thread *t = thread_first(); t != NULL; t = thread_next(t))
+		if (t != tls_thread) {
+			fn(t->id, arg);
+			n++;
+		}
+	return n;
 }

@@ -1,6 +1,7 @@
 /* test_kinds — object kinds through the public header: typed blocks,
  * kinds with a trace function, uncollectable blocks, batch allocation,
- * collection events, interior pointers off, mgc_is_root, mgc_heap_bounds.
+ * collection events, interior pointers off, mgc_is_root, mgc_heap_bounds,
+ * mgc_block_kind.
  *
  * Retention is checked with weak handles on many targets at once: every
  * target a pointer must keep alive is alive after mgc_collect (what mgc
@@ -366,6 +367,46 @@ test_queries(void)
 	(void)added;
 }
 
+/* Every way to make a block, small and large, asked through an interior
+ * pointer too. */
+static void
+test_block_kind(void)
+{
+	static const size_t sizes[] = {0, 24, 3000, 100000};
+	for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+		size_t n = sizes[i];
+		char *p[] = {mgc_alloc(n),
+		             mgc_alloc_noscan(n),
+		             mgc_alloc_kind(n, MGC_KIND_UNCOLLECTABLE),
+		             mgc_alloc_kind(n, MGC_KIND_UNCOLLECTABLE_NOSCAN),
+		             mgc_alloc_kind(n, pair_kind),
+		             mgc_alloc_typed(n + 32, node_layout)};
+		int want[] = {MGC_KIND_NORMAL,
+		              MGC_KIND_NOSCAN,
+		              MGC_KIND_UNCOLLECTABLE,
+		              MGC_KIND_UNCOLLECTABLE_NOSCAN,
+		              pair_kind,
+		              MGC_KIND_TYPED};
+		for (size_t k = 0; k < sizeof p / sizeof p[0]; k++) {
+			CHECK(p[k] != NULL, "allocation %zu of %zu bytes", k, n);
+			CHECK(mgc_block_kind(p[k]) == want[k] &&
+			              mgc_block_kind(p[k] + (n ? n - 1 : 0)) == want[k],
+			      "mgc_block_kind of a %zu-byte block: %d, want %d", n,
+			      mgc_block_kind(p[k]), want[k]);
+		}
+		mgc_free(p[2]);
+		mgc_free(p[3]);
+	}
+	int local;
+	errno = 0;
+	CHECK(mgc_block_kind(&local) == -1 && errno == EINVAL, "mgc_block_kind of the stack");
+	void *freed = mgc_alloc(40);
+	mgc_free(freed);
+	CHECK(mgc_block_kind(freed) == -1, "mgc_block_kind of a freed block");
+	CHECK(mgc_alloc_kind(16, MGC_KIND_TYPED) == NULL && errno == EINVAL,
+	      "mgc_alloc_kind takes no MGC_KIND_TYPED");
+}
+
 int
 main(void)
 {
@@ -377,6 +418,7 @@ main(void)
 	test_events();
 	test_interior();
 	test_queries();
+	test_block_kind();
 	printf("test_kinds: ok\n");
 	return 0;
 }
