@@ -330,8 +330,15 @@ mgc_is_root(const void *ptr)
 		return 0;
 	const struct thread *t = tls_thread;
 	volatile char here;
-	if (p >= (uintptr_t)&here && p < atomic_load(&t->stack_hi))
+	uintptr_t sp = (uintptr_t)&here;
+	if (sp >= t->alt_lo && sp < t->alt_hi) {
+		/* On the signal stack (mgc_register_altstack): what is in use of
+		 * it, and all of the normal stack, are scanned. */
+		if ((p >= sp && p < t->alt_hi) || (p >= t->norm_lo && p < t->norm_hi))
+			return 1;
+	} else if (p >= sp && p < atomic_load(&t->stack_hi)) {
 		return 1;
+	}
 	for (int i = 0; i < t->ntls; i++)
 		if (p >= t->tls[i][0] && p < t->tls[i][1])
 			return 1;
