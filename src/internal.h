@@ -781,7 +781,7 @@ kind_layout(uintptr_t base, size_t size, size_t *nwords)
 void kind_trace(const struct span *s, uintptr_t base, struct mgc_tracer *t);
 /* A block of p's kind (sc, its span class), typed with p's layout. */
 void *kind_alloc_like(const void *p, unsigned sc, size_t size);
-/* The kind number (mgc.h's MGC_KIND_*, or a custom kind) of span class sc. */
+/* The kind number (as mgc_block_kind answers) of span class sc. */
 int kind_of_sc(unsigned sc);
 /* Slot `slot`'s kind scans through kind_trace (the span's tag). */
 bool kind_tagged(unsigned slot);
