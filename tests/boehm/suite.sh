@@ -83,6 +83,7 @@ need() {
 fetch_source() {
 	local dir=$1 version=$2 tmp log
 	[ -f "$dir/tests/test.c" ] && return 0
+	need apt-get apt
 	need dpkg-source dpkg-dev
 	mkdir -p "$(dirname "$dir")"
 	tmp=$(mktemp -d "$dir.XXXXXX") || exit 1
@@ -211,7 +212,6 @@ compare_reports() {
 need cc build-essential
 [ -f /usr/include/gc/gc.h ] || skip "needs gc.h (apt-get install -y libgc-dev)"
 [ "$name" = test_cpp ] && need c++ g++
-need apt-get apt
 need flock util-linux
 need timeout coreutils
 [ -x "$run" ] || fail "no $run: run make first"
