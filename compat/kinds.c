@@ -427,8 +427,11 @@ on_event(int event, void *arg)
 	} else if (event == MGC_EVENT_STOP) {
 		void *lo, *hi;
 		mgc_heap_bounds(&lo, &hi);
-		GC_least_plausible_heap_addr = lo;
-		GC_greatest_plausible_heap_addr = hi != NULL ? (char *)hi - 1 : NULL;
+		/* Just outside the heap, as Boehm's are: the variables lie in
+		 * scanned data, and bounds pointing into the first and last
+		 * blocks would keep those alive (leak mode missed the first). */
+		GC_least_plausible_heap_addr = lo != NULL ? (char *)lo - sizeof(void *) : NULL;
+		GC_greatest_plausible_heap_addr = hi;
 	} else if (event == MGC_EVENT_END) {
 		mgc_stats s;
 		mgc_read_stats(&s);
