@@ -1,4 +1,5 @@
-/* debug.c — Boehm's debug allocation (GC_debug_*) and leak finding
+/* debug.c — Boehm's debug allocation (GC_debug_*, finalizers aside: fin.c)
+ * and leak finding
  * (GC_set_find_leak, GC_FIND_LEAK) on mgc's own (mgc_debug_alloc,
  * mgc_set_find_leaks): every GC_debug_* block records its file and line and
  * carries guard words, each collection checks the guards, and in leak mode
@@ -11,6 +12,8 @@
  *     0x... in or near object at 0x... (smash.c:26, sz= 40)
  */
 #include "compat.h"
+
+#include <gc_mark.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -141,4 +144,52 @@ void *GC_CALL
 GC_debug_realloc_replacement(void *p, size_t size)
 {
 	return GC_debug_realloc(p, size, "unknown", 0);
+}
+
+/* Boehm's debug record size: what GC_USR_PTR_FROM_BASE adds to a base. */
+size_t GC_debug_header_size = MGC_DEBUG_OFFSET;
+
+size_t GC_CALL
+GC_get_debug_header_size(void)
+{
+	return MGC_DEBUG_OFFSET;
+}
+
+/* Boehm's kinds 0 to 3 (pointer-free, normal, uncollectable, atomic
+ * uncollectable) are debug blocks; any other kind has no debug form here
+ * and gets a plain block of its kind. */
+void *GC_CALL
+GC_debug_generic_or_special_malloc(size_t size, int knd, GC_EXTRA_PARAMS)
+{
+	static const int kinds[] = {MGC_KIND_NOSCAN, MGC_KIND_NORMAL, MGC_KIND_UNCOLLECTABLE,
+	                            MGC_KIND_UNCOLLECTABLE_NOSCAN};
+	if (knd >= 0 && knd < 4)
+		return debug_alloc(size, kinds[knd], s, i);
+	return GC_generic_or_special_malloc(size, knd);
+}
+
+/* Stubborn blocks are plain ones, as in Boehm 8.2, and without
+ * incremental collection there is nothing to mark dirty. */
+void *GC_CALL
+GC_debug_malloc_stubborn(size_t size, GC_EXTRA_PARAMS)
+{
+	return debug_alloc(size, MGC_KIND_NORMAL, s, i);
+}
+
+void GC_CALL
+GC_debug_change_stubborn(const void *p)
+{
+	(void)p;
+}
+
+void GC_CALL
+GC_debug_end_stubborn_change(const void *p)
+{
+	(void)p;
+}
+
+void GC_CALL
+GC_debug_ptr_store_and_dirty(void *p, const void *q)
+{
+	*(const void **)p = q;
 }

@@ -25,6 +25,7 @@
 struct fin_rec {
 	GC_finalization_proc fn;
 	void *cd;
+	size_t offset; /* fn gets the block's start plus this: a debug block's pointer */
 };
 
 struct fin_call {
@@ -107,6 +108,7 @@ fin_run(void *obj, void *arg)
 		compat_map_del(&fins, hide(obj), NULL);
 	fn = rec->fn;
 	cd = rec->cd;
+	obj = (char *)obj + rec->offset;
 	compat_lock_release();
 	if (GC_finalize_on_demand && defer(obj, fn, cd))
 		return;
@@ -133,7 +135,8 @@ has_finalizer(void *obj)
  * in the child), and the record, no longer a finalizer argument, may have
  * been freed and its memory reused; obj is a new block at that address. */
 static bool
-update(void *obj, GC_finalization_proc fn, void *cd, GC_finalization_proc *ofn, void **ocd)
+update(void *obj, size_t offset, GC_finalization_proc fn, void *cd, GC_finalization_proc *ofn,
+       void **ocd)
 {
 	struct compat_slot *s;
 	struct fin_rec *rec;
@@ -157,6 +160,7 @@ update(void *obj, GC_finalization_proc fn, void *cd, GC_finalization_proc *ofn, 
 		compat_map_del(&fins, hide(obj), NULL);
 	rec->fn = fn;
 	rec->cd = cd;
+	rec->offset = offset;
 	compat_lock_release();
 	if (fn == NULL)
 		mgc_set_finalizer(obj, NULL, NULL);
@@ -164,7 +168,7 @@ update(void *obj, GC_finalization_proc fn, void *cd, GC_finalization_proc *ofn, 
 }
 
 static void
-install(void *obj, GC_finalization_proc fn, void *cd)
+install(void *obj, size_t offset, GC_finalization_proc fn, void *cd)
 {
 	struct fin_rec *rec = mgc_alloc(sizeof *rec);
 
@@ -172,6 +176,7 @@ install(void *obj, GC_finalization_proc fn, void *cd)
 		return;
 	rec->fn = fn;
 	rec->cd = cd;
+	rec->offset = offset;
 	if (mgc_set_finalizer(obj, fin_run, rec) != 0) {
 		mgc_free(rec);
 		return;
@@ -186,18 +191,26 @@ install(void *obj, GC_finalization_proc fn, void *cd)
 	compat_lock_release();
 }
 
-void GC_CALL
-GC_register_finalizer(void *obj, GC_finalization_proc fn, void *cd, GC_finalization_proc *ofn,
-                      void **ocd)
+/* A finalizer for the block at base, called with base + offset. */
+static void
+register_at(void *base, size_t offset, GC_finalization_proc fn, void *cd, GC_finalization_proc *ofn,
+            void **ocd)
 {
-	if (update(obj, fn, cd, ofn, ocd))
+	if (update(base, offset, fn, cd, ofn, ocd))
 		return;
 	if (ofn != NULL)
 		*ofn = NULL;
 	if (ocd != NULL)
 		*ocd = NULL;
-	if (fn != NULL && mgc_base(obj, NULL) == obj)
-		install(obj, fn, cd);
+	if (fn != NULL && mgc_base(base, NULL) == base)
+		install(base, offset, fn, cd);
+}
+
+void GC_CALL
+GC_register_finalizer(void *obj, GC_finalization_proc fn, void *cd, GC_finalization_proc *ofn,
+                      void **ocd)
+{
+	register_at(obj, 0, fn, cd, ofn, ocd);
 }
 
 void GC_CALL
@@ -221,12 +234,19 @@ GC_register_finalizer_unreachable(void *obj, GC_finalization_proc fn, void *cd,
 	GC_register_finalizer(obj, fn, cd, ofn, ocd);
 }
 
+/* The GC_debug_ forms take a debug block's pointer (GC_debug_malloc's):
+ * the finalizer goes on its block and is called with that pointer.  Any
+ * other pointer is taken as the plain forms take it. */
 #define DEBUG_REGISTER(kind)                                                                       \
 	void GC_CALL GC_debug_register_finalizer##kind(void *obj, GC_finalization_proc fn,         \
 	                                               void *cd, GC_finalization_proc *ofn,        \
 	                                               void **ocd)                                 \
 	{                                                                                          \
-		GC_register_finalizer##kind(obj, fn, cd, ofn, ocd);                                \
+		char *base = mgc_base(obj, NULL);                                                  \
+		if (base != NULL && (char *)obj - base == MGC_DEBUG_OFFSET)                        \
+			register_at(base, MGC_DEBUG_OFFSET, fn, cd, ofn, ocd);                     \
+		else                                                                               \
+			GC_register_finalizer##kind(obj, fn, cd, ofn, ocd);                        \
 	}
 
 DEBUG_REGISTER()

@@ -556,6 +556,8 @@ void   mgc_heap_bounds(void **lo, void **hi);
  * Build a program with -DMGC_DEBUG_ALLOC (before including mgc.h) and its
  * mgc_alloc, mgc_alloc_noscan and mgc_realloc calls become the debug calls
  * with __FILE__ and __LINE__. */
+/* A debug block's pointer lies this many bytes past its mgc_base. */
+#define MGC_DEBUG_OFFSET 32
 void  *mgc_debug_alloc(size_t size, int kind, const char *file, int line);
 void  *mgc_debug_realloc(void *p, size_t size, const char *file, int line);
 size_t mgc_check_heap(void);

@@ -39,7 +39,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { DEBUG_HDR = 4 * WORD, GUARD = 8 };
+enum { DEBUG_HDR = MGC_DEBUG_OFFSET, GUARD = 8 };
+_Static_assert(DEBUG_HDR == 4 * WORD, "the record is four words");
 static const uint64_t START_MAGIC = 0x6d67632d64626721u; /* xor the block's address */
 static const uint64_t END_MAGIC = 0xfeedfacecafef00du;
 

@@ -5,13 +5,16 @@
  * found 1 smashed heap objects:" and the object's site), and with
  * GC_set_find_leak(1) a lost block is reported ("Found N leaked objects:"
  * and its site) and not reclaimed, while blocks still referenced or freed
- * are not reported.  Each report is read from a child's stderr. */
+ * are not reported; GC_REGISTER_FINALIZER on a debug block calls the
+ * finalizer with the block's pointer.  Each report is read from a
+ * child's stderr. */
 #include "check.h"
 
 #define GC_DEBUG
 #define GC_THREADS
 #define GC_NO_THREAD_REDIRECTS
 #include <gc.h>
+#include <gc_mark.h>
 
 enum { NLOST = 20 };
 
@@ -42,6 +45,40 @@ alloc40(void)
 	char *p = GC_MALLOC(40);
 	alloc_line = __LINE__ - 1;
 	return p;
+}
+
+static void *finalized; /* hidden: complemented */
+
+static void GC_CALLBACK
+note_finalized(void *obj, void *cd)
+{
+	CHECK(cd == &finalized, "the finalizer's client data");
+	finalized = (void *)~(uintptr_t)obj;
+}
+
+static __attribute__((noinline)) uintptr_t
+finalizable(void)
+{
+	char *p = GC_MALLOC(32);
+	GC_REGISTER_FINALIZER(p, note_finalized, &finalized, NULL, NULL);
+	CHECK(GC_USR_PTR_FROM_BASE(GC_base(p)) == p && GC_get_debug_header_size() > 0,
+	      "GC_USR_PTR_FROM_BASE of a debug block's base is its pointer");
+	return ~(uintptr_t)p;
+}
+
+/* GC_REGISTER_FINALIZER under GC_DEBUG, on a debug block: the finalizer
+ * runs once the block is unreachable, with the pointer GC_MALLOC gave. */
+static void
+debug_finalizer(void)
+{
+	uintptr_t hidden = finalizable();
+	for (int i = 0; i < 50 && finalized == NULL; i++) {
+		check_clear_stack();
+		GC_gcollect();
+		GC_invoke_finalizers();
+	}
+	CHECK(finalized != NULL && (uintptr_t)finalized == hidden,
+	      "the debug finalizer ran with the block's pointer");
 }
 
 static void
@@ -111,6 +148,7 @@ main(void)
 
 	GC_INIT();
 	debug_blocks();
+	debug_finalizer();
 
 	/* The lines the children will report (a child's variables stay its own). */
 	GC_FREE(alloc40());
