@@ -10,7 +10,8 @@
 #                        single-threaded ones under Valgrind's Memcheck
 #   make soak            the threaded tests, over and over for SOAK_MINUTES (default
 #                        10) beside two busy loops (tests/soak.sh)
-#   make bench           benchmarks against the Boehm collector and malloc libraries
+#   make bench           benchmarks against the Boehm collector and malloc libraries,
+#                        and leak finding against Valgrind's
 #   make demo            build and run the Lisp demo; its collector trace
 #                        drawn by tools/mgc-plot into build/demo.svg
 #   make install PREFIX=/usr/local [DESTDIR=/staging]
@@ -155,6 +156,7 @@ bench: all
 	bash bench/gc_run.sh --write
 	bash bench/programs.sh --write
 	bash bench/gccpp.sh --write
+	bash bench/leaks.sh --write
 	bash bench/summary.sh --write
 
 build/examples/%: examples/%.c build/libmgc.a include/mgc.h

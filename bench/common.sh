@@ -1,6 +1,6 @@
 # shellcheck shell=bash disable=SC2034 # the settings are for the callers
 # common.sh — settings and shell functions shared by the benchmark
-# scripts (bench/runner.sh, for run.sh and gc_run.sh; programs.sh;
+# scripts (bench/runner.sh, for run.sh and gc_run.sh; programs.sh; leaks.sh;
 # summary.sh; typed.sh).  Sourced, not run: the caller sets ROOT (the top
 # of the tree) and ENV_SETTINGS (the BENCH_* variables it reads) first,
 # RESULTS before it calls median, and defines die.

@@ -37,6 +37,8 @@ done
 [[ $DOCS =~ ^[1-9][0-9]*$ ]] || die "BENCH_LEAKS_DOCS must be a positive integer"
 [[ -x /usr/bin/time ]] || die "/usr/bin/time is missing (apt-get install -y time)"
 
+# -g for every build: valgrind finds a block's file and line in the debug
+# information; the collectors take theirs from __FILE__ and __LINE__.
 CFLAGS+=" -g"
 # The configurations in table order: each allocator as it is, then under
 # its leak finder.

@@ -2,8 +2,9 @@
 # summary.sh — one table of every benchmark's latest medians, from the
 # results that bench/run.sh (allocator churn), bench/gc_run.sh (collector
 # benchmarks), bench/programs.sh (real programs) and bench/gccpp.sh (C++
-# through libgccpp) left in build/bench.  `make bench` runs all five; this
-# prints the table last.
+# through libgccpp) left in build/bench.  `make bench` runs those four and
+# bench/leaks.sh (leak finding, not in this table); this prints the table
+# last.
 #
 #   bash bench/summary.sh            print the table
 #   bash bench/summary.sh --write    also update the summary section of docs/BENCHMARKS.md
