@@ -363,6 +363,9 @@ void   mgc_read_stats(mgc_stats *out);
  *                           included (mgc_set_markers)
  *  MGC_INFO_SIGNAL_SUSPEND, MGC_INFO_SIGNAL_RESTART
  *                           the signals that stop and restart threads
+ *  MGC_INFO_HEAP_BYTES      bytes of heap pages ever mapped: in use, free,
+ *                           or returned to the OS since (heap_released);
+ *                           mgc's metadata is not in it
  * UINT64_MAX with errno EINVAL for another `what`. */
 enum {
 	MGC_INFO_FREED_BYTES,
@@ -370,6 +373,7 @@ enum {
 	MGC_INFO_MARKERS,
 	MGC_INFO_SIGNAL_SUSPEND,
 	MGC_INFO_SIGNAL_RESTART,
+	MGC_INFO_HEAP_BYTES,
 };
 uint64_t mgc_info(int what);
 /* (mgc extension) The threads that mark from the next collection on, the
@@ -480,12 +484,13 @@ int    mgc_register_displacement(size_t offset);
  * every collection, on the collecting thread.  One callback at a time;
  * fn NULL removes it.
  *  MGC_EVENT_START  a collection begins: the world runs, mgc's collection
- *                    lock is held.  fn may call mgc_read_stats,
+ *                    lock is held.  fn may call mgc_read_stats, mgc_info,
  *                    mgc_heap_bounds and nothing else of mgc (no
  *                    allocation: it would wait for this collection).
  *  MGC_EVENT_STOP   the world is stopped, marking not begun; every other
  *                    registered thread is stopped wherever it was, so fn
- *                    must not call mgc, malloc, or take any lock.
+ *                    must not call mgc (but mgc_each_stopped_thread),
+ *                    malloc, or take any lock.
  *  MGC_EVENT_RESUME the mark and finalization passes are done, the world
  *                    about to restart: same rules as MGC_EVENT_STOP.
  *  MGC_EVENT_END    the world runs again: same rules as MGC_EVENT_START.

@@ -48,6 +48,7 @@ mgc_info(int what)
 {
 	mgc_init();
 	struct counters k;
+	struct heap_figures h;
 	uint64_t blocks, bytes;
 	switch (what) {
 	case MGC_INFO_FREED_BYTES:
@@ -62,6 +63,9 @@ mgc_info(int what)
 		return (uint64_t)knobs.sig_suspend;
 	case MGC_INFO_SIGNAL_RESTART:
 		return (uint64_t)knobs.sig_restart;
+	case MGC_INFO_HEAP_BYTES:
+		heap_read_figures(&h);
+		return h.committed_bytes;
 	default:
 		errno = EINVAL;
 		return UINT64_MAX;

@@ -5,7 +5,8 @@
  * collections below stop a second thread with the chosen signals, and a
  * later call fails with EBUSY.  MGC_INFO_FREED_BYTES grows by exactly the
  * usable size of each block freed explicitly or moved by mgc_realloc;
- * MGC_INFO_SWEPT_BYTES by most of the garbage a collection finds.
+ * MGC_INFO_SWEPT_BYTES by most of the garbage a collection finds;
+ * MGC_INFO_HEAP_BYTES holds the live heap and lies within sys.
  * mgc_set_markers changes MGC_INFO_MARKERS, and collections with fewer and
  * then more markers than before keep every reachable block. */
 #include "check.h"
@@ -85,6 +86,24 @@ check_swept(void)
 	      (unsigned long long)swept);
 }
 
+/* The heap's pages hold every live block and lie within what mgc holds. */
+static void
+check_heap_bytes(void)
+{
+	mgc_stats s;
+	void *big = mgc_alloc(8 << 20);
+	mgc_read_stats(&s);
+	uint64_t heap = mgc_info(MGC_INFO_HEAP_BYTES);
+	CHECK(heap >= s.heap_inuse && heap - s.heap_released >= s.alloc && heap <= s.sys,
+	      "MGC_INFO_HEAP_BYTES %llu: in use %llu, released %llu, live %llu, sys %llu",
+	      (unsigned long long)heap, (unsigned long long)s.heap_inuse,
+	      (unsigned long long)s.heap_released, (unsigned long long)s.alloc,
+	      (unsigned long long)s.sys);
+	CHECK(heap >= (8u << 20), "an 8 MiB block in a heap of %llu bytes",
+	      (unsigned long long)heap);
+	mgc_free(big);
+}
+
 static void **
 make_list(int n)
 {
@@ -143,6 +162,7 @@ main(void)
 	check_signals();
 	check_freed();
 	check_swept();
+	check_heap_bytes();
 	check_markers();
 	printf("test_info: ok\n");
 	return 0;
