@@ -267,7 +267,7 @@ check_fork_by_hand(void)
 		_exit(0);
 	}
 	mgc_fork_parent();
-	int status;
+	int status = 0;
 	CHECK(pid > 0 && waitpid(pid, &status, 0) == pid, "fork failed");
 	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the child failed (status %#x)",
 	      status);
