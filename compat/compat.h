@@ -41,10 +41,41 @@ void compat_lock_release(void);
  * shim's _locked functions assert. */
 bool compat_lock_held(void);
 
+/* Boehm hands out blocks in granules of 16 bytes: GC_size(GC_malloc(0)) is
+ * 16 and every block is 16-byte aligned.  mgc's classes from 16 bytes up
+ * are multiples of 16, and so are its large blocks: only requests below 16
+ * bytes (mgc's 8-byte class) are raised. */
+static inline size_t
+compat_granule(size_t size)
+{
+	return size < 16 ? 16 : size;
+}
+
 /* gc.c: p, or the oom procedure's answer for size if p is NULL. */
 void *compat_checked(void *p, size_t size);
-/* gc.c: a collection ended having seen total_alloc bytes allocated. */
-void compat_note_collection(uint64_t total_alloc);
+/* gc.c: the collector as Boehm's GC_init leaves it (mgc started, the
+ * shim's handlers and settings in place), once; every allocation and
+ * GC_init call it. */
+void compat_init(void);
+/* gc.c: a collection ended (the END event, gc lock held: figures come
+ * from mgc_read_stats and mgc_info only). */
+void compat_note_collection(void);
+/* events.c: Boehm's collection and thread events for mgc's event e
+ * (MGC_EVENT_*), from the shim's event callback. */
+void compat_boehm_events(int e);
+/* threads.c: the calling thread counts as registered through the API
+ * (GC_init registers it). */
+void compat_note_registered(void);
+/* gc.c: whether the program's static-roots callback
+ * (GC_register_has_static_roots_callback), if any, has the segment
+ * scanned. */
+bool compat_has_static_roots(const char *name, void *start, size_t size);
+/* gc.c: a pointer off bytes into a block retains it from the heap with
+ * interior pointers off: 0, or a registered displacement. */
+bool compat_displacement_ok(size_t off);
+/* print.c: Boehm's fatal error: the abort function (GC_on_abort) with the
+ * message (printf's format and arguments), then abort(). */
+_Noreturn void compat_abort(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* debug.c: Boehm's leak and smash reports, and leak mode if asked; once. */
 void compat_debug_init(void);
 /* kinds.c: install the shim's collection-event callback, once. */
@@ -76,5 +107,13 @@ bool compat_map_del(struct compat_map *m, uintptr_t key, void **val);
 
 /* fin.c: forget the finalizer record of a block being freed or moved. */
 void compat_fin_forget(void *obj);
+/* fin.c: print the objects that have a finalizer (GC_dump_finalization). */
+void compat_fin_dump(void);
+
+/* print.c: libgc exports these three without declaring them in its
+ * headers.  Standard output, standard error, and the log descriptor. */
+GC_API void GC_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+GC_API void GC_err_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+GC_API void GC_log_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 #endif

@@ -187,9 +187,3 @@ GC_debug_end_stubborn_change(const void *p)
 {
 	(void)p;
 }
-
-void GC_CALL
-GC_debug_ptr_store_and_dirty(void *p, const void *q)
-{
-	*(const void **)p = q;
-}

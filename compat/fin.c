@@ -8,7 +8,10 @@
  * cd in place; being malloc'd and hidden, it keeps no object alive.  With
  * GC_finalize_on_demand set, fin_run queues the call instead (in mgc
  * blocks reached from this library's data, which keeps the object alive)
- * for GC_invoke_finalizers.
+ * for GC_invoke_finalizers.  Boehm's await-finalize hook
+ * (GC_set_await_finalize_proc) is called with the object as fin_run
+ * starts, before the finalizer runs or is queued: Boehm calls it as the
+ * collection queues the object, mgc's finalizers are taken after it.
  *
  * Disappearing links, short and long, are mgc's own (mgc_link_register):
  * the collection clears them with the world stopped, as Boehm's does, so
@@ -110,6 +113,9 @@ fin_run(void *obj, void *arg)
 	cd = rec->cd;
 	obj = (char *)obj + rec->offset;
 	compat_lock_release();
+	GC_await_finalize_proc await = GC_get_await_finalize_proc();
+	if (await != NULL)
+		await(obj);
 	if (GC_finalize_on_demand && defer(obj, fn, cd))
 		return;
 	fn(obj, cd);
@@ -386,4 +392,22 @@ int GC_CALL
 GC_move_long_link(void **link, void **new_link)
 {
 	return link_rc(mgc_link_move(link, new_link, MGC_LINK_LONG));
+}
+
+/* Boehm lists its disappearing links too; mgc keeps those itself and does
+ * not list them. */
+void
+compat_fin_dump(void)
+{
+	compat_lock_acquire();
+	GC_printf("***Finalization (mgc):\nDisappearing links: kept by mgc, not listed\n"
+	          "Finalizers: %lu\n",
+	          (unsigned long)fins.n);
+	for (size_t i = 0; i < fins.cap; i++)
+		if (fins.slots[i].key != 0) {
+			const struct fin_rec *r = fins.slots[i].val;
+			GC_printf("Finalizable object: %p (client data %p)\n",
+			          (void *)~fins.slots[i].key, r->cd);
+		}
+	compat_lock_release();
 }

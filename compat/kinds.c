@@ -22,6 +22,10 @@
  * addresses are set from mgc_heap_bounds while the world is stopped,
  * before any procedure can run (the collection event callback).
  *
+ * GC_get_kind_and_size maps a block's mgc kind back to the first Boehm
+ * kind made on it: a kind GC_new_kind maps to mgc's normal kind reads as
+ * GC_I_NORMAL, and a typed block as GC_I_NORMAL too.
+ *
  * Typed allocation: GC_make_descriptor's descriptor is an mgc layout's
  * address (an mgc_layout is 16-byte aligned, so it never reads as a small
  * length); GC_malloc_explicitly_typed is mgc_alloc_typed.
@@ -166,7 +170,7 @@ GC_new_free_list_inner(void)
 	 * this only gives the caller a valid array to pass to GC_new_kind. */
 	void **fl = calloc(FREE_LISTS, sizeof *fl);
 	if (fl == NULL)
-		abort();
+		compat_abort("mgc: GC_new_free_list: out of memory");
 	return fl;
 }
 
@@ -180,11 +184,8 @@ unsigned GC_CALL
 GC_new_proc_inner(GC_mark_proc proc)
 {
 	unsigned n = atomic_load_explicit(&nprocs, memory_order_relaxed);
-	if (n == GC_MAX_MARK_PROCS) {
-		fprintf(stderr, "mgc: GC_new_proc: more than %d mark procedures\n",
-		        GC_MAX_MARK_PROCS);
-		abort();
-	}
+	if (n == GC_MAX_MARK_PROCS)
+		compat_abort("mgc: GC_new_proc: more than %d mark procedures", GC_MAX_MARK_PROCS);
 	procs[n] = proc;
 	atomic_store_explicit(&nprocs, n + 1, memory_order_release);
 	return n;
@@ -217,16 +218,12 @@ GC_new_kind_inner(void **free_list, GC_word descr, int adjust, int clear)
 	(void)free_list;
 	(void)clear; /* mgc clears every block */
 	unsigned n = atomic_load_explicit(&nkinds, memory_order_relaxed);
-	if (n == MAX_KINDS) {
-		fprintf(stderr, "mgc: GC_new_kind: more than %d kinds\n", MAX_KINDS);
-		abort();
-	}
+	if (n == MAX_KINDS)
+		compat_abort("mgc: GC_new_kind: more than %d kinds", MAX_KINDS);
 	kinds[n] = (struct kind){0, descr, adjust != 0};
 	kinds[n].mgc = mgc_kind_for(&kinds[n]);
-	if (kinds[n].mgc < 0) {
-		fprintf(stderr, "mgc: GC_new_kind: %s\n", strerror(errno));
-		abort();
-	}
+	if (kinds[n].mgc < 0)
+		compat_abort("mgc: GC_new_kind: %s", strerror(errno));
 	atomic_store_explicit(&nkinds, n + 1, memory_order_release);
 	return n;
 }
@@ -254,11 +251,9 @@ void *GC_CALL
 GC_generic_malloc(size_t size, int k)
 {
 	int mk = mgc_kind_of(k);
-	if (mk < 0) {
-		fprintf(stderr, "mgc: GC_generic_malloc: no kind %d\n", k);
-		abort();
-	}
-	return compat_checked(mgc_alloc_kind(size, mk), size);
+	if (mk < 0)
+		compat_abort("mgc: GC_generic_malloc: no kind %d", k);
+	return compat_checked(mgc_alloc_kind(compat_granule(size), mk), size);
 }
 
 void *GC_CALL
@@ -272,9 +267,10 @@ GC_generic_malloc_uncollectable(size_t size, int k)
 {
 	int mk = mgc_kind_of(k);
 	bool noscan = mk == MGC_KIND_NOSCAN || mk == MGC_KIND_UNCOLLECTABLE_NOSCAN;
-	return compat_checked(mgc_alloc_kind(size, noscan ? MGC_KIND_UNCOLLECTABLE_NOSCAN
-	                                                  : MGC_KIND_UNCOLLECTABLE),
-	                      size);
+	return compat_checked(
+	        mgc_alloc_kind(compat_granule(size),
+	                       noscan ? MGC_KIND_UNCOLLECTABLE_NOSCAN : MGC_KIND_UNCOLLECTABLE),
+	        size);
 }
 
 void *GC_CALL
@@ -295,12 +291,9 @@ void GC_CALL
 GC_generic_malloc_many(size_t size, int k, void **result)
 {
 	int mk = mgc_kind_of(k);
-	if (mk < 0) {
-		fprintf(stderr, "mgc: GC_generic_malloc_many: no kind %d\n", k);
-		abort();
-	}
-	if (size < sizeof(void *))
-		size = sizeof(void *);
+	if (mk < 0)
+		compat_abort("mgc: GC_generic_malloc_many: no kind %d", k);
+	size = compat_granule(size);
 	void *list = mgc_alloc_many(size, mk, batch_for(size));
 	*result = list != NULL ? list : compat_checked(NULL, size);
 }
@@ -433,10 +426,9 @@ on_event(int event, void *arg)
 		GC_least_plausible_heap_addr = lo != NULL ? (char *)lo - sizeof(void *) : NULL;
 		GC_greatest_plausible_heap_addr = hi;
 	} else if (event == MGC_EVENT_END) {
-		mgc_stats s;
-		mgc_read_stats(&s);
-		compat_note_collection(s.total_alloc);
+		compat_note_collection();
 	}
+	compat_boehm_events(event);
 }
 
 static void
@@ -470,8 +462,7 @@ GC_get_start_callback(void)
 static void GC_CALLBACK
 default_is_visible_print(void *p)
 {
-	fprintf(stderr, "mgc: GC_is_visible: %p is not a GC visible pointer location\n", p);
-	abort();
+	compat_abort("mgc: GC_is_visible: %p is not a GC visible pointer location", p);
 }
 
 void(GC_CALLBACK *GC_is_visible_print_proc)(void *) = default_is_visible_print;
@@ -487,12 +478,21 @@ GC_is_visible(void *p)
 	return p;
 }
 
+/* Boehm's kind of the block starting at p (a normal one for a typed block:
+ * Boehm's typed kinds are its own) and its size. */
 int GC_CALL
-GC_get_suspend_signal(void)
+GC_get_kind_and_size(const void *p, size_t *psize)
 {
-	const char *e = getenv("MGC_SIGNAL_SUSPEND");
-	long n = e != NULL ? strtol(e, NULL, 10) : 0;
-	return n > 0 && n < NSIG ? (int)n : SIGPWR;
+	int mk = mgc_block_kind(p), k = GC_I_NORMAL;
+	unsigned n = atomic_load_explicit(&nkinds, memory_order_acquire);
+	for (unsigned i = 0; i < n; i++)
+		if (kinds[i].mgc == mk) {
+			k = (int)i;
+			break;
+		}
+	if (psize != NULL)
+		*psize = GC_size(p);
+	return k;
 }
 
 void GC_CALL

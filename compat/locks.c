@@ -1,6 +1,8 @@
 /* locks.c — the shim's locks: compat_lock, which guards its side tables
- * (compat.h), Boehm's allocator lock for clients, and the fork handlers
- * that hold both across fork().
+ * (compat.h), Boehm's allocator lock for clients (and GC_stop_world_external,
+ * which holds it), and the fork handlers that hold both across fork(),
+ * which a program may also run by hand (GC_atfork_prepare, _parent,
+ * _child).
  */
 #include "compat.h"
 
@@ -70,6 +72,25 @@ GC_call_with_alloc_lock(GC_fn_type fn, void *cd)
 	return r;
 }
 
+/* Boehm's stop of the world for a program: its allocator lock, then every
+ * other registered thread stopped (mgc_stop_world), until
+ * GC_start_world_external.  In between the caller must not call the
+ * collector. */
+void GC_CALL
+GC_stop_world_external(void)
+{
+	compat_fork_init();
+	pthread_mutex_lock(&alloc_lock);
+	mgc_stop_world();
+}
+
+void GC_CALL
+GC_start_world_external(void)
+{
+	mgc_start_world();
+	pthread_mutex_unlock(&alloc_lock);
+}
+
 /* ---- fork ----
  * A child of fork keeps only the forking thread, so a lock another thread
  * held at the fork would stay held in the child for good.  As Boehm's fork
@@ -82,20 +103,41 @@ GC_call_with_alloc_lock(GC_fn_type fn, void *cd)
  * before mgc's prepare handler stops the world and released after mgc's
  * parent and child handlers, as their lock order wants (compat.h): a thread
  * holding compat_lock may wait for mgc's locks or a collection, never the
- * reverse. */
+ * reverse.
+ * GC_atfork_prepare, _parent and _child run the same steps, with mgc's
+ * (mgc_fork_prepare...), for a program that forks by other means than
+ * fork(); from GC_atfork_prepare to the matching call, the handlers do
+ * nothing on that thread (mgc's neither), so a fork() in between runs the
+ * steps once. */
+
+static _Thread_local bool by_hand; /* GC_atfork_prepare ran, no matching call yet */
 
 static void
-fork_prepare(void)
+take_locks(void)
 {
 	pthread_mutex_lock(&alloc_lock);
 	pthread_mutex_lock(&compat_lock);
 }
 
 static void
-fork_release(void)
+release_locks(void)
 {
 	pthread_mutex_unlock(&compat_lock);
 	pthread_mutex_unlock(&alloc_lock);
+}
+
+static void
+fork_prepare(void)
+{
+	if (!by_hand)
+		take_locks();
+}
+
+static void
+fork_release(void)
+{
+	if (!by_hand)
+		release_locks();
 }
 
 static void
@@ -106,6 +148,31 @@ fork_install(void)
 		fputs("libmgc-gc: pthread_atfork failed\n", stderr);
 		abort();
 	}
+}
+
+void GC_CALL
+GC_atfork_prepare(void)
+{
+	compat_init();
+	take_locks();
+	mgc_fork_prepare();
+	by_hand = true;
+}
+
+void GC_CALL
+GC_atfork_parent(void)
+{
+	by_hand = false;
+	mgc_fork_parent();
+	release_locks();
+}
+
+void GC_CALL
+GC_atfork_child(void)
+{
+	by_hand = false;
+	mgc_fork_child();
+	release_locks();
 }
 
 static pthread_once_t fork_once = PTHREAD_ONCE_INIT;

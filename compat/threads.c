@@ -1,17 +1,30 @@
-/* threads.c — threads under the Boehm API: registration, stack bases,
- * the GC_pthread_* wrappers (a new thread is registered before it runs,
- * and the result of a joinable one stays reachable until it is joined),
- * GC_dlopen, and the blocking wrappers.  mgc registers threads by itself
- * (src/thread.c), so these mostly keep Boehm's answers.  The results map is
- * [compat_lock].
+/* threads.c — threads under the Boehm API: registration, stack bases and
+ * bottoms, signal stacks, the GC_pthread_* wrappers (a new thread is
+ * registered before it runs, and the result of a joinable one stays
+ * reachable until it is joined), GC_dlopen, the blocking wrappers,
+ * suspending a thread, the marker threads and the stop signals.  mgc
+ * registers threads by itself (src/thread.c), so these mostly keep
+ * Boehm's answers, and map the rest onto mgc's extensions (include/mgc.h).
+ * The results map is [compat_lock].
  */
 #include "compat.h"
+
+#include <gc_mark.h>
+#include <javaxfc.h>
 
 #include <dlfcn.h>
 #include <semaphore.h>
 #include <signal.h>
 
+/* Registered through the API (GC_register_my_thread, GC_pthread_create,
+ * GC_init): a second GC_register_my_thread is GC_DUPLICATE. */
 static _Thread_local int registered;
+
+void
+compat_note_registered(void)
+{
+	registered = 1;
+}
 
 void GC_CALL
 GC_allow_register_threads(void)
@@ -38,10 +51,13 @@ GC_unregister_my_thread(void)
 	return GC_SUCCESS;
 }
 
+/* Registered through the API, or by mgc itself: a thread that called
+ * the collector is in mgc's registry, scanned and stopped as Boehm's
+ * registered threads are. */
 int GC_CALL
 GC_thread_is_registered(void)
 {
-	return registered;
+	return registered || mgc_stack_bottom(pthread_self()) != NULL;
 }
 
 int GC_CALL
@@ -202,4 +218,115 @@ void *GC_CALL
 GC_call_with_gc_active(GC_fn_type fn, void *cd)
 {
 	return fn(cd);
+}
+
+/* ---- stack bottoms and signal stacks -------------------------------------- */
+
+/* Boehm's handle of a thread is its record; here, a thread-local one
+ * naming the thread, valid while the thread lives. */
+struct handle {
+	pthread_t id;
+};
+static _Thread_local struct handle me;
+
+void *GC_CALL
+GC_get_my_stackbottom(struct GC_stack_base *sb)
+{
+	mgc_register_thread();
+	me.id = pthread_self();
+	sb->mem_base = mgc_stack_bottom(me.id);
+	return &me;
+}
+
+/* The scanned stack of the thread (NULL: the caller) ends at sb from now
+ * on, for a thread that runs on a stack of its own (a coroutine). */
+void GC_CALL
+GC_set_stackbottom(void *handle, const struct GC_stack_base *sb)
+{
+	pthread_t id = handle != NULL ? ((struct handle *)handle)->id : pthread_self();
+	if (handle == NULL)
+		mgc_register_thread();
+	if (mgc_set_stack_bottom(id, sb->mem_base) == 0 && !GC_is_init_called())
+		GC_stackbottom = sb->mem_base;
+}
+
+/* stack: the lowest address of the thread's normal stack. */
+void GC_CALL
+GC_register_altstack(void *stack, GC_word stack_size, void *altstack, GC_word altstack_size)
+{
+	mgc_register_altstack(stack, stack_size, altstack, altstack_size);
+}
+
+/* ---- suspending one thread (javaxfc.h) -------------------------------------- */
+
+/* Collections go on around a suspended thread; one that is not registered
+ * is left alone, as Boehm does. */
+void GC_CALL
+GC_suspend_thread(GC_SUSPEND_THREAD_ID t)
+{
+	mgc_suspend_thread(t);
+}
+
+void GC_CALL
+GC_resume_thread(GC_SUSPEND_THREAD_ID t)
+{
+	mgc_resume_thread(t);
+}
+
+int GC_CALL
+GC_is_thread_suspended(GC_SUSPEND_THREAD_ID t)
+{
+	return mgc_thread_is_suspended(t) == 1;
+}
+
+/* ---- markers and signals ------------------------------------------------------- */
+
+/* Boehm's count includes the collecting thread, as MGC_MARKERS does; 0
+ * lets the collector decide.  Boehm takes it before GC_init only; mgc
+ * from its next collection. */
+void GC_CALL
+GC_set_markers_count(unsigned n)
+{
+	mgc_set_markers(n > 8 ? 8 : (int)n);
+	GC_parallel = (int)mgc_info(MGC_INFO_MARKERS) - 1;
+}
+
+/* The marker threads besides the collecting one. */
+int GC_CALL
+GC_get_parallel(void)
+{
+	return (int)mgc_info(MGC_INFO_MARKERS) - 1;
+}
+
+/* mgc starts its marker threads at its first collection (and again in
+ * the child of a fork): nothing to do. */
+void GC_CALL
+GC_start_mark_threads(void)
+{
+}
+
+/* Before the collector starts (Boehm: before GC_init), as
+ * mgc_set_signals; ignored after. */
+void GC_CALL
+GC_set_suspend_signal(int sig)
+{
+	mgc_set_signals(sig, 0);
+}
+
+void GC_CALL
+GC_set_thr_restart_signal(int sig)
+{
+	mgc_set_signals(0, sig);
+}
+
+int GC_CALL
+GC_get_suspend_signal(void)
+{
+	return (int)mgc_info(MGC_INFO_SIGNAL_SUSPEND);
+}
+
+int GC_CALL
+GC_get_thr_restart_signal(void)
+{
+	return (int)mgc_info(MGC_INFO_SIGNAL_RESTART);
 }
