@@ -66,6 +66,9 @@ void compat_boehm_events(int e);
 /* threads.c: the calling thread counts as registered through the API
  * (GC_init registers it). */
 void compat_note_registered(void);
+/* threads.c: at GC_init, the marker count the program asked for before,
+ * and GC_parallel. */
+void compat_init_markers(void);
 /* gc.c: whether the program's static-roots callback
  * (GC_register_has_static_roots_callback), if any, has the segment
  * scanned. */

@@ -88,7 +88,7 @@ init_once(void)
 		mgc_set_stack_bottom(pthread_self(), GC_stackbottom);
 	else
 		GC_stackbottom = mgc_stack_bottom(pthread_self());
-	GC_parallel = (int)mgc_info(MGC_INFO_MARKERS) - 1;
+	compat_init_markers();
 	mgc_exclude_roots(GC_arrays, GC_arrays + ARRAYS_BYTES);
 	pace_like_boehm();
 }
@@ -100,12 +100,6 @@ compat_init(void)
 		pthread_once(&inited, init_once);
 		atomic_store_explicit(&init_done, true, memory_order_release);
 	}
-}
-
-static void
-pace_once(void)
-{
-	compat_init();
 }
 
 void GC_CALL
@@ -149,7 +143,7 @@ oom(size_t size)
 static void *
 checked(void *p, size_t size)
 {
-	pace_once();
+	compat_init();
 	return p != NULL ? p : oom(size);
 }
 
@@ -385,7 +379,7 @@ apply_divisor_locked(GC_word d)
 void GC_CALL
 GC_set_free_space_divisor(GC_word d)
 {
-	pace_once(); /* so a later first allocation does not undo this */
+	compat_init(); /* so a later first allocation does not undo this */
 	compat_lock_acquire();
 	GC_free_space_divisor = d;
 	apply_divisor_locked(d);
@@ -437,8 +431,8 @@ env_size(const char *name)
 
 /* Boehm's settings from its environment (GC_INITIAL_HEAP_SIZE,
  * GC_MAXIMUM_HEAP_SIZE, GC_FREE_SPACE_DIVISOR), unless MGC_GCPERCENT asks
- * for mgc's rule, and leak finding (debug.c).  Set on the first allocation or GC_init, not at load: a
- * preloaded process that never calls the collector never starts it. */
+ * for mgc's rule, and leak finding (debug.c).  Set on the first allocation or GC_init, not at load:
+ * a preloaded process that never calls the collector never starts it. */
 static void
 pace_like_boehm(void)
 {
@@ -468,7 +462,7 @@ pace_like_boehm(void)
 int GC_CALL
 GC_expand_hp(size_t bytes)
 {
-	pace_once();
+	compat_init();
 	compat_lock_acquire();
 	heap_floor += bytes - bytes / 8;
 	mgc_set_min_heap(heap_floor);
@@ -481,7 +475,7 @@ GC_expand_hp(size_t bytes)
 void GC_CALL
 GC_set_max_heap_size(GC_word n)
 {
-	pace_once();
+	compat_init();
 	mgc_set_max_heap(n);
 }
 

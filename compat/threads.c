@@ -14,6 +14,7 @@
 
 #include <dlfcn.h>
 #include <semaphore.h>
+#include <stdatomic.h>
 #include <signal.h>
 
 /* Registered through the API (GC_register_my_thread, GC_pthread_create,
@@ -57,7 +58,7 @@ GC_unregister_my_thread(void)
 int GC_CALL
 GC_thread_is_registered(void)
 {
-	return registered || mgc_stack_bottom(pthread_self()) != NULL;
+	return registered || (GC_is_init_called() && mgc_stack_bottom(pthread_self()) != NULL);
 }
 
 int GC_CALL
@@ -283,19 +284,34 @@ GC_is_thread_suspended(GC_SUSPEND_THREAD_ID t)
 
 /* Boehm's count includes the collecting thread, as MGC_MARKERS does; 0
  * lets the collector decide.  Boehm takes it before GC_init only; mgc
- * from its next collection. */
-void GC_CALL
-GC_set_markers_count(unsigned n)
+ * from its next collection.  Before GC_init it is kept for GC_init
+ * (compat_init_markers), so that mgc is not started yet and the stop
+ * signals can still be chosen. */
+static _Atomic int markers_asked = -1;
+
+void
+compat_init_markers(void)
 {
-	mgc_set_markers(n > 8 ? 8 : (int)n);
+	int n = atomic_load(&markers_asked);
+	if (n >= 0)
+		mgc_set_markers(n);
 	GC_parallel = (int)mgc_info(MGC_INFO_MARKERS) - 1;
 }
 
-/* The marker threads besides the collecting one. */
+void GC_CALL
+GC_set_markers_count(unsigned n)
+{
+	atomic_store(&markers_asked, n > 8 ? 8 : (int)n);
+	if (GC_is_init_called())
+		compat_init_markers();
+}
+
+/* The marker threads besides the collecting one (0 before GC_init, as
+ * Boehm's). */
 int GC_CALL
 GC_get_parallel(void)
 {
-	return (int)mgc_info(MGC_INFO_MARKERS) - 1;
+	return GC_is_init_called() ? (int)mgc_info(MGC_INFO_MARKERS) - 1 : 0;
 }
 
 /* mgc starts its marker threads at its first collection (and again in

@@ -238,37 +238,70 @@ check_since_gc(void)
 	CHECK(GC_get_total_bytes() >= total + 12345, "the total went down");
 }
 
-/* Every figure from one quiet moment (no other thread allocates). */
+/* The heap figures of every getter, read together. */
+struct figures {
+	size_t heap, free, unmapped, use, os;
+	GC_word h, f, u;
+	struct GC_prof_stats_s st;
+};
+
+static void
+read_figures(struct figures *x)
+{
+	x->heap = GC_get_heap_size();
+	x->free = GC_get_free_bytes();
+	x->unmapped = GC_get_unmapped_bytes();
+	x->use = GC_get_memory_use();
+	x->os = GC_get_obtained_from_os_bytes();
+	GC_get_heap_usage_safe(&x->h, &x->f, &x->u, NULL, NULL);
+	CHECK(GC_get_prof_stats(&x->st, sizeof x->st) == sizeof x->st, "GC_get_prof_stats size");
+}
+
+/* Figures from one quiet moment: no other thread of the program allocates,
+ * but mgc's scavenger may return pages to the OS meanwhile, so they are
+ * read until two readings agree. */
+static void
+quiet_figures(struct figures *x)
+{
+	struct figures again;
+	for (int i = 0; i < 1000; i++) {
+		read_figures(x);
+		read_figures(&again);
+		if (x->heap == again.heap && x->unmapped == again.unmapped && x->use == again.use &&
+		    x->os == again.os)
+			return;
+	}
+	CHECK(false, "the heap figures never held still");
+}
+
 static void
 check_heap_figures(void)
 {
 	void *keep = GC_malloc_atomic(4 << 20);
 	for (int i = 0; i < 3; i++) {
-		size_t heap = GC_get_heap_size(), free = GC_get_free_bytes();
-		size_t unmapped = GC_get_unmapped_bytes(), use = GC_get_memory_use();
-		size_t os = GC_get_obtained_from_os_bytes();
-		CHECK(free <= heap, "free %zu > heap %zu", free, heap);
-		CHECK(use == heap - free, "memory use %zu, heap %zu, free %zu", use, heap, free);
-		CHECK(use >= (4u << 20), "a 4 MiB block but %zu bytes in use", use);
-		CHECK(heap + unmapped <= os, "heap %zu + unmapped %zu > obtained %zu", heap,
-		      unmapped, os);
-		GC_word h, f, u, s, t;
-		GC_get_heap_usage_safe(&h, &f, &u, &s, &t);
-		CHECK(h == heap && f == free && u == unmapped,
+		struct figures x;
+		quiet_figures(&x);
+		CHECK(x.free <= x.heap, "free %zu > heap %zu", x.free, x.heap);
+		CHECK(x.use == x.heap - x.free, "memory use %zu, heap %zu, free %zu", x.use, x.heap,
+		      x.free);
+		CHECK(x.use >= (4u << 20), "a 4 MiB block but %zu bytes in use", x.use);
+		CHECK(x.heap + x.unmapped <= x.os, "heap %zu + unmapped %zu > obtained %zu", x.heap,
+		      x.unmapped, x.os);
+		CHECK(x.h == x.heap && x.f == x.free && x.u == x.unmapped,
 		      "GC_get_heap_usage_safe disagrees with the getters");
-		struct GC_prof_stats_s st;
-		CHECK(GC_get_prof_stats(&st, sizeof st) == sizeof st, "GC_get_prof_stats size");
-		CHECK(st.heapsize_full == heap + unmapped &&
-		              st.free_bytes_full == free + unmapped &&
-		              st.unmapped_bytes == unmapped && st.obtained_from_os_bytes == os,
+		CHECK(x.st.heapsize_full == x.heap + x.unmapped &&
+		              x.st.free_bytes_full == x.free + x.unmapped &&
+		              x.st.unmapped_bytes == x.unmapped &&
+		              x.st.obtained_from_os_bytes == x.os,
 		      "GC_get_prof_stats heap figures disagree");
-		CHECK(st.gc_no == GC_get_gc_no() && st.markers_m1 == (GC_word)GC_get_parallel() &&
-		              st.non_gc_bytes == GC_get_non_gc_bytes(),
+		CHECK(x.st.gc_no == GC_get_gc_no() &&
+		              x.st.markers_m1 == (GC_word)GC_get_parallel() &&
+		              x.st.non_gc_bytes == GC_get_non_gc_bytes(),
 		      "GC_get_prof_stats counts disagree");
-		CHECK(st.bytes_allocd_since_gc == GC_get_bytes_since_gc() &&
-		              st.allocd_bytes_before_gc + st.bytes_allocd_since_gc ==
+		CHECK(x.st.bytes_allocd_since_gc == GC_get_bytes_since_gc() &&
+		              x.st.allocd_bytes_before_gc + x.st.bytes_allocd_since_gc ==
 		                      GC_get_total_bytes() &&
-		              st.expl_freed_bytes_since_gc == GC_get_expl_freed_bytes_since_gc(),
+		              x.st.expl_freed_bytes_since_gc == GC_get_expl_freed_bytes_since_gc(),
 		      "GC_get_prof_stats allocation figures disagree");
 		if (i == 1)
 			GC_gcollect_and_unmap();

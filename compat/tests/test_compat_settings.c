@@ -309,9 +309,13 @@ check_measurement(void)
 static int
 fresh_signals(void)
 {
+	GC_set_markers_count(2); /* before GC_init: kept for it */
+	CHECK(GC_get_parallel() == 0, "GC_get_parallel before GC_init");
 	GC_set_suspend_signal(SIGUSR1);
 	GC_set_thr_restart_signal(SIGUSR2);
 	GC_INIT();
+	CHECK(GC_get_parallel() == 1 && GC_parallel == 1, "two markers asked before GC_init: %d",
+	      GC_get_parallel());
 	GC_set_suspend_signal(SIGTERM); /* too late: ignored */
 	CHECK(GC_get_suspend_signal() == SIGUSR1 && GC_get_thr_restart_signal() == SIGUSR2,
 	      "signals %d and %d, want SIGUSR1 and SIGUSR2", GC_get_suspend_signal(),
