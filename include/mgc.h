@@ -83,7 +83,9 @@ int    mgc_try_free(void *p);
  * gives NULL for it, mgc_free and mgc_realloc abort with "block is not
  * allocated", and mgc_set_finalizer, mgc_add_cleanup and mgc_weak_new fail
  * with EINVAL.  Only a program that kept its pointer where mgc does not
- * look (malloc'd memory, say) can still name such a block. */
+ * look (malloc'd memory, say) can still name such a block; and a block
+ * of a kind with a disclaim callback is live again once the callback, or
+ * mgc_set_mark before its span is swept, keeps it (mgc_kind_set_disclaim). */
 void  *mgc_base(const void *p, size_t *size);
 
 /* A full stop-the-world collection of every registered thread; returns once
@@ -467,6 +469,39 @@ int    mgc_kind_new(mgc_trace_fn trace, void *arg, unsigned flags);
 void   mgc_trace_ptr(mgc_tracer *tracer, const void *p);
 void   mgc_trace_range(mgc_tracer *tracer, const void *lo, const void *hi);
 
+/* Disclaim callbacks (mgc extension; Boehm's GC_register_disclaim_proc).
+ * Before the sweep reclaims a block of `kind` that a collection found
+ * unreachable, it calls fn(block, arg): 0 lets the block go; nonzero keeps
+ * it allocated for this cycle (as if a pointer had been found: the next
+ * collection judges it again, and calls fn again if it is still
+ * unreachable).  A block freed with mgc_free is freed without a call.
+ * With flags MGC_DISCLAIM_TRACE_ALL, every collection also traces the
+ * contents of every allocated block of the kind, reachable or not, as
+ * roots (the blocks themselves are not marked): what an unreachable block
+ * points to then survives while fn decides, so fn may read it, at the
+ * cost that a chain of such blocks takes a collection per link to go.
+ * fn NULL removes the callback.  One callback per kind; a new one
+ * replaces the old from the next span swept.  Any kind may have one
+ * (uncollectable blocks never reach it).  0, or -1 with errno EINVAL (no
+ * such kind, unknown flags) or ENOMEM.
+ *
+ * Where fn runs: in the lazy sweep, on whichever thread sweeps the
+ * block's span (an allocating thread in its slow path, mgc_collect, the
+ * next collection before it marks, mgc's scavenger thread), after the
+ * collection restarted the world and before the block's memory is used
+ * again.  It runs holding one of mgc's allocator locks, and until it
+ * returns no collection starts; so fn must be short and never block: no
+ * malloc, no lock another thread may hold (pthread_mutex_trylock is
+ * fine), no waiting for other threads, and no mgc call but mgc_base,
+ * mgc_is_marked and mgc_set_mark.  For fn, the blocks of the span being
+ * swept are all still allocated: mgc_base gives the block back, and
+ * mgc_is_marked and mgc_set_mark read and set their marks (setting one
+ * keeps that block too).  Other threads see the block dead from the
+ * collection's end until fn keeps it (see mgc_base), live again after. */
+#define MGC_DISCLAIM_TRACE_ALL 1
+typedef int (*mgc_disclaim_fn)(void *block, void *arg);
+int    mgc_kind_set_disclaim(int kind, mgc_disclaim_fn fn, void *arg, unsigned flags);
+
 /* Interior pointers (mgc extension).  By default a pointer anywhere inside
  * a block keeps it alive, wherever it is found.  mgc_set_interior_pointers(0)
  * narrows the rule for pointers found in heap blocks (scanned blocks, typed
@@ -585,6 +620,61 @@ void   mgc_set_report_callback(mgc_report_fn fn, void *arg);
 #define mgc_alloc_noscan(size) mgc_debug_alloc((size), MGC_KIND_NOSCAN, __FILE__, __LINE__)
 #define mgc_realloc(p, size)   mgc_debug_realloc((p), (size), __FILE__, __LINE__)
 #endif
+
+/* Mark bits (mgc extension; Boehm's GC_is_marked, GC_set_mark_bit and
+ * GC_clear_mark_bit).  p points into a block (its start or inside it).
+ * What a block's mark means depends on when it is asked:
+ *  - during a collection's mark, from a trace function, a roots callback
+ *    or the MGC_EVENT_STOP and MGC_EVENT_RESUME callbacks: whether the mark
+ *    has reached the block so far.  Setting it marks the block without
+ *    scanning its contents; clearing it unmarks the block (what the block
+ *    reached stays marked), and the sweep then reclaims it.
+ *  - between collections: whether the block survives the last
+ *    collection's sweep: 1 for a block it found reachable, one kept since
+ *    (mgc_set_mark, a disclaim callback) and any block allocated since; 0
+ *    for a block it found unreachable.  While the block's span is not yet
+ *    swept, setting the mark brings an unreachable block back (live again
+ *    to every call, neither reclaimed nor disclaimed: what it points to
+ *    must still be alive, which MGC_DISCLAIM_TRACE_ALL ensures for its
+ *    kind), and clearing it makes the sweep reclaim the block even if it
+ *    is reachable (only for a block the program knows to be dead).  Once
+ *    the span is swept, neither changes anything: the next collection
+ *    decides.
+ * mgc_is_marked: 1 or 0 (0 when p is in no allocated block).
+ * mgc_set_mark: 0, or -1 with errno EINVAL (p in no allocated block, or
+ * between collections a block already reclaimed), EDEADLK (from a
+ * disclaim callback, a block of a span other than the one being swept) or
+ * ENOMEM (registering the calling thread failed). */
+int    mgc_is_marked(const void *p);
+int    mgc_set_mark(const void *p, int on);
+
+/* A roots callback (mgc extension; Boehm's GC_set_push_other_roots): at
+ * every collection, after the stacks and the added ranges have been
+ * marked, fn(tracer, arg) runs on the collecting thread with the world
+ * stopped and reports more roots: mgc_trace_range(tracer, lo, hi) scans
+ * [lo, hi) as a root (every aligned word; interior pointers count) and
+ * mgc_trace_ptr(tracer, p) marks from one pointer.  Made for roots that
+ * come and go, such as the stacks of a language's fibers.  fn runs under
+ * the rules of MGC_EVENT_STOP (every other thread is stopped wherever it
+ * was: no malloc, no lock, no mgc call but mgc_trace_ptr, mgc_trace_range,
+ * mgc_is_marked and mgc_set_mark), and twice per collection under
+ * MGC_CHECKMARK, which marks again from the same roots.  One callback at
+ * a time; fn NULL removes it.  Not to be called from inside a callback of
+ * mgc's. */
+typedef void (*mgc_roots_fn)(mgc_tracer *tracer, void *arg);
+void   mgc_set_roots_callback(mgc_roots_fn fn, void *arg);
+
+/* Heap walk (mgc extension; Boehm's GC_enumerate_reachable_objects_inner):
+ * fn(block, size, arg) for every allocated block, size being its usable
+ * size, in no particular order.  The last collection's sweep is finished
+ * first, so the blocks are those it left (found reachable, or kept) and
+ * those allocated since (mgc_collect just before gives the reachable ones
+ * as of then).  fn runs on the calling thread with every other registered
+ * thread stopped and no collection running: under the rules of
+ * MGC_EVENT_STOP, but it may also call mgc_base and mgc_is_marked.  May be
+ * called inside mgc_call_exclusive, not from a callback of mgc's. */
+typedef void (*mgc_walk_fn)(void *block, size_t size, void *arg);
+void   mgc_heap_walk(mgc_walk_fn fn, void *arg);
 
 /* ---- Notes for users (beyond the contract) --------------------------------
  *

@@ -31,7 +31,10 @@
  * the last mark found unreachable stays BLOCK_LIVE until its span is swept,
  * yet it is already dead to every call (block_live): so mgc_base,
  * mgc_free, mgc_realloc and the calls that attach finalizers, cleanups and
- * weak handles also consult the mark bit while the span is unswept.
+ * weak handles also consult the mark bit while the span is unswept.  The
+ * one exception is a kind's disclaim callback (sweep.c), which runs in the
+ * sweep of the block's span: for it, the span's blocks are live until the
+ * sweep frees them, and it may run on a thread with no cache.
  */
 #include "internal.h"
 
@@ -391,6 +394,8 @@ block_live(struct span *s, const _Atomic uint8_t *state, const uint64_t *mark, u
 		bool live = atomic_load_explicit(&state[i], memory_order_relaxed) == BLOCK_LIVE;
 		if (g == sg)
 			return live;
+		if (g == sg - 1 && sweep_disclaiming != NULL)
+			return live; /* for a disclaim callback (sweep.c): nothing freed yet */
 		if (g == sg - 2) {
 			live = live &&
 			       (__atomic_load_n(&mark[i >> 6], __ATOMIC_RELAXED) >> (i & 63) & 1);
@@ -589,6 +594,8 @@ struct lookup {
 	const uint64_t *mark;
 	size_t size; /* usable: the block less its kind's trailer */
 	uint32_t i, seq;
+	unsigned sc;
+	bool large;
 };
 
 __attribute__((no_sanitize("thread"))) static uintptr_t
@@ -603,8 +610,9 @@ lookup(uintptr_t p, struct lookup *l)
 	uint32_t i = span_block_index(s, p);
 	uintptr_t base = s->base + i * s->elem_size;
 	bool inside = i < s->nelems && p < base + s->elem_size;
-	size_t usable = s->elem_size - kind_trailer(s->spanclass);
-	*l = (struct lookup){s, s->state, s->mark, usable, i, seq};
+	unsigned sc = s->spanclass;
+	size_t usable = s->elem_size - kind_trailer(sc);
+	*l = (struct lookup){s, s->state, s->mark, usable, i, seq, sc, s->kind == SPAN_LARGE};
 	fence_acquire();
 	if (!inside || atomic_load_explicit(&s->seq, memory_order_relaxed) != seq)
 		return 0;
@@ -629,28 +637,79 @@ alloc_block_allocated(uintptr_t p)
 	return base;
 }
 
+/* The answers below are given inside a busy section, or, on a thread with
+ * no cache, from a disclaim callback, whose sweep keeps collections out. */
+static void
+enter(struct cache *c)
+{
+	if (c != NULL)
+		busy_enter(c);
+}
+
+static void
+leave(struct cache *c)
+{
+	if (c != NULL)
+		busy_leave(c);
+}
+
 uintptr_t
 alloc_block_base(uintptr_t p, size_t *size)
 {
 	struct cache *c = tls_cache;
 	struct lookup l;
-	busy_enter(c);
+	enter(c);
 	uintptr_t base = lookup(p, &l);
 	if (base != 0 && (!block_live(l.s, l.state, l.mark, l.i) || !lookup_valid(&l)))
 		base = 0;
-	busy_leave(c);
+	leave(c);
 	if (base != 0 && size != NULL)
 		*size = l.size;
 	return base;
+}
+
+/* Inside a disclaim callback the blocks of the span being swept are live
+ * to block_live, and their mark bits say what the sweep will keep. */
+int
+alloc_block_marked(uintptr_t p)
+{
+	struct cache *c = tls_cache;
+	if (c == NULL && sweep_disclaiming == NULL && (c = thread_attach()) == NULL)
+		return 0;
+	struct lookup l;
+	enter(c);
+	bool marked = lookup(p, &l) != 0 && block_live(l.s, l.state, l.mark, l.i);
+	if (marked && l.s == sweep_disclaiming)
+		marked = __atomic_load_n(&l.mark[l.i >> 6], __ATOMIC_RELAXED) >> (l.i & 63) & 1;
+	marked = marked && lookup_valid(&l);
+	leave(c);
+	return marked;
+}
+
+bool
+alloc_block_ref(uintptr_t p, struct block_ref *r)
+{
+	struct lookup l;
+	if (lookup(p, &l) == 0)
+		return false;
+	*r = (struct block_ref){l.s, l.sc, l.large, l.i, l.seq};
+	return true;
+}
+
+bool
+alloc_block_ref_valid(const struct block_ref *r)
+{
+	return atomic_load_explicit(&r->s->seq, memory_order_acquire) == r->seq;
 }
 
 void *
 mgc_base(const void *p, size_t *size)
 {
 	struct cache *c = tls_cache;
-	if (c == NULL && (c = thread_attach()) == NULL)
+	if (c == NULL && sweep_disclaiming == NULL && (c = thread_attach()) == NULL)
 		return NULL;
-	counter_add(&c->nlookup, 1);
+	if (c != NULL)
+		counter_add(&c->nlookup, 1);
 	return (void *)alloc_block_base((uintptr_t)p, size);
 }
 

@@ -341,6 +341,18 @@ central_lock_held(unsigned spanclass)
 	return lock_held(&central_of(spanclass)->lock);
 }
 
+void
+central_lock(unsigned spanclass)
+{
+	lock_acquire(&central_of(spanclass)->lock);
+}
+
+void
+central_unlock(unsigned spanclass)
+{
+	lock_release(&central_of(spanclass)->lock);
+}
+
 /* Under the gc lock, as its caller may be a thread that is not registered
  * (see Locking above). */
 static void

@@ -4,7 +4,9 @@
  * finalization passes clear any weak handle or anything is swept, the
  * checkmark marks again from the same roots (data and bss segments, added
  * ranges, every registered thread's stack, pinned block and static TLS,
- * finalizer and cleanup arguments, queued jobs, uncollectable blocks) with
+ * what the roots callback reports, finalizer and cleanup arguments,
+ * queued jobs, uncollectable blocks, the contents of blocks of kinds
+ * traced whole) with
  * the same rules for candidates and kinds, and the simplest marker
  * there is: one thread, a plain stack of block addresses, no prefetch
  * pipeline, no work sharing, and a bitmap of its own.  Every block it
@@ -243,6 +245,48 @@ check_uncollectable(const struct sweep_item *items, size_t n)
 	}
 }
 
+/* The blocks of kinds traced whole: their contents are roots, whether
+ * the blocks are reached or not (mark_trace_all). */
+static void
+check_trace_all(const struct sweep_item *items, size_t n)
+{
+	struct mgc_tracer t = {tracer_word, tracer_range, NULL};
+	if (!kind_any_traced_all())
+		return;
+	cm.from = "roots (blocks of a kind traced whole)";
+	for (size_t k = 0; k < n; k++) {
+		struct span *s = items[k].span;
+		if (items[k].kind == SPAN_FREE || (items[k].spanclass & 1) ||
+		    !kind_traced_all(items[k].spanclass))
+			continue;
+		for (uint32_t i = 0; i < s->nelems; i++) {
+			uintptr_t base = s->base + (uintptr_t)i * s->elem_size;
+			if (atomic_load_explicit(&s->state[i], memory_order_relaxed) != BLOCK_LIVE)
+				continue;
+			if (s->tag)
+				kind_trace(s, base, &t);
+			else
+				scan(base, base + s->elem_size, true);
+			drain();
+		}
+	}
+}
+
+/* What the roots callback reports, as the collection's mark takes it. */
+static void
+callback_word(struct mgc_tracer *t, uintptr_t w)
+{
+	(void)t;
+	root_word(w, "roots (the roots callback)");
+}
+
+static void
+callback_range(struct mgc_tracer *t, uintptr_t lo, uintptr_t hi)
+{
+	(void)t;
+	root_range(lo, hi, "roots (the roots callback)");
+}
+
 void
 checkmark_stopped(const struct sweep_item *items, size_t n, uintptr_t self_lo)
 {
@@ -254,7 +298,10 @@ checkmark_stopped(const struct sweep_item *items, size_t n, uintptr_t self_lo)
 	roots_each_segment(root_range, "roots (data and bss)");
 	roots_each_added(root_range, "roots (mgc_add_roots)");
 	check_threads(self_lo);
+	struct mgc_tracer callback_tracer = {callback_word, callback_range, NULL};
+	roots_call_stopped(&callback_tracer);
 	check_uncollectable(items, n);
+	check_trace_all(items, n);
 	special_each_root_stopped(root_word,
 	                          "roots (finalizer and cleanup arguments, queued jobs)");
 	teardown();

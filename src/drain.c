@@ -133,11 +133,22 @@ drain_together(struct marker *m)
 	while (take(m) || wait_for_work(m));
 }
 
+/* This thread is a helper marker: what it runs outside mgc (trace
+ * functions) runs inside a drain, with the world stopped. */
+static __thread bool on_helper;
+
+bool
+drain_helper_here(void)
+{
+	return on_helper;
+}
+
 static void *
 helper_main(void *arg)
 {
 	struct marker *m = arg;
 	unsigned seen = 0;
+	on_helper = true;
 	pthread_mutex_lock(&helper_lock);
 	for (;;) {
 		while (!drain_open || drain_gen == seen)

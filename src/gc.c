@@ -18,8 +18,10 @@
  *   6. Mark from the roots: segments, added ranges, every registered
  *      thread's stack (from its saved stack pointer to its base, registers
  *      spilled on it), the large block it is allocating and its static
- *      TLS blocks, the uncollectable blocks (mark.c), then the arguments
- *      of finalizers and cleanups and the queued ones (finalize.c).
+ *      TLS blocks, what the program's roots callback reports (roots.c),
+ *      the uncollectable blocks and the contents of blocks of kinds traced
+ *      whole (mark.c), then the arguments of finalizers and cleanups and
+ *      the queued ones (finalize.c).
  *   7. With MGC_CHECKMARK (the default in debug builds), mark again from
  *      the same roots with a simple marker and abort if the real mark
  *      missed a block (checkmark.c).
@@ -235,7 +237,9 @@ stopped_work(struct cycle *cy, uintptr_t self_lo)
 	roots_each_segment(scan_root, &root_bytes);
 	roots_each_added(scan_root, &root_bytes);
 	uint64_t stack_bytes = mark_threads(self_lo);
+	mark_roots_callback();
 	mark_uncollectable(items, n);
+	mark_trace_all(items, n);
 	special_mark_roots_stopped();
 	mark_add_root_bytes(root_bytes, stack_bytes);
 	mark_forget_dropped();
@@ -257,9 +261,11 @@ stop_and_mark(void *arg)
 	thread_lock_registry();
 	uint64_t t0 = now_ns();
 	cy->stopped = world_stop();
+	mark_phase_stopped(true);
 	event(MGC_EVENT_STOP);
 	stopped_phase(cy);
 	event(MGC_EVENT_RESUME);
+	mark_phase_stopped(false);
 	world_start();
 	cy->pause_ns = now_ns() - t0;
 	thread_unlock_registry();
@@ -397,6 +403,43 @@ gc_alloc_since(uint64_t *last_ns)
 	*last_ns = last_end_ns;
 	lock_release(&gc_lock);
 	return since;
+}
+
+/* ---- the heap walk (mgc_heap_walk) ----------------------------------------- */
+
+struct walk {
+	mgc_walk_fn fn;
+	void *arg;
+};
+
+static void
+walk_span(struct span *s, void *arg)
+{
+	const struct walk *w = arg;
+	size_t usable = s->elem_size - kind_trailer(s->spanclass);
+	for (uint32_t i = 0; i < s->nelems; i++)
+		if (atomic_load_explicit(&s->state[i], memory_order_relaxed) == BLOCK_LIVE)
+			w->fn((void *)(s->base + (uintptr_t)i * s->elem_size), usable, w->arg);
+}
+
+/* With the sweep finished, a block's state says whether it is allocated:
+ * blocks in thread caches are free, those the last collection found dead
+ * are free once swept.  The world is stopped, as for a fork, without the
+ * loader's lock: no root is scanned. */
+void
+mgc_heap_walk(mgc_walk_fn fn, void *arg)
+{
+	if (thread_attach() == NULL)
+		return;
+	struct walk w = {fn, arg};
+	lock_acquire(&gc_lock);
+	sweep_finish();
+	thread_lock_registry();
+	world_stop();
+	heap_each_span_stopped(walk_span, &w);
+	world_start();
+	thread_unlock_registry();
+	lock_release(&gc_lock);
 }
 
 /* From the event callback too, whose thread holds the gc lock already. */

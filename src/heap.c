@@ -753,6 +753,9 @@ heap_sweep_large_locked(struct span *s, uint32_t sg)
 	if (!atomic_compare_exchange_strong(&s->sweepgen, &unswept, sg - 1))
 		return;
 	fence_release(); /* see sweep_small_locked */
+	const struct kind_disclaim *d = kind_disclaim_of(s->spanclass);
+	if (unlikely(d != NULL))
+		sweep_disclaim_locked(s, d);
 	bool dead = s->mark1 == 0 &&
 	            atomic_load_explicit(&s->state1, memory_order_relaxed) == BLOCK_LIVE;
 	__atomic_store_n(&s->mark1, 0, __ATOMIC_RELAXED); /* read by block_live */
@@ -774,6 +777,20 @@ void
 heap_unlock(void)
 {
 	lock_release(&heap_mutex);
+}
+
+bool
+heap_lock_held(void)
+{
+	return lock_held(&heap_mutex);
+}
+
+void
+heap_each_span_stopped(void (*fn)(struct span *s, void *arg), void *arg)
+{
+	MGC_ASSERT(world_stopped_here());
+	for (size_t i = 0; i < ninuse; i++)
+		fn(inuse[i], arg);
 }
 
 void

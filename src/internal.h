@@ -425,8 +425,11 @@ struct sweep_item {
 size_t heap_begin_cycle_stopped(struct sweep_item **items);
 /* Heap lock held: the page heap's part of sweeping the large span s. */
 void heap_sweep_large_locked(struct span *s, uint32_t sg);
+/* World stopped: fn(s, arg) for every span in use. */
+void heap_each_span_stopped(void (*fn)(struct span *s, void *arg), void *arg);
 void heap_lock(void);
 void heap_unlock(void);
+bool heap_lock_held(void); /* debug builds only; true otherwise */
 struct heap_figures {
 	uint64_t inuse_bytes;
 	uint64_t released_bytes;
@@ -454,6 +457,9 @@ size_t central_count_empty(void); /* test hook */
 /* Debug builds: the calling thread holds span class sc's central lock;
  * true otherwise. */
 bool central_lock_held(unsigned spanclass);
+/* Take and release span class sc's central lock (its slot is ready). */
+void central_lock(unsigned spanclass);
+void central_unlock(unsigned spanclass);
 void central_after_fork_child(void);
 
 /* ---- cache.c: per-thread caches */
@@ -546,6 +552,21 @@ uintptr_t alloc_block_base(uintptr_t p, size_t *size);
 /* The block holding p if its state byte says allocated, whatever the last
  * mark found, or 0: for checks made with the world stopped. */
 uintptr_t alloc_block_allocated(uintptr_t p);
+/* mgc_is_marked between collections: 1 if the block holding p survives
+ * the last collection's sweep (alloc.c, block_live), 0 otherwise. */
+int alloc_block_marked(uintptr_t p);
+/* Where the block holding p lies, for a caller about to take the lock of
+ * its span: the span, its span class, whether it is large, the block's
+ * index, and the span's geometry count then.  False if p is in no block. */
+struct block_ref {
+	struct span *s;
+	unsigned sc;
+	bool large;
+	uint32_t i, seq;
+};
+bool alloc_block_ref(uintptr_t p, struct block_ref *r);
+/* With the span's lock (central or heap) held: r still describes it. */
+bool alloc_block_ref_valid(const struct block_ref *r);
 
 /* ---- thread.c: the registry of threads */
 enum { MAX_TLS_RANGES = 8 };
@@ -616,6 +637,9 @@ typedef void (*roots_fn)(uintptr_t lo, uintptr_t hi, void *arg);
 void roots_collect_then(void (*then)(void *), void *arg);
 void roots_each_segment(roots_fn fn, void *arg); /* inside `then` */
 void roots_each_added(roots_fn fn, void *arg);   /* gc lock held */
+/* World stopped: the program's roots callback (mgc_set_roots_callback),
+ * if any, reports to t. */
+void roots_call_stopped(struct mgc_tracer *t);
 extern struct lock gc_lock;
 
 /* ---- mark.c */
@@ -715,6 +739,7 @@ mark_load_word(const uintptr_t *p)
 /* ---- drain.c: the parallel drain */
 void drain_start_helpers(void); /* gc lock held, world running */
 void drain_after_fork_child(void);
+bool drain_helper_here(void); /* the calling thread is one of the helper markers */
 /* Ranges the collector scans alone before it calls drain_with_helpers:
  * unlimited when there are no helpers. */
 size_t drain_alone_budget(void);
@@ -746,6 +771,16 @@ mark_offset_ok(uintptr_t off)
 /* World stopped, roots marked: mark every allocated uncollectable block of
  * the cycle's spans (they are roots) and drain. */
 void mark_uncollectable(const struct sweep_item *items, size_t n);
+/* World stopped, roots marked: scan the contents of every allocated,
+ * unmarked block of the kinds traced whole (kind_traced_all), and drain. */
+void mark_trace_all(const struct sweep_item *items, size_t n);
+/* World stopped: call the roots callback (roots.c) with the collector's
+ * root tracer, and drain. */
+void mark_roots_callback(void);
+/* The collecting thread enters (on) or leaves a collection's stop: from
+ * then, until it leaves, mgc_is_marked and mgc_set_mark on this thread
+ * read and change the mark bits in place. */
+void mark_phase_stopped(bool on);
 
 /* ---- kind.c: object kinds beyond the plain two */
 struct mgc_layout {
@@ -785,6 +820,19 @@ void *kind_alloc_like(const void *p, unsigned sc, size_t size);
 int kind_of_sc(unsigned sc);
 /* Slot `slot`'s kind scans through kind_trace (the span's tag). */
 bool kind_tagged(unsigned slot);
+/* A kind's disclaim callback (mgc_kind_set_disclaim): never changed once
+ * published, never freed. */
+struct kind_disclaim {
+	mgc_disclaim_fn fn;
+	void *arg;
+	unsigned flags;
+};
+/* The disclaim callback of span class sc's kind, or NULL. */
+const struct kind_disclaim *kind_disclaim_of(unsigned sc);
+/* Span class sc's kind is traced whole at every mark (MGC_DISCLAIM_TRACE_ALL);
+ * whether any kind is. */
+bool kind_traced_all(unsigned sc);
+bool kind_any_traced_all(void);
 
 /* ---- checkmark.c: MGC_CHECKMARK */
 /* World stopped, after marking from the roots and before the finalization
@@ -818,6 +866,14 @@ void sweep_some(void);   /* a little sweeping, from allocation slow paths */
 void sweep_small_locked(struct span *s, uint32_t sg, uint64_t *freed_blocks);
 void sweep_count(uint64_t blocks, uint64_t bytes);
 void sweep_read_counts(uint64_t *blocks, uint64_t *bytes);
+/* The disclaim hook.  s claimed by this thread (sweepgen sg-1), its lock
+ * held, no mark bit cleared yet: ask d about every allocated unmarked
+ * block of s, and mark those it keeps. */
+void sweep_disclaim_locked(struct span *s, const struct kind_disclaim *d);
+/* The span this thread is disclaiming in (inside sweep_disclaim_locked), or NULL. */
+extern __thread const struct span *sweep_disclaiming __attribute__((tls_model("initial-exec")));
+/* mgc_set_mark between collections (world running): 0 or -1 with errno. */
+int sweep_set_mark(uintptr_t p, bool on);
 
 /* ---- gc.c */
 /* Live bytes as the trigger sees them: the bytes marked by the last

@@ -14,19 +14,27 @@
  *                       marks are candidates.
  *   SLOT_FIRST_CUSTOM.. a trace function and its argument (mgc_kind_new),
  *                       called for each reached block.
+ * Any kind may also have a disclaim callback (mgc_kind_set_disclaim),
+ * kept per slot and noscan bit: the sweep asks it before it reclaims a
+ * block (sweep.c, the disclaim hook), and with MGC_DISCLAIM_TRACE_ALL the
+ * mark traces every allocated block of the kind (mark_trace_all).
  * Typed and custom spans carry a tag (TAG_TYPED, TAG_KIND), which the mark
  * loop puts in the low bits of a block's range so that the drain sends it
  * to mark.c's typed scan or here (kind_trace) instead of the conservative
  * one.
  *
- * Layouts are metadata: bump-allocated from os_alloc_meta chunks, never
- * freed, never scanned, and outside the heap, so a typed block's trailer
- * is no candidate pointer to any scanner.
+ * Layouts and disclaim records are metadata: bump-allocated from
+ * os_alloc_meta chunks, never freed, never scanned, and outside the heap,
+ * so a typed block's trailer is no candidate pointer to any scanner.  A
+ * disclaim record is never changed once published: a new callback is a
+ * new record, so a sweeper that loaded the old one may still use it.
  *
  * Locking: kind_lock (a leaf, taken holding no other) guards the slot
- * table's writers and the layout arena.  A custom slot is written once,
- * before its number is returned; the markers read it with the world
- * stopped, after the stop that orders it.
+ * table's writers, the disclaim table's writers and the layout arena.  A
+ * custom slot is written once, before its number is returned; the markers
+ * read it with the world stopped, after the stop that orders it.  The
+ * disclaim table is read without the lock (an acquire load of a record's
+ * address) by sweepers and, with the world stopped, by the mark.
  */
 #include "internal.h"
 
@@ -246,6 +254,65 @@ kind_alloc_like(const void *p, unsigned sc, size_t size)
 	size_t whole = pagemap_lookup((uintptr_t)p)->elem_size;
 	uintptr_t t = *(const uintptr_t *)((const char *)p + whole - WORD);
 	return alloc_typed(size, (const mgc_layout *)(t & ~(uintptr_t)1), t & 1);
+}
+
+/* ---- disclaim callbacks ---------------------------------------------------- */
+
+/* [kind_lock] to write; by slot and noscan bit. */
+static const struct kind_disclaim *_Atomic disclaims[KIND_SLOTS][2];
+/* Kinds whose record has MGC_DISCLAIM_TRACE_ALL.  [kind_lock] to write */
+static _Atomic unsigned ntrace_all;
+
+static unsigned
+traces_all(const struct kind_disclaim *d)
+{
+	return d != NULL && (d->flags & MGC_DISCLAIM_TRACE_ALL) ? 1 : 0;
+}
+
+int
+mgc_kind_set_disclaim(int kind, mgc_disclaim_fn fn, void *arg, unsigned flags)
+{
+	unsigned kind_sc;
+	if ((flags & ~(unsigned)MGC_DISCLAIM_TRACE_ALL) || !kind_sc_of(kind, &kind_sc)) {
+		errno = EINVAL;
+		return -1;
+	}
+	mgc_init();
+	struct kind_disclaim *d = NULL;
+	if (fn != NULL) {
+		d = arena_alloc(sizeof *d);
+		if (d == NULL) {
+			errno = ENOMEM;
+			return -1;
+		}
+		*d = (struct kind_disclaim){fn, arg, flags};
+	}
+	lock_plain(&kind_lock);
+	const struct kind_disclaim *_Atomic *at = &disclaims[sc_slot(kind_sc)][kind_sc & 1];
+	unsigned n = atomic_load_explicit(&ntrace_all, memory_order_relaxed);
+	n = n - traces_all(atomic_load_explicit(at, memory_order_relaxed)) + traces_all(d);
+	atomic_store_explicit(&ntrace_all, n, memory_order_relaxed);
+	atomic_store_explicit(at, d, memory_order_release);
+	pthread_mutex_unlock(&kind_lock);
+	return 0;
+}
+
+const struct kind_disclaim *
+kind_disclaim_of(unsigned sc)
+{
+	return atomic_load_explicit(&disclaims[sc_slot(sc)][sc & 1], memory_order_acquire);
+}
+
+bool
+kind_any_traced_all(void)
+{
+	return atomic_load_explicit(&ntrace_all, memory_order_relaxed) != 0;
+}
+
+bool
+kind_traced_all(unsigned sc)
+{
+	return traces_all(kind_disclaim_of(sc));
 }
 
 /* ---- tracing ------------------------------------------------------------- */

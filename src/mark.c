@@ -27,10 +27,18 @@
  * mark bits are set with an atomic or, so a block is pushed by exactly one
  * marker.
  *
+ * Beyond the roots the collector lists, this file marks what the
+ * program's roots callback reports (mark_roots_callback), the
+ * uncollectable blocks, and the contents of every allocated block of a
+ * kind traced whole (mark_trace_all, MGC_DISCLAIM_TRACE_ALL).  It also
+ * answers mgc_is_marked and mgc_set_mark while a collection is stopped
+ * (on the collecting thread or a helper: the bits as marked so far);
+ * between collections alloc.c and sweep.c answer them.
+ *
  * Runs only with the world stopped, but for the test hooks (which take the
- * gc lock).  The collecting thread's marker is [world stopped]; a helper's
- * is its own while a drain runs and the collector's between drains
- * (drain.c).
+ * gc lock) and the public mark-bit calls.  The collecting thread's marker
+ * is [world stopped]; a helper's is its own while a drain runs and the
+ * collector's between drains (drain.c).
  */
 #include "internal.h"
 
@@ -640,7 +648,7 @@ mark_check_closed(void)
 	}
 }
 
-/* ---- uncollectable blocks, and the heap rule's settings ------------------- */
+/* ---- uncollectable blocks and blocks traced whole ------------------------- */
 
 void
 mark_uncollectable(const struct sweep_item *items, size_t n)
@@ -656,6 +664,124 @@ mark_uncollectable(const struct sweep_item *items, size_t n)
 	}
 	mark_drain();
 }
+
+/* Blocks of kinds traced whole (MGC_DISCLAIM_TRACE_ALL): the contents of
+ * each allocated block the roots have not reached are scanned as if they
+ * were a root's (the block itself stays unmarked, so its disclaim
+ * callback is asked about it).  One marked later is scanned again, which
+ * is harmless. */
+void
+mark_trace_all(const struct sweep_item *items, size_t n)
+{
+	MGC_ASSERT(world_stopped_here());
+	if (!kind_any_traced_all())
+		return;
+	for (size_t k = 0; k < n; k++) {
+		struct span *s = items[k].span;
+		if (items[k].kind == SPAN_FREE || (items[k].spanclass & 1) ||
+		    !kind_traced_all(items[k].spanclass))
+			continue;
+		for (uint32_t i = 0; i < s->nelems; i++)
+			if (atomic_load_explicit(&s->state[i], memory_order_relaxed) ==
+			            BLOCK_LIVE &&
+			    !(s->mark[i >> 6] >> (i & 63) & 1))
+				scan_block(COLLECTOR, s, s->base + i * s->elem_size);
+		mark_drain();
+	}
+}
+
+/* ---- the roots callback (mgc_set_roots_callback) -------------------------- */
+
+static void
+root_word(struct mgc_tracer *t, uintptr_t w)
+{
+	(void)t;
+	mark_word(w);
+}
+
+static void
+root_range(struct mgc_tracer *t, uintptr_t lo, uintptr_t hi)
+{
+	(void)t;
+	mark_range(lo, hi);
+}
+
+void
+mark_roots_callback(void)
+{
+	MGC_ASSERT(world_stopped_here());
+	struct mgc_tracer t = {root_word, root_range, COLLECTOR};
+	roots_call_stopped(&t);
+	mark_drain();
+}
+
+/* ---- mark bits (mgc_is_marked, mgc_set_mark) ----------------------------------
+ * During a collection's mark, on the collecting thread or a helper, the
+ * bits are read and changed in place (atomically: helpers may be setting
+ * others in the same word); between collections, alloc.c and sweep.c
+ * answer, since only the sweep gives the bits a meaning then. */
+
+/* The collecting thread is inside a collection's stop. */
+static __thread bool collecting;
+
+void
+mark_phase_stopped(bool on)
+{
+	MGC_ASSERT(world_stopped_here());
+	collecting = on;
+}
+
+static bool
+marking_here(void)
+{
+	return collecting || drain_helper_here();
+}
+
+/* The span of the allocated block p points into, its index in *i; NULL if
+ * none.  World stopped: spans do not change. */
+static struct span *
+stopped_block(uintptr_t p, uint32_t *i)
+{
+	struct span *s = pagemap_lookup(p);
+	if (s == NULL)
+		return NULL;
+	*i = block_of(s, p);
+	if (*i == UINT32_MAX ||
+	    atomic_load_explicit(&s->state[*i], memory_order_relaxed) != BLOCK_LIVE)
+		return NULL;
+	return s;
+}
+
+int
+mgc_is_marked(const void *p)
+{
+	if (!marking_here())
+		return alloc_block_marked((uintptr_t)p);
+	uint32_t i;
+	struct span *s = stopped_block((uintptr_t)p, &i);
+	return s != NULL && (__atomic_load_n(&s->mark[i >> 6], __ATOMIC_RELAXED) >> (i & 63) & 1);
+}
+
+int
+mgc_set_mark(const void *p, int on)
+{
+	if (!marking_here())
+		return sweep_set_mark((uintptr_t)p, on != 0);
+	uint32_t i;
+	struct span *s = stopped_block((uintptr_t)p, &i);
+	if (s == NULL) {
+		errno = EINVAL;
+		return -1;
+	}
+	uint64_t bit = (uint64_t)1 << (i & 63);
+	if (on)
+		__atomic_fetch_or(&s->mark[i >> 6], bit, __ATOMIC_RELAXED);
+	else
+		__atomic_fetch_and(&s->mark[i >> 6], ~bit, __ATOMIC_RELAXED);
+	return 0;
+}
+
+/* ---- the heap rule's settings --------------------------------------------- */
 
 bool mark_base_only;
 uint64_t mark_displacements[MAX_DISPLACEMENT / 64];

@@ -18,9 +18,11 @@
  * (mgc_set_segment_filter), asked about each segment as the walk finds
  * it, may drop a whole segment.
  *
- * Added ranges (mgc_add_roots) are a list of metadata records.  Locking:
- * gc_lock guards both lists and the filter; the collector holds it
- * throughout a collection.
+ * Added ranges (mgc_add_roots) are a list of metadata records.  The
+ * program's roots callback (mgc_set_roots_callback) reports further roots
+ * at each collection, after the stacks.  Locking: gc_lock guards both
+ * lists, the filter and the callback; the collector holds it throughout a
+ * collection.
  *
  * mgc_is_root answers from the same sources: the loaded objects' writable
  * segments less what is excluded or filtered out, the added ranges, and
@@ -182,6 +184,29 @@ roots_each_segment(roots_fn fn, void *arg)
 {
 	for (size_t i = 0; i < nsegs; i++)
 		fn(segs[i][0], segs[i][1], arg);
+}
+
+/* ---- the roots callback ------------------------------------------------------ */
+
+static mgc_roots_fn callback; /* [gc lock] */
+static void *callback_arg;    /* [gc lock] */
+
+void
+mgc_set_roots_callback(mgc_roots_fn fn, void *arg)
+{
+	mgc_init();
+	lock_acquire(&gc_lock);
+	callback = fn;
+	callback_arg = arg;
+	lock_release(&gc_lock);
+}
+
+void
+roots_call_stopped(struct mgc_tracer *t)
+{
+	MGC_ASSERT(world_stopped_here());
+	if (callback != NULL)
+		callback(t, callback_arg);
 }
 
 /* ---- added ranges ----------------------------------------------------------- */

@@ -29,9 +29,16 @@
  * Sweeping reads a block's state only when its mark bit is clear: a marked
  * block may be freed by its owner meanwhile, an unmarked one is touched by
  * no one else.
+ *
+ * The disclaim hook (the section of that name below) is the one place a
+ * sweep calls the program: a kind's disclaim callback, asked about each
+ * block the sweep is about to reclaim, and the marks the program sets and
+ * clears between collections (mgc_set_mark), which decide what the sweep
+ * keeps.
  */
 #include "internal.h"
 
+#include <errno.h>
 #include <sched.h>
 #include <string.h>
 
@@ -76,6 +83,9 @@ sweep_small_locked(struct span *s, uint32_t sg, uint64_t *freed_out)
 	 * every block freed: alloc.c's block_live reads them, then the
 	 * generation, and must see the sweep under way if it read any. */
 	fence_release();
+	const struct kind_disclaim *d = kind_disclaim_of(s->spanclass);
+	if (unlikely(d != NULL))
+		sweep_disclaim_locked(s, d);
 	for (uint32_t w = 0; w * 64 < s->bump; w++) {
 		uint64_t marks = s->mark[w], dead = 0;
 		__atomic_store_n(&s->mark[w], 0, __ATOMIC_RELAXED); /* read by block_live */
@@ -154,4 +164,110 @@ sweep_some(void)
 	if (atomic_load_explicit(&pending, memory_order_relaxed))
 		for (int i = 0; i < 2 && sweep_one(); i++)
 			;
+}
+
+/* ---- the disclaim hook ------------------------------------------------------
+ * A kind with a disclaim callback (kind.c) is asked about each block the
+ * sweep is about to reclaim: sweep_small_locked and the page heap's
+ * heap_sweep_large_locked call sweep_disclaim_locked once they have claimed the
+ * span (sweepgen sg-1) and before they clear a mark bit or free a block,
+ * and a block the callback keeps gets its mark bit, so the sweep leaves
+ * it allocated.  The callback thus runs on the sweeping thread, holding
+ * the span's central lock (small spans) or the heap lock (large ones),
+ * either busy or under the gc lock (the scavenger, a fork): no collection
+ * starts before it returns, and the span's marks and states are the
+ * collection's, but for the blocks it keeps.  While it runs,
+ * sweep_disclaiming names the span: for the callback, block_live (alloc.c)
+ * counts the span's blocks live by their state alone, since nothing is
+ * freed yet, and mgc_set_mark changes the span's bits in place instead of
+ * taking the lock this thread holds.
+ *
+ * Between collections, mgc_set_mark keeps or gives up a block of a span
+ * not yet swept by setting or clearing its mark bit under the span's
+ * lock, the lock every sweeper of the span holds from its claim to its
+ * end: so the bit is changed either before the sweep reads it, or after
+ * the sweep, when it no longer matters. */
+
+__thread const struct span *sweep_disclaiming;
+
+void
+sweep_disclaim_locked(struct span *s, const struct kind_disclaim *d)
+{
+	MGC_ASSERT(s->kind == SPAN_SMALL ? central_lock_held(s->spanclass) : heap_lock_held());
+	MGC_ASSERT(atomic_load(&s->sweepgen) == atomic_load(&heap_sweepgen) - 1);
+	uint32_t end = s->kind == SPAN_SMALL ? s->bump : s->nelems;
+	sweep_disclaiming = s;
+	for (uint32_t i = 0; i < end; i++) {
+		uint64_t bit = (uint64_t)1 << (i & 63);
+		/* Read again for each block: the callback may keep another. */
+		if ((__atomic_load_n(&s->mark[i >> 6], __ATOMIC_RELAXED) & bit) ||
+		    atomic_load_explicit(&s->state[i], memory_order_relaxed) != BLOCK_LIVE)
+			continue;
+		if (d->fn((void *)(s->base + (uintptr_t)i * s->elem_size), d->arg))
+			__atomic_fetch_or(&s->mark[i >> 6], bit, __ATOMIC_RELAXED);
+	}
+	sweep_disclaiming = NULL;
+}
+
+/* Set (on) or clear the mark of block i of s, allocated. */
+static void
+set_bit(struct span *s, uint32_t i, bool on)
+{
+	uint64_t bit = (uint64_t)1 << (i & 63);
+	if (on)
+		__atomic_fetch_or(&s->mark[i >> 6], bit, __ATOMIC_RELAXED);
+	else
+		__atomic_fetch_and(&s->mark[i >> 6], ~bit, __ATOMIC_RELAXED);
+}
+
+static int
+fail(int err)
+{
+	errno = err;
+	return -1;
+}
+
+/* mgc_set_mark from a disclaim callback: this thread sweeps
+ * sweep_disclaiming and holds its lock. */
+static int
+set_mark_disclaiming(uintptr_t p, bool on)
+{
+	struct block_ref r;
+	if (!alloc_block_ref(p, &r))
+		return fail(EINVAL);
+	if (r.s != sweep_disclaiming)
+		return fail(EDEADLK);
+	if (atomic_load_explicit(&r.s->state[r.i], memory_order_relaxed) != BLOCK_LIVE)
+		return fail(EINVAL);
+	set_bit(r.s, r.i, on);
+	return 0;
+}
+
+int
+sweep_set_mark(uintptr_t p, bool on)
+{
+	if (sweep_disclaiming != NULL)
+		return set_mark_disclaiming(p, on);
+	if (tls_cache == NULL && thread_attach() == NULL)
+		return fail(ENOMEM);
+	struct block_ref r;
+	if (!alloc_block_ref(p, &r))
+		return fail(EINVAL);
+	if (r.large)
+		heap_lock();
+	else
+		central_lock(r.sc);
+	/* Under the lock the span can be neither swept nor freed; it is still
+	 * the block's if its geometry did not change since the lookup. */
+	bool live = alloc_block_ref_valid(&r) &&
+	            atomic_load_explicit(&r.s->state[r.i], memory_order_relaxed) == BLOCK_LIVE;
+	int err = live ? 0 : EINVAL;
+	uint32_t sg = atomic_load(&heap_sweepgen);
+	if (err == 0 && atomic_load(&r.s->sweepgen) == sg - 2)
+		set_bit(r.s, r.i, on);
+	if (r.large)
+		heap_unlock();
+	else
+		central_unlock(r.sc);
+	return err ? fail(err) : 0;
 }
