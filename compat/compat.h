@@ -20,6 +20,8 @@
 #define GC_THREADS
 #define GC_NO_THREAD_REDIRECTS
 #include <gc.h>
+#include <gc_disclaim.h>
+#include <gc_mark.h>
 
 #include <pthread.h>
 #include <stdbool.h>
@@ -81,8 +83,27 @@ bool compat_displacement_ok(size_t off);
 _Noreturn void compat_abort(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* debug.c: Boehm's leak and smash reports, and leak mode if asked; once. */
 void compat_debug_init(void);
-/* kinds.c: install the shim's collection-event callback, once. */
+/* kinds.c: install the shim's collection-event and roots callbacks, once. */
 void compat_kinds_init(void);
+/* kinds.c: Boehm kind k's mgc kind, or -1 for an unknown one. */
+int compat_kind_mgc(int k);
+/* kinds.c: a new Boehm kind (as GC_new_kind) whose mgc kind is traced by
+ * trace, or, trace NULL, as its descriptor says.  Takes compat_lock. */
+unsigned compat_new_kind(GC_word descr, bool adjust, mgc_trace_fn trace);
+/* kinds.c: mark procedure index (GC_MAKE_PROC) is proc, as a client
+ * reserving one (an index below GC_RESERVED_MARK_PROCS) fixes it. */
+void compat_set_proc(unsigned index, GC_mark_proc proc);
+/* kinds.c: the tracer that GC_mark_and_push and the GC_push_* calls report
+ * to on this thread while a mark procedure or the push-other-roots
+ * procedure runs (NULL otherwise); compat_set_tracer returns the old one. */
+mgc_tracer *compat_tracer(void);
+mgc_tracer *compat_set_tracer(mgc_tracer *t);
+/* kinds.c: a description of the type of p, of Boehm kind k, for printing
+ * it: what GC_register_describe_type_fn's function writes in buf, Boehm's
+ * name for a built-in kind, or NULL. */
+const char *compat_describe_type(int k, void *p, char buf[GC_TYPE_DESCR_LEN + 1]);
+/* marking.c: the roots callback (GC_push_other_roots). */
+void compat_push_roots(mgc_tracer *t, void *arg);
 
 /* locks.c: install the shim's pthread_atfork handlers, once, after mgc's;
  * every path that takes compat_lock or Boehm's allocator lock calls it. */

@@ -436,6 +436,7 @@ env_size(const char *name)
 static void
 pace_like_boehm(void)
 {
+	compat_kinds_init(); /* the collection callbacks, from the first allocation on */
 	const char *env = getenv("GC_FREE_SPACE_DIVISOR");
 	size_t initial = env_size("GC_INITIAL_HEAP_SIZE");
 	size_t max = env_size("GC_MAXIMUM_HEAP_SIZE");

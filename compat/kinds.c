@@ -30,10 +30,18 @@
  * address (an mgc_layout is 16-byte aligned, so it never reads as a small
  * length); GC_malloc_explicitly_typed is mgc_alloc_typed.
  *
+ * A kind may also have a disclaim procedure (GC_register_disclaim_proc),
+ * which becomes its mgc kind's disclaim callback, and a type description
+ * function for the debug printing (GC_register_describe_type_fn,
+ * compat_describe_type).  disclaim.c and gcj.c make their kinds here
+ * (compat_new_kind).  The roots callback this file installs is
+ * marking.c's.
+ *
  * Locking: the kind table is written under compat_lock and read without
- * it (entries are published by the release store of nkinds).  The event
- * callback, the trace functions and GC_mark_and_push take no lock: they
- * run inside a collection.
+ * it (entries are published by the release store of nkinds; a kind's mgc
+ * kind, disclaim and describe functions are atomic, as they may change
+ * later).  The event callback, the trace functions and GC_mark_and_push
+ * take no lock: they run inside a collection.
  */
 #include "compat.h"
 
@@ -56,21 +64,25 @@ void *GC_greatest_plausible_heap_addr;
 enum { MAX_KINDS = 24, FIRST_NEW_KIND = 4, LOCAL_STACK = 64, FREE_LISTS = 129 };
 
 struct kind {
-	int mgc;       /* the mgc kind */
-	GC_word descr; /* Boehm's descriptor */
-	bool adjust;   /* the object's size is added to a length descriptor */
+	_Atomic int mgc; /* the mgc kind; [compat_lock] to change once published */
+	GC_word descr;   /* Boehm's descriptor */
+	bool adjust;     /* the object's size is added to a length descriptor */
+	_Atomic(GC_disclaim_proc) disclaim;    /* GC_register_disclaim_proc's */
+	_Atomic(GC_describe_type_fn) describe; /* GC_register_describe_type_fn's */
 };
 
 static struct kind kinds[MAX_KINDS] = {
-        {MGC_KIND_NOSCAN, 0, false},
-        {MGC_KIND_NORMAL, 0, true},
-        {MGC_KIND_UNCOLLECTABLE, 0, true},
-        {MGC_KIND_UNCOLLECTABLE_NOSCAN, 0, false},
+        {.mgc = MGC_KIND_NOSCAN, .adjust = false},
+        {.mgc = MGC_KIND_NORMAL, .adjust = true},
+        {.mgc = MGC_KIND_UNCOLLECTABLE, .adjust = true},
+        {.mgc = MGC_KIND_UNCOLLECTABLE_NOSCAN, .adjust = false},
 };
 static _Atomic unsigned nkinds = FIRST_NEW_KIND;
 
-static GC_mark_proc procs[GC_MAX_MARK_PROCS]; /* [compat_lock] to write */
-static _Atomic unsigned nprocs;
+/* Indices below GC_RESERVED_MARK_PROCS are the clients' to fix (gcj's is
+ * 0); GC_new_proc hands out the others, as Boehm does. */
+static _Atomic(GC_mark_proc) procs[GC_MAX_MARK_PROCS]; /* [compat_lock] to write */
+static _Atomic unsigned nprocs = GC_RESERVED_MARK_PROCS;
 
 /* The tracer of the marker running a mark procedure on this thread. */
 static __thread mgc_tracer *current;
@@ -95,11 +107,12 @@ call_proc(mgc_tracer *t, GC_word *addr, GC_word descr)
 	GC_word index = (descr >> GC_DS_TAG_BITS) & (GC_MAX_MARK_PROCS - 1);
 	GC_word env = descr >> (GC_DS_TAG_BITS + GC_LOG_MAX_MARK_PROCS);
 	struct GC_ms_entry stack[LOCAL_STACK];
-	mgc_tracer *saved = current;
-	current = t;
-	if (index < atomic_load_explicit(&nprocs, memory_order_acquire))
-		procs[index](addr, stack, stack + LOCAL_STACK - 1, env);
-	current = saved;
+	GC_mark_proc proc = atomic_load_explicit(&procs[index], memory_order_acquire);
+	if (proc == NULL)
+		return;
+	mgc_tracer *saved = compat_set_tracer(t);
+	proc(addr, stack, stack + LOCAL_STACK - 1, env);
+	compat_set_tracer(saved);
 }
 
 /* Boehm's per-object descriptor: at a byte offset in the object, or, when
@@ -161,6 +174,20 @@ GC_mark_and_push(void *obj, struct GC_ms_entry *msp, struct GC_ms_entry *msl, vo
 	return msp;
 }
 
+mgc_tracer *
+compat_tracer(void)
+{
+	return current;
+}
+
+mgc_tracer *
+compat_set_tracer(mgc_tracer *t)
+{
+	mgc_tracer *old = current;
+	current = t;
+	return old;
+}
+
 /* ---- kinds and procedures -------------------------------------------------- */
 
 void **GC_CALL
@@ -186,9 +213,15 @@ GC_new_proc_inner(GC_mark_proc proc)
 	unsigned n = atomic_load_explicit(&nprocs, memory_order_relaxed);
 	if (n == GC_MAX_MARK_PROCS)
 		compat_abort("mgc: GC_new_proc: more than %d mark procedures", GC_MAX_MARK_PROCS);
-	procs[n] = proc;
-	atomic_store_explicit(&nprocs, n + 1, memory_order_release);
+	atomic_store_explicit(&procs[n], proc, memory_order_release);
+	atomic_store_explicit(&nprocs, n + 1, memory_order_relaxed);
 	return n;
+}
+
+void
+compat_set_proc(unsigned index, GC_mark_proc proc)
+{
+	atomic_store_explicit(&procs[index % GC_MAX_MARK_PROCS], proc, memory_order_release);
 }
 
 unsigned GC_CALL
@@ -212,19 +245,44 @@ mgc_kind_for(struct kind *k)
 	return mgc_kind_new(trace_kind, k, 0);
 }
 
+static _Noreturn void
+kind_failed(const char *call)
+{
+	compat_abort("mgc: %s: %s", call, strerror(errno));
+}
+
+/* A new kind traced by trace (NULL: from its descriptor).  The caller
+ * holds compat_lock or, for GC_new_kind_inner, Boehm's allocator lock. */
+static unsigned
+new_kind(GC_word descr, bool adjust, mgc_trace_fn trace)
+{
+	unsigned n = atomic_load_explicit(&nkinds, memory_order_relaxed);
+	if (n == MAX_KINDS)
+		compat_abort("mgc: GC_new_kind: more than %d kinds", MAX_KINDS);
+	kinds[n] = (struct kind){.descr = descr, .adjust = adjust};
+	int mk = trace != NULL ? mgc_kind_new(trace, &kinds[n], 0) : mgc_kind_for(&kinds[n]);
+	if (mk < 0)
+		kind_failed("GC_new_kind");
+	atomic_store_explicit(&kinds[n].mgc, mk, memory_order_relaxed);
+	atomic_store_explicit(&nkinds, n + 1, memory_order_release);
+	return n;
+}
+
 unsigned GC_CALL
 GC_new_kind_inner(void **free_list, GC_word descr, int adjust, int clear)
 {
 	(void)free_list;
 	(void)clear; /* mgc clears every block */
-	unsigned n = atomic_load_explicit(&nkinds, memory_order_relaxed);
-	if (n == MAX_KINDS)
-		compat_abort("mgc: GC_new_kind: more than %d kinds", MAX_KINDS);
-	kinds[n] = (struct kind){0, descr, adjust != 0};
-	kinds[n].mgc = mgc_kind_for(&kinds[n]);
-	if (kinds[n].mgc < 0)
-		compat_abort("mgc: GC_new_kind: %s", strerror(errno));
-	atomic_store_explicit(&nkinds, n + 1, memory_order_release);
+	return new_kind(descr, adjust != 0, NULL);
+}
+
+unsigned
+compat_new_kind(GC_word descr, bool adjust, mgc_trace_fn trace)
+{
+	compat_kinds_init();
+	compat_lock_acquire();
+	unsigned n = new_kind(descr, adjust, trace);
+	compat_lock_release();
 	return n;
 }
 
@@ -244,7 +302,83 @@ mgc_kind_of(int k)
 {
 	if (k < 0 || (unsigned)k >= atomic_load_explicit(&nkinds, memory_order_acquire))
 		return -1;
-	return kinds[k].mgc;
+	return atomic_load_explicit(&kinds[k].mgc, memory_order_relaxed);
+}
+
+int
+compat_kind_mgc(int k)
+{
+	return mgc_kind_of(k);
+}
+
+/* ---- disclaim procedures and type descriptions ---------------------------
+ * A disclaim procedure belongs to one Boehm kind, so a new kind that
+ * shares mgc's normal or pointer-free kind gets a kind of its own first
+ * (tracing as its descriptor says); its blocks allocated before that keep
+ * the shared kind.  Boehm's built-in kinds are mgc's own: a procedure for
+ * GC_I_NORMAL sees every normal block. */
+
+static int
+disclaim_trampoline(void *block, void *arg)
+{
+	struct kind *k = arg;
+	GC_disclaim_proc proc = atomic_load_explicit(&k->disclaim, memory_order_acquire);
+	return proc != NULL ? proc(block) : 0;
+}
+
+/* Kind k's own mgc kind, made if it shares one; compat_lock held. */
+static int
+own_kind_locked(int k)
+{
+	assert(compat_lock_held());
+	int mk = mgc_kind_of(k);
+	if (k < FIRST_NEW_KIND || (mk != MGC_KIND_NORMAL && mk != MGC_KIND_NOSCAN))
+		return mk;
+	mk = mgc_kind_new(trace_kind, &kinds[k], 0);
+	if (mk < 0)
+		kind_failed("GC_register_disclaim_proc");
+	atomic_store_explicit(&kinds[k].mgc, mk, memory_order_relaxed);
+	return mk;
+}
+
+void GC_CALL
+GC_register_disclaim_proc(int k, GC_disclaim_proc proc, int mark_unconditionally)
+{
+	if (GC_find_leak)
+		return; /* as Boehm: nothing is reclaimed in leak-finding mode */
+	compat_kinds_init();
+	compat_lock_acquire();
+	int mk = own_kind_locked(k);
+	if (mk < 0)
+		compat_abort("mgc: GC_register_disclaim_proc: no kind %d", k);
+	atomic_store_explicit(&kinds[k].disclaim, proc, memory_order_release);
+	unsigned flags = mark_unconditionally ? MGC_DISCLAIM_TRACE_ALL : 0;
+	if (mgc_kind_set_disclaim(mk, disclaim_trampoline, &kinds[k], flags) != 0)
+		kind_failed("GC_register_disclaim_proc");
+	compat_lock_release();
+}
+
+void GC_CALL
+GC_register_describe_type_fn(int k, GC_describe_type_fn fn)
+{
+	if (k >= 0 && k < MAX_KINDS)
+		atomic_store_explicit(&kinds[k].describe, fn, memory_order_release);
+}
+
+const char *
+compat_describe_type(int k, void *p, char buf[GC_TYPE_DESCR_LEN + 1])
+{
+	static const char *const names[FIRST_NEW_KIND] = {"PTRFREE", "NORMAL", "UNCOLLECTABLE",
+	                                                  "ATOMIC_UNCOLLECTABLE"};
+	if (k < 0 || k >= MAX_KINDS)
+		return NULL;
+	GC_describe_type_fn fn = atomic_load_explicit(&kinds[k].describe, memory_order_acquire);
+	if (fn != NULL) {
+		buf[GC_TYPE_DESCR_LEN] = '\0';
+		fn(p, buf);
+		return buf;
+	}
+	return k < FIRST_NEW_KIND ? names[k] : NULL;
 }
 
 void *GC_CALL
@@ -435,6 +569,7 @@ static void
 install(void)
 {
 	mgc_set_event_callback(on_event, NULL);
+	mgc_set_roots_callback(compat_push_roots, NULL);
 }
 
 void
