@@ -104,6 +104,11 @@ mgc_tracer *compat_set_tracer(mgc_tracer *t);
 const char *compat_describe_type(int k, void *p, char buf[GC_TYPE_DESCR_LEN + 1]);
 /* marking.c: the roots callback (GC_push_other_roots). */
 void compat_push_roots(mgc_tracer *t, void *arg);
+/* toggle.c: the toggle-ref passes, from the collection events: the
+ * callback's verdicts at the start, weak entries of unmarked objects
+ * cleared just before the world restarts. */
+void compat_toggle_start(void);
+void compat_toggle_resume(void);
 
 /* locks.c: install the shim's pthread_atfork handlers, once, after mgc's;
  * every path that takes compat_lock or Boehm's allocator lock calls it. */

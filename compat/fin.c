@@ -13,6 +13,10 @@
  * starts, before the finalizer runs or is queued: Boehm calls it as the
  * collection queues the object, mgc's finalizers are taken after it.
  *
+ * GC_finalize_all takes every record out of the map and runs it here;
+ * fin_run runs a record only if it takes it out itself, so each finalizer
+ * runs once.
+ *
  * Disappearing links, short and long, are mgc's own (mgc_link_register):
  * the collection clears them with the world stopped, as Boehm's does, so
  * no thread can read a link to a block already dead.
@@ -24,6 +28,8 @@
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
+
+#include <javaxfc.h>
 
 struct fin_rec {
 	GC_finalization_proc fn;
@@ -96,7 +102,10 @@ defer(void *obj, GC_finalization_proc fn, void *cd)
 	return true;
 }
 
-/* The mgc finalizer of every object with a Boehm finalizer. */
+/* The mgc finalizer of every object with a Boehm finalizer.  It runs
+ * Boehm's only if it takes the record out of the map: a record already
+ * gone was cleared (GC_register_finalizer with fn 0) or taken by
+ * GC_finalize_all, which runs it itself. */
 static void
 fin_run(void *obj, void *arg)
 {
@@ -107,12 +116,15 @@ fin_run(void *obj, void *arg)
 
 	compat_lock_acquire();
 	s = compat_map_find(&fins, hide(obj));
-	if (s != NULL && s->val == rec)
+	bool mine = s != NULL && s->val == rec;
+	if (mine)
 		compat_map_del(&fins, hide(obj), NULL);
 	fn = rec->fn;
 	cd = rec->cd;
 	obj = (char *)obj + rec->offset;
 	compat_lock_release();
+	if (!mine || fn == NULL)
+		return;
 	GC_await_finalize_proc await = GC_get_await_finalize_proc();
 	if (await != NULL)
 		await(obj);
@@ -306,6 +318,51 @@ GC_invoke_finalizers(void)
 		finalizers_ran++;
 	}
 	return finalizers_ran - before;
+}
+
+/* Takes any registered finalizer out of the map: its block, the pointer
+ * its fn gets (the block's start, or a debug block's pointer), fn and cd;
+ * false if none is left.  The block is alive: it still has its mgc
+ * finalizer, or a queued job holds it until fin_run finds the record
+ * gone. */
+static bool
+take_any(void **base, void **obj, GC_finalization_proc *fn, void **cd)
+{
+	bool found = false;
+
+	compat_lock_acquire();
+	for (size_t i = 0; i < fins.cap && !found; i++) {
+		struct compat_slot *s = &fins.slots[i];
+		if (s->key == 0)
+			continue;
+		struct fin_rec *rec = s->val;
+		*base = (void *)~s->key;
+		*obj = (char *)*base + rec->offset;
+		*fn = rec->fn;
+		*cd = rec->cd;
+		compat_map_del(&fins, s->key, NULL);
+		found = true;
+	}
+	compat_lock_release();
+	return found;
+}
+
+/* javaxfc.h: run every finalizer still registered, reachable objects'
+ * too, in this thread (Boehm's meaning, for a runtime's exit), and those
+ * already queued; again while finalizers register new ones. */
+void GC_CALL
+GC_finalize_all(void)
+{
+	void *base, *obj, *cd;
+	GC_finalization_proc fn;
+
+	GC_invoke_finalizers();
+	while (take_any(&base, &obj, &fn, &cd)) {
+		mgc_set_finalizer(base, NULL, NULL);
+		fn(obj, cd);
+		finalizers_ran++;
+		GC_invoke_finalizers();
+	}
 }
 
 int GC_CALL

@@ -34,8 +34,8 @@
  * which becomes its mgc kind's disclaim callback, and a type description
  * function for the debug printing (GC_register_describe_type_fn,
  * compat_describe_type).  disclaim.c and gcj.c make their kinds here
- * (compat_new_kind).  The roots callback this file installs is
- * marking.c's.
+ * (compat_new_kind).  The collection events this file installs also run
+ * the toggle-ref passes (toggle.c), and its roots callback is marking.c's.
  *
  * Locking: the kind table is written under compat_lock and read without
  * it (entries are published by the release store of nkinds; a kind's mgc
@@ -551,6 +551,9 @@ on_event(int event, void *arg)
 		GC_start_callback_proc fn = atomic_load(&start_callback);
 		if (fn != NULL)
 			fn();
+		compat_toggle_start();
+	} else if (event == MGC_EVENT_RESUME) {
+		compat_toggle_resume();
 	} else if (event == MGC_EVENT_STOP) {
 		void *lo, *hi;
 		mgc_heap_bounds(&lo, &hi);
