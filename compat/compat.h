@@ -99,9 +99,13 @@ void compat_set_proc(unsigned index, GC_mark_proc proc);
 mgc_tracer *compat_tracer(void);
 mgc_tracer *compat_set_tracer(mgc_tracer *t);
 /* kinds.c: a description of the type of p, of Boehm kind k, for printing
- * it: what GC_register_describe_type_fn's function writes in buf, Boehm's
- * name for a built-in kind, or NULL. */
+ * it: what GC_register_describe_type_fn's function for k writes in buf,
+ * or NULL if k has none. */
 const char *compat_describe_type(int k, void *p, char buf[GC_TYPE_DESCR_LEN + 1]);
+/* kinds.c: the Boehm kind of mgc kind mk (a new Boehm kind that shares
+ * mgc's normal or pointer-free kind answers as GC_I_NORMAL or
+ * GC_I_PTRFREE), or -1. */
+int compat_boehm_kind(int mk);
 /* marking.c: the roots callback (GC_push_other_roots). */
 void compat_push_roots(mgc_tracer *t, void *arg);
 /* toggle.c: the toggle-ref passes, from the collection events: the

@@ -10,6 +10,8 @@
  *     0x... (leak.c:12, sz= 4, NORMAL)
  *     GC_check_heap_block: found 1 smashed heap objects:
  *     0x... in or near object at 0x... (smash.c:26, sz= 40)
+ * A leaked object of a kind with a description function
+ * (GC_register_describe_type_fn, kinds.c) is named by what it writes.
  */
 #include "compat.h"
 
@@ -36,19 +38,29 @@ kind_name(int kind)
 	}
 }
 
+/* What a report names the object's type: the description of its kind's
+ * GC_register_describe_type_fn function if it has one, else the kind. */
+static const char *
+type_of(const mgc_report *r, char buf[GC_TYPE_DESCR_LEN + 1])
+{
+	const char *d = compat_describe_type(compat_boehm_kind(r->kind), r->p, buf);
+	return d != NULL ? d : kind_name(r->kind);
+}
+
 static void
 report(const mgc_report *r, size_t n, void *arg)
 {
+	char buf[GC_TYPE_DESCR_LEN + 1];
 	(void)arg;
 	if (r[0].what == MGC_REPORT_LEAK) {
 		fprintf(stderr, "Found %zu leaked objects:\n", n);
 		for (size_t i = 0; i < n; i++)
 			if (r[i].file != NULL)
 				fprintf(stderr, "%p (%s:%d, sz= %zu, %s)\n", r[i].p, r[i].file,
-				        r[i].line, r[i].size, kind_name(r[i].kind));
+				        r[i].line, r[i].size, type_of(&r[i], buf));
 			else
 				fprintf(stderr, "%p (sz= %zu, %s)\n", r[i].p, r[i].size,
-				        kind_name(r[i].kind));
+				        type_of(&r[i], buf));
 	} else {
 		fprintf(stderr, "GC_check_heap_block: found %zu smashed heap objects:\n", n);
 		for (size_t i = 0; i < n; i++)

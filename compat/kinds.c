@@ -312,11 +312,11 @@ compat_kind_mgc(int k)
 }
 
 /* ---- disclaim procedures and type descriptions ---------------------------
- * A disclaim procedure belongs to one Boehm kind, so a new kind that
- * shares mgc's normal or pointer-free kind gets a kind of its own first
- * (tracing as its descriptor says); its blocks allocated before that keep
- * the shared kind.  Boehm's built-in kinds are mgc's own: a procedure for
- * GC_I_NORMAL sees every normal block. */
+ * A disclaim procedure or a description function belongs to one Boehm
+ * kind, so a new kind that shares mgc's normal or pointer-free kind gets a
+ * kind of its own first (tracing as its descriptor says); its blocks
+ * allocated before that keep the shared kind.  Boehm's built-in kinds are
+ * mgc's own: a procedure for GC_I_NORMAL sees every normal block. */
 
 static int
 disclaim_trampoline(void *block, void *arg)
@@ -358,27 +358,42 @@ GC_register_disclaim_proc(int k, GC_disclaim_proc proc, int mark_unconditionally
 	compat_lock_release();
 }
 
+/* As for a disclaim procedure, a new kind sharing an mgc kind gets its
+ * own, so that its objects can be told from the others'. */
 void GC_CALL
 GC_register_describe_type_fn(int k, GC_describe_type_fn fn)
 {
-	if (k >= 0 && k < MAX_KINDS)
+	compat_kinds_init();
+	compat_lock_acquire();
+	if (own_kind_locked(k) >= 0)
 		atomic_store_explicit(&kinds[k].describe, fn, memory_order_release);
+	compat_lock_release();
 }
 
 const char *
 compat_describe_type(int k, void *p, char buf[GC_TYPE_DESCR_LEN + 1])
 {
-	static const char *const names[FIRST_NEW_KIND] = {"PTRFREE", "NORMAL", "UNCOLLECTABLE",
-	                                                  "ATOMIC_UNCOLLECTABLE"};
 	if (k < 0 || k >= MAX_KINDS)
 		return NULL;
 	GC_describe_type_fn fn = atomic_load_explicit(&kinds[k].describe, memory_order_acquire);
-	if (fn != NULL) {
-		buf[GC_TYPE_DESCR_LEN] = '\0';
-		fn(p, buf);
-		return buf;
-	}
-	return k < FIRST_NEW_KIND ? names[k] : NULL;
+	if (fn == NULL)
+		return NULL;
+	buf[0] = buf[GC_TYPE_DESCR_LEN] = '\0';
+	fn(p, buf);
+	return buf;
+}
+
+int
+compat_boehm_kind(int mk)
+{
+	static const int builtin[FIRST_NEW_KIND] = {GC_I_NORMAL, GC_I_PTRFREE, 2, 3};
+	if (mk >= 0 && mk < FIRST_NEW_KIND)
+		return builtin[mk];
+	unsigned n = atomic_load_explicit(&nkinds, memory_order_acquire);
+	for (unsigned k = FIRST_NEW_KIND; k < n; k++)
+		if (atomic_load_explicit(&kinds[k].mgc, memory_order_relaxed) == mk)
+			return (int)k;
+	return -1;
 }
 
 void *GC_CALL

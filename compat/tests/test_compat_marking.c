@@ -5,7 +5,8 @@
  * GC_push_other_roots variable as older programs do), GC_is_marked,
  * GC_set_mark_bit and GC_clear_mark_bit while marking,
  * GC_push_finalizer_structures, GC_enumerate_reachable_objects_inner and
- * GC_register_describe_type_fn.
+ * GC_register_describe_type_fn (whose function names the objects of a
+ * leak report, read from a child's stderr).
  *
  * Retention is observed through disappearing links (test_compat_kinds'
  * watch): a target that must stay alive always does; of those that must
@@ -233,9 +234,31 @@ static atomic_int described;
 static void GC_CALLBACK
 describe(void *p, char *buf)
 {
-	(void)p;
 	atomic_fetch_add(&described, 1);
-	snprintf(buf, GC_TYPE_DESCR_LEN, "thing");
+	snprintf(buf, GC_TYPE_DESCR_LEN, "thing #%lu", (unsigned long)*(GC_word *)p);
+}
+
+static int describe_kind;
+
+static __attribute__((noinline)) void
+lose_things(void)
+{
+	for (GC_word i = 0; i < 3; i++) {
+		GC_word *p = GC_generic_malloc(64, describe_kind);
+		CHECK(p != NULL, "alloc");
+		*p = 40 + i;
+	}
+}
+
+/* In a child: leak mode, three objects of the described kind lost. */
+static void
+leak_things(void *arg)
+{
+	(void)arg;
+	GC_set_find_leak(1);
+	lose_things();
+	check_clear_stack();
+	GC_gcollect();
 }
 
 static void
@@ -244,12 +267,20 @@ check_describe(void)
 	/* Only the debug support's printing asks (leak and smash reports);
 	 * nothing else may call it, a collection least of all. */
 	GC_register_describe_type_fn(GC_I_NORMAL, describe);
-	int kind = (int)GC_new_kind(GC_new_free_list(), GC_DS_LENGTH, 1, 1);
-	GC_register_describe_type_fn(kind, describe);
-	CHECK(GC_generic_malloc(64, kind) != NULL, "alloc");
+	describe_kind = (int)GC_new_kind(GC_new_free_list(), GC_DS_LENGTH, 1, 1);
+	GC_register_describe_type_fn(describe_kind, describe);
+	CHECK(GC_generic_malloc(64, describe_kind) != NULL, "alloc");
 	settle(2, false);
 	CHECK(atomic_load(&described) == 0, "describe called outside a report");
 	GC_register_describe_type_fn(GC_I_NORMAL, 0);
+	/* A leak report names the objects' type by the function. */
+	char err[4096];
+	int status = -1;
+	int sig = check_child(leak_things, NULL, err, sizeof err, &status);
+	CHECK(sig == 0 && status == 0, "leak child: signal %d, status %d: %s", sig, status, err);
+	CHECK(strstr(err, "leaked objects") != NULL && strstr(err, "thing #40") != NULL &&
+	              strstr(err, "thing #42") != NULL,
+	      "leak report without the descriptions: %s", err);
 }
 
 int
