@@ -672,7 +672,8 @@ void   mgc_set_roots_callback(mgc_roots_fn fn, void *arg);
  * as of then).  fn runs on the calling thread with every other registered
  * thread stopped and no collection running: under the rules of
  * MGC_EVENT_STOP, but it may also call mgc_base and mgc_is_marked.  May be
- * called inside mgc_call_exclusive, not from a callback of mgc's. */
+ * called inside mgc_call_exclusive, not from a callback of mgc's nor
+ * between mgc_stop_world and mgc_start_world. */
 typedef void (*mgc_walk_fn)(void *block, size_t size, void *arg);
 void   mgc_heap_walk(mgc_walk_fn fn, void *arg);
 
