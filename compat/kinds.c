@@ -383,14 +383,13 @@ compat_describe_type(int k, void *p, char buf[GC_TYPE_DESCR_LEN + 1])
 	return buf;
 }
 
+/* The first Boehm kind made on mk: GC_I_NORMAL for mgc's normal kind,
+ * though a new kind may share it. */
 int
 compat_boehm_kind(int mk)
 {
-	static const int builtin[FIRST_NEW_KIND] = {GC_I_NORMAL, GC_I_PTRFREE, 2, 3};
-	if (mk >= 0 && mk < FIRST_NEW_KIND)
-		return builtin[mk];
 	unsigned n = atomic_load_explicit(&nkinds, memory_order_acquire);
-	for (unsigned k = FIRST_NEW_KIND; k < n; k++)
+	for (unsigned k = 0; k < n; k++)
 		if (atomic_load_explicit(&kinds[k].mgc, memory_order_relaxed) == mk)
 			return (int)k;
 	return -1;
@@ -636,13 +635,9 @@ GC_is_visible(void *p)
 int GC_CALL
 GC_get_kind_and_size(const void *p, size_t *psize)
 {
-	int mk = mgc_block_kind(p), k = GC_I_NORMAL;
-	unsigned n = atomic_load_explicit(&nkinds, memory_order_acquire);
-	for (unsigned i = 0; i < n; i++)
-		if (kinds[i].mgc == mk) {
-			k = (int)i;
-			break;
-		}
+	int k = compat_boehm_kind(mgc_block_kind(p));
+	if (k < 0)
+		k = GC_I_NORMAL; /* a typed block */
 	if (psize != NULL)
 		*psize = GC_size(p);
 	return k;
