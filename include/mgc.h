@@ -557,16 +557,20 @@ void   mgc_heap_bounds(void **lo, void **hi);
 
 /* ---- Leak finding and debug allocation (mgc extensions) -------------------
  *
- * mgc_debug_alloc: a block of one of the four built-in kinds that records
- * where it was allocated (file and line, as given: the caller keeps file
- * alive, normally a string literal) and carries guard words around its
- * bytes.  The pointer it returns is the block's for every call: mgc_free,
- * mgc_try_free and mgc_realloc take it (a debug block moved by mgc_realloc
- * keeps its allocation site; by mgc_debug_realloc, it takes the new one),
- * and it keeps the block alive with interior pointers off too.  mgc_base
- * gives the start of the whole block (the record lies before the bytes).
- * Each block costs 40 bytes more.  NULL with errno EINVAL for another kind,
- * ENOMEM when out of memory.
+ * mgc_debug_alloc: a block of one of the four built-in kinds, or of a kind
+ * of mgc_kind_new, that records where it was allocated (file and line, as
+ * given: the caller keeps file alive, normally a string literal) and
+ * carries guard words around its bytes.  The pointer it returns is the
+ * block's for every call: mgc_free, mgc_try_free and mgc_realloc take it
+ * (a debug block moved by mgc_realloc keeps its allocation site; by
+ * mgc_debug_realloc, it takes the new one, and a block of a kind of
+ * mgc_kind_new becomes MGC_KIND_NORMAL), and it keeps the block alive with
+ * interior pointers off too.  mgc_base gives the start of the whole block
+ * (the record lies before the bytes); so does the trace function of a
+ * kind of mgc_kind_new, which finds the program's bytes MGC_DEBUG_OFFSET
+ * past the block it is given.  Each block costs 40 bytes more.  NULL with
+ * errno EINVAL for another kind (no such kind, a typed block's), ENOMEM
+ * when out of memory.
  *
  * Every collection checks the end guard of every debug block (and
  * mgc_free checks the block it frees): bytes written past the end of a

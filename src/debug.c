@@ -1,7 +1,8 @@
 /* debug.c — debug allocation, the guard-word check and leak finding.
  *
  * A debug block (mgc_debug_alloc) is an ordinary block of one of the four
- * built-in kinds laid out as
+ * built-in kinds, or of a kind of mgc_kind_new (whose trace function is
+ * given the whole block and knows where the user bytes lie), laid out as
  *     [file][line][size][start guard] user bytes [end guard: 8 bytes]
  * The program gets the address of the user bytes, DEBUG_HDR past the
  * block's start, so they keep the 16-byte alignment of every block; that
@@ -117,10 +118,6 @@ is_debug(uintptr_t block, size_t elem_size)
 void *
 mgc_debug_alloc(size_t size, int kind, const char *file, int line)
 {
-	if (kind < MGC_KIND_NORMAL || kind > MGC_KIND_UNCOLLECTABLE_NOSCAN) {
-		errno = EINVAL;
-		return NULL;
-	}
 	if (size > SIZE_MAX / 2) {
 		errno = ENOMEM;
 		return NULL;
@@ -129,7 +126,7 @@ mgc_debug_alloc(size_t size, int kind, const char *file, int line)
 		mgc_register_displacement(DEBUG_HDR);
 		atomic_store(&used, true);
 	}
-	char *b = mgc_alloc_kind(DEBUG_HDR + size + GUARD, kind);
+	char *b = mgc_alloc_kind(DEBUG_HDR + size + GUARD, kind); /* EINVAL: no such kind */
 	if (b == NULL)
 		return NULL;
 	struct debug_hdr *h = (struct debug_hdr *)b;

@@ -1,6 +1,7 @@
 /* test_disclaim — disclaim callbacks, mark bits, the roots callback and
  * the heap walk (mgc_kind_set_disclaim, mgc_is_marked, mgc_set_mark,
- * mgc_set_roots_callback, mgc_heap_walk).
+ * mgc_set_roots_callback, mgc_heap_walk), and debug blocks of a kind with
+ * a trace function (mgc_debug_alloc).
  *
  * Blocks under test are hidden (their addresses xor-ed), so nothing the
  * collector scans reaches them; the few a stale stack word may still
@@ -563,6 +564,55 @@ test_walk(void)
 	CHECK(walk_other > 0, "the walk saw no other block");
 }
 
+/* ---- a debug block of a kind with a trace function ------------------------ */
+
+/* The trace function gets the whole block: the program's bytes lie
+ * MGC_DEBUG_OFFSET past it. */
+static void
+trace_debug_obj(void *block, size_t size, mgc_tracer *t, void *arg)
+{
+	(void)size;
+	(void)arg;
+	mgc_trace_ptr(t, ((struct obj *)((char *)block + MGC_DEBUG_OFFSET))->ref);
+}
+
+static mgc_weak *debug_weak[N];
+
+static NOINLINE void **
+make_debug_objs(int kind, struct obj **targets)
+{
+	void **roots = mgc_alloc(N * sizeof *roots);
+	for (int i = 0; i < N; i++) {
+		struct obj *o = mgc_debug_alloc(sizeof *o, kind, __FILE__, __LINE__);
+		CHECK(o != NULL, "mgc_debug_alloc of a custom kind");
+		CHECK(mgc_base(o, NULL) == (char *)o - MGC_DEBUG_OFFSET, "the record lies before");
+		*o = (struct obj){MAGIC, (uint64_t)i, NULL, 0, 0};
+		o->ref = mgc_alloc_noscan(16);
+		targets[i] = o->ref;
+		debug_weak[i] = mgc_weak_new(o->ref);
+		roots[i] = o;
+	}
+	return roots;
+}
+
+static void
+test_debug_kind(void)
+{
+	int kind = mgc_kind_new(trace_debug_obj, NULL, 0);
+	CHECK(kind >= 4, "kind");
+	errno = 0;
+	CHECK(mgc_debug_alloc(16, kind + 1, __FILE__, __LINE__) == NULL && errno == EINVAL,
+	      "no such kind: EINVAL");
+	static struct obj *targets[N];
+	void **roots = make_debug_objs(kind, targets);
+	memset(targets, 0, sizeof targets);
+	collect();
+	for (int i = 0; i < N; i++)
+		CHECK(mgc_weak_get(debug_weak[i]) != NULL && mgc_base(roots[i], NULL) != NULL,
+		      "debug block %d or what its trace reports died", i);
+	CHECK(mgc_check_heap() == 0, "no guard smashed");
+}
+
 int
 main(void)
 {
@@ -581,6 +631,7 @@ main(void)
 	test_marks_in_callback();
 	test_roots_callback();
 	test_walk();
+	test_debug_kind();
 	printf("test_disclaim: ok\n");
 	return 0;
 }
