@@ -8,8 +8,10 @@
  * (the descriptor is read at MARK_DESCR_OFFSET from the address in word
  * 0), and GC_gcj_debug_kind, whose objects are marked by mp with
  * environment 1 (Boehm's debug gcj objects, which carry a debug header).
- * kinds.c's trace interprets both, as it does any Boehm descriptor: a
- * length, a bitmap, a mark procedure, or another indirection.  An object
+ * GC_debug_gcj_malloc gives a debug block of the debug kind, whose record
+ * lies before the object, as Boehm's debug header does.  kinds.c's trace
+ * interprets both kinds, as it does any Boehm descriptor: a length, a
+ * bitmap, a mark procedure, or another indirection.  An object
  * whose word 0 is still 0 (allocated, its vtable not yet stored) is not
  * scanned: it holds nothing yet.  With GC_IGNORE_GCJ_INFO in the
  * environment, as in Boehm, both kinds are the normal kind.
@@ -87,4 +89,22 @@ void *GC_CALL
 GC_gcj_malloc_ignore_off_page(size_t size, void *vtable)
 {
 	return GC_gcj_malloc(size, vtable);
+}
+
+/* A debug block (mgc_debug_alloc: its site recorded, its end guarded) of
+ * GC_gcj_debug_kind: the mark procedure, called with environment 1, gets
+ * the block's start and finds the object GC_get_debug_header_size() past
+ * it (GC_USR_PTR_FROM_BASE), as in Boehm. */
+void *GC_CALL
+GC_debug_gcj_malloc(size_t size, void *vtable, GC_EXTRA_PARAMS)
+{
+	if (!atomic_load_explicit(&gcj_ready, memory_order_acquire))
+		compat_abort("mgc: GC_debug_gcj_malloc before GC_init_gcj_malloc");
+	if (size < sizeof(GC_word))
+		size = sizeof(GC_word);
+	int kind = compat_kind_mgc(GC_gcj_debug_kind);
+	void **p = compat_checked(mgc_debug_alloc(size, kind, s, i), size);
+	if (p != NULL)
+		atomic_store_explicit((_Atomic(void *) *)p, vtable, memory_order_relaxed);
+	return p;
 }

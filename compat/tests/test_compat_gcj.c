@@ -2,9 +2,10 @@
  * with a mark procedure at a reserved index, GC_gcj_malloc and
  * GC_gcj_malloc_ignore_off_page with vtables whose descriptor (at
  * MARK_DESCR_OFFSET, the vtable's second word) is a length, a bitmap or a
- * mark procedure, GC_gcj_kind and GC_gcj_debug_kind (objects of the debug
- * kind are marked by the procedure with environment 1), and gcj objects
- * built and checked by threads while collections run.
+ * mark procedure, GC_gcj_kind and GC_gcj_debug_kind (GC_debug_gcj_malloc's
+ * objects, marked by the procedure with environment 1 from the start of
+ * their debug header), and gcj objects built and checked by threads while
+ * collections run.
  *
  * Retention is observed through disappearing links: a word the descriptor
  * names keeps its target; one it does not name keeps nothing (a tenth may
@@ -61,10 +62,12 @@ static atomic_int proc_calls, debug_calls;
 static struct GC_ms_entry *
 gcj_proc(GC_word *addr, struct GC_ms_entry *msp, struct GC_ms_entry *msl, GC_word env)
 {
-	if (env == 1)
+	if (env == 1) {
 		atomic_fetch_add(&debug_calls, 1);
-	else
+		addr = (GC_word *)GC_USR_PTR_FROM_BASE(addr);
+	} else {
 		atomic_fetch_add(&proc_calls, 1);
+	}
 	return GC_MARK_AND_PUSH((void *)addr[2], msp, msl, (void **)&addr[2]);
 }
 
@@ -101,25 +104,35 @@ check_descriptor(struct vtable *vt, bool off_page, int kept, int dropped, const 
 	CHECK(roots[N - 1] != NULL, "kept");
 }
 
+/* GC_debug_gcj_malloc: a debug block of GC_gcj_debug_kind, marked by the
+ * procedure with environment 1 whatever its vtable says. */
 static void
 check_debug_kind(void)
 {
 	CHECK(GC_gcj_debug_kind != GC_gcj_kind && GC_gcj_debug_kind > 3 && GC_gcj_kind > 3,
 	      "gcj kinds %d and %d", GC_gcj_kind, GC_gcj_debug_kind);
-	static struct watch keep;
+	struct watch *keep = calloc(2, sizeof *keep), *drop = keep + 1; /* never scanned */
+	CHECK(keep != NULL, "calloc");
 	void **roots = GC_malloc(N * sizeof *roots);
 	for (int i = 0; i < N; i++) {
-		GC_word *o = GC_generic_malloc(WORDS * sizeof(GC_word), GC_gcj_debug_kind);
-		CHECK(o != NULL, "debug gcj object");
-		o[2] = (GC_word)target(&keep, i);
+		GC_word *o = GC_debug_gcj_malloc(WORDS * sizeof(GC_word), &by_length, __FILE__,
+		                                 __LINE__);
+		CHECK(o != NULL && o[0] == (GC_word)&by_length, "debug gcj object");
+		CHECK((char *)GC_base(o) == (char *)o - GC_get_debug_header_size(),
+		      "the debug header lies before the object");
+		CHECK(GC_get_kind_and_size(o, NULL) == GC_gcj_debug_kind, "of the debug kind");
+		o[2] = (GC_word)target(keep, i);
+		o[1] = (GC_word)target(drop, i); /* the length descriptor would keep it */
 		roots[i] = o;
 	}
 	atomic_store(&debug_calls, 0);
 	settle(2, false);
 	CHECK(atomic_load(&debug_calls) >= N, "the procedure marked debug objects %d times",
 	      atomic_load(&debug_calls));
-	CHECK(alive(&keep) == N, "debug objects keep what the procedure pushes: %d", alive(&keep));
-	CHECK(roots[0] != NULL, "kept");
+	CHECK(alive(keep) == N, "debug objects keep what the procedure pushes: %d", alive(keep));
+	CHECK(alive(drop) <= N / 10, "and only that: %d alive", alive(drop));
+	GC_FREE(roots[0]);
+	CHECK(GC_base(roots[1]) != NULL, "kept");
 }
 
 /* ---- threads: lists of gcj conses ---------------------------------------------- */

@@ -11,12 +11,11 @@
 #                  name exists
 #   test_preconditions  every _locked and _stopped function of src/ and
 #                  compat/ asserts its precondition
+#   test_abi       make check-abi: build/libmgc-gc.so defines every name of
+#                  compat/abi.txt and what the installed libgc clients import
 # A test that needs a program that is not installed skips (tests/run.sh).
-# tests/system/abi.sh (test_abi: make check-abi as a test) joins
-# SYSTEM_TESTS once build/libmgc-gc.so defines every name of
-# compat/abi.txt: until then `make check-abi` lists what is missing.
 
-SYSTEM_TESTS := install manpages plot comments preconditions
+SYSTEM_TESTS := install manpages plot comments preconditions abi
 SYSTEM_WRAPPERS := $(addprefix build/system/tests/test_,$(SYSTEM_TESTS))
 
 build/system/tests/test_%: tests/system/system.mk
