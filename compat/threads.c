@@ -100,6 +100,14 @@ struct start {
  * memory so that the collector sees them (as Boehm does). */
 static struct compat_map results = {.gc = true};
 
+/* Joinable threads of GC_pthread_create that returned and are not joined
+ * yet, valued EXITED, or SUSPENDED once GC_suspend_thread named them:
+ * Boehm keeps such a thread's record until the join, so it can be
+ * suspended, and mgc has forgotten it.  [compat_lock] */
+static struct compat_map exited;
+#define EXITED    ((void *)1)
+#define SUSPENDED ((void *)2)
+
 static bool
 is_detached(void)
 {
@@ -128,6 +136,7 @@ drop_result(pthread_t t)
 {
 	compat_lock_acquire();
 	compat_map_del(&results, (uintptr_t)t, NULL);
+	compat_map_del(&exited, (uintptr_t)t, NULL);
 	compat_lock_release();
 }
 
@@ -143,6 +152,11 @@ thread_main(void *p)
 	sem_post(&st->started);
 	ret = fn(arg);
 	keep_result(ret);
+	if (!is_detached()) {
+		compat_lock_acquire();
+		compat_map_put(&exited, (uintptr_t)pthread_self(), EXITED);
+		compat_lock_release();
+	}
 	return ret;
 }
 
@@ -152,7 +166,8 @@ GC_pthread_create(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(void *),
 	struct start st = {fn, arg, {{0}}};
 	int rc;
 
-	mgc_init();
+	/* As Boehm's: the first call initialises, registering the caller. */
+	compat_init();
 	sem_init(&st.started, 0, 0);
 	rc = pthread_create(t, attr, thread_main, &st);
 	if (rc == 0)
@@ -260,24 +275,44 @@ GC_register_altstack(void *stack, GC_word stack_size, void *altstack, GC_word al
 
 /* ---- suspending one thread (javaxfc.h) -------------------------------------- */
 
+/* A returned thread's state in `exited` becomes `to`, if it is there. */
+static void
+mark_exited(GC_SUSPEND_THREAD_ID t, void *to)
+{
+	compat_lock_acquire();
+	struct compat_slot *s = compat_map_find(&exited, (uintptr_t)t);
+	if (s != NULL)
+		s->val = to;
+	compat_lock_release();
+}
+
 /* Collections go on around a suspended thread; one that is not registered
- * is left alone, as Boehm does. */
+ * is left alone, as Boehm does, but for a returned, unjoined thread of
+ * GC_pthread_create, which only records it. */
 void GC_CALL
 GC_suspend_thread(GC_SUSPEND_THREAD_ID t)
 {
-	mgc_suspend_thread(t);
+	if (mgc_suspend_thread(t) != 0)
+		mark_exited(t, SUSPENDED);
 }
 
 void GC_CALL
 GC_resume_thread(GC_SUSPEND_THREAD_ID t)
 {
-	mgc_resume_thread(t);
+	if (mgc_resume_thread(t) != 0)
+		mark_exited(t, EXITED);
 }
 
 int GC_CALL
 GC_is_thread_suspended(GC_SUSPEND_THREAD_ID t)
 {
-	return mgc_thread_is_suspended(t) == 1;
+	if (mgc_thread_is_suspended(t) == 1)
+		return 1;
+	compat_lock_acquire();
+	struct compat_slot *s = compat_map_find(&exited, (uintptr_t)t);
+	int suspended = s != NULL && s->val == SUSPENDED;
+	compat_lock_release();
+	return suspended;
 }
 
 /* ---- markers and signals ------------------------------------------------------- */

@@ -7,8 +7,10 @@
  * once: a second run would deadlock), GC_get_my_stackbottom and
  * GC_set_stackbottom (a round trip, and a coroutine whose blocks survive
  * collections once its stack bottom is set), GC_register_altstack (a
- * handler on a signal stack keeps its blocks), and GC_thread_is_registered
- * for a thread that only called the collector. */
+ * handler on a signal stack keeps its blocks), GC_thread_is_registered
+ * for a thread that only called the collector, and the suspension of a
+ * thread that may have returned but is not joined (suspended until
+ * resumed, as Boehm keeps its record until the join). */
 #define _GNU_SOURCE 1
 #include "check.h"
 
@@ -276,10 +278,34 @@ check_registered(void)
 	      atomic_load(&implicit_registered) / 2, atomic_load(&implicit_registered) % 2);
 }
 
+static void *
+return_at_once(void *arg)
+{
+	return arg;
+}
+
+static void
+check_suspend_returned(void)
+{
+	for (int i = 0; i < 50; i++) {
+		pthread_t t;
+		CHECK(GC_pthread_create(&t, NULL, return_at_once, NULL) == 0, "GC_pthread_create");
+		if (i % 2)
+			sched_yield(); /* now and then let it return first */
+		GC_suspend_thread(t);
+		CHECK(GC_is_thread_suspended(t),
+		      "a thread named by GC_suspend_thread is suspended");
+		GC_resume_thread(t);
+		CHECK(!GC_is_thread_suspended(t), "resumed");
+		CHECK(GC_pthread_join(t, NULL) == 0, "GC_pthread_join");
+	}
+}
+
 int
 main(void)
 {
 	GC_INIT();
+	check_suspend_returned();
 	pthread_t t;
 	CHECK(GC_pthread_create(&t, NULL, work, NULL) == 0, "GC_pthread_create");
 	while (!atomic_load(&started))
