@@ -38,7 +38,7 @@ root=$(cd "$here/../.." && pwd)
 run=$root/build/mgc-run
 PROGRAMS=(gctest leak_test thread_leak_test smash_test huge_test middle realloc_test
 	staticrootstest threadkey_test subthread_create initsecondarythread disclaim_test
-	disclaim_weakmap_test disclaim_bench test_cpp trace_test)
+	disclaim_weakmap_test disclaim_bench test_cpp test_atomic_ops trace_test)
 # Debian's configure of libgc 8.2.2 (amd64; threads, C++, disclaim and gcj
 # support, the defaults) defines these in config.h, which the tests read;
 # its CFLAGS add the visibility flags and -fno-strict-aliasing.
