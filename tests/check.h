@@ -312,6 +312,13 @@ static const struct check_variant check_variants[] = {
 	{"4", "1"},
 };
 #define CHECK_NVARIANTS (sizeof check_variants / sizeof check_variants[0])
+/* A variant running this long is taken as hung: its stacks are printed
+ * (gdb) and the test fails, before tests/run.sh's limit ends it with no
+ * word of where it waited. */
+enum { CHECK_VARIANT_SECS = 200 };
+static inline double check_now_s(void);
+static inline bool check_read_until_exit(int fd, double deadline, char *buf, size_t size);
+static inline void check_dump_stacks(pid_t pid);
 
 struct check_variant_run {
 	const struct check_variant *v;
@@ -350,8 +357,28 @@ check_run_variants(void (*fn)(void *), void *arg)
 	}
 	for (size_t i = 0; i < CHECK_NVARIANTS; i++) {
 		struct check_variant_run r = {&check_variants[i], fn, arg};
-		int status = -1;
-		int sig = check_child(check_variant_child, &r, err, sizeof err, &status);
+		int fds[2], wstatus;
+
+		fflush(NULL);
+		CHECK(pipe(fds) == 0, "pipe: %s", strerror(errno));
+		pid_t pid = fork();
+		CHECK(pid >= 0, "fork: %s", strerror(errno));
+		if (pid == 0)
+			check_child_run(fds, check_variant_child, &r);
+		close(fds[1]);
+		bool exited = check_read_until_exit(fds[0], check_now_s() + CHECK_VARIANT_SECS, err,
+		                                    sizeof err);
+		close(fds[0]);
+		if (!exited) {
+			check_dump_stacks(pid);
+			kill(pid, SIGKILL);
+		}
+		while (waitpid(pid, &wstatus, 0) < 0)
+			CHECK(errno == EINTR, "waitpid: %s", strerror(errno));
+		CHECK(exited, "MGC_MARKERS=%s MGC_CHECKMARK=%s: hung for %d s (its stacks above)\n%s",
+		      r.v->markers, r.v->checkmark, CHECK_VARIANT_SECS, err);
+		int sig = WIFSIGNALED(wstatus) ? WTERMSIG(wstatus) : 0;
+		int status = WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : -1;
 
 		CHECK(sig == 0 && status == 0, "MGC_MARKERS=%s MGC_CHECKMARK=%s: %s %d\n%s",
 		      r.v->markers, r.v->checkmark, sig ? "killed by signal" : "exit status",
