@@ -185,11 +185,12 @@ pair_new(struct pair *car, struct pair *cdr)
 	struct pair *p = lookup_locked(h, car, cdr);
 	if (p != NULL) {
 		/* Entered, so not reclaimed; perhaps found dead by the last
-		 * collection: bring it back before using it. */
-		if (mgc_is_marked(p) == 0) {
-			CHECK(mgc_base(p, NULL) == NULL, "unmarked, yet live to mgc_base");
+		 * collection: bring it back before using it.  (Whether mgc_base
+		 * calls it dead meanwhile is not asserted: a sweep on another
+		 * thread may reach it now, find its bucket held here, and keep
+		 * it.) */
+		if (mgc_is_marked(p) == 0)
 			atomic_fetch_add(&revived, 1);
-		}
 		CHECK(mgc_set_mark(p, 1) == 0, "mgc_set_mark of an entered pair: errno %d", errno);
 		CHECK(mgc_base(p, NULL) == p && whole(p), "entered pair %p not live or not whole",
 		      (void *)p);
