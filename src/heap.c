@@ -552,6 +552,7 @@ heap_grow(size_t npages)
 		record_free(s);
 		return false;
 	}
+	dirty_track(arena.next, arena.next + need);
 	if (huge)
 		os_hint_huge((void *)arena.next, need);
 	committed += need;

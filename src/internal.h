@@ -43,6 +43,9 @@
  *	excl_mu         gc.c: the end of exclusive sections
  *	                (mgc_call_exclusive), which full collections wait for
  *	                holding no lock.  A leaf.
+ *	dirty_lock      dirty.c: the tracked ranges.  A leaf, taken under the
+ *	                heap lock (dirty_track) and under gc_lock (the
+ *	                collector's dirty_begin, dirty_collect, dirty_end).
  * world.c's acks semaphore is no lock: stopped threads post it, and the
  * collector waits on it holding gc_lock and thread_lock.  The
  * Boehm-compatible library's compat_lock, and Boehm's allocator lock
@@ -221,6 +224,27 @@ void os_account(size_t size);
 void os_free_meta(void *p, size_t size); /* unmap what os_alloc_meta gave; uncounts sys */
 uint64_t os_sys_bytes(void);
 void os_fail_after(long n); /* test hook: the nth mapping call from now fails; 0 = never */
+
+/* ---- dirty.c: dirty-page tracking for marking while the program runs */
+enum dirty_kind { DIRTY_NONE, DIRTY_UFFD, DIRTY_SOFT };
+void dirty_init(void); /* pick the backend once (idempotent, thread-safe) */
+enum dirty_kind dirty_backend(void);
+const char *dirty_backend_name(void); /* "uffd-wp", "soft-dirty", "none" */
+/* The heap committed [lo, hi) (page aligned, a fresh anonymous private
+ * mapping): track it.  Heap lock held; takes only dirty_lock. */
+void dirty_track(uintptr_t lo, uintptr_t hi);
+/* Forget every earlier write to the tracked ranges: writes from now on are
+ * reported.  False if tracking is unavailable or failed (the caller then
+ * collects with the world stopped).  Gc lock held. */
+bool dirty_begin(void);
+/* fn(lo, hi, arg) for each maximal run of OS pages [lo, hi) of the tracked
+ * ranges written since dirty_begin or the previous dirty_collect, which
+ * are then forgotten.  Returns the bytes reported, or -1 if tracking was
+ * lost (treat every page as written).  Gc lock held; fn must not call
+ * back into this layer.  Under soft-dirty, only with the world stopped. */
+int64_t dirty_collect(void (*fn)(uintptr_t lo, uintptr_t hi, void *arg), void *arg);
+void dirty_end(void); /* cycle over: writes stop costing faults (uffd-wp) */
+void dirty_after_fork_child(void); /* the child tracks nothing */
 
 /* ---- fixalloc.c: fixed-size off-heap allocator for metadata */
 /* All fixallocs share one leaf lock: metadata allocation is rare, and one
