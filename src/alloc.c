@@ -49,6 +49,8 @@ static void
 init_all(void)
 {
 	knobs_init();
+	if (knobs.concurrent)
+		dirty_init();
 	sizeclass_init();
 	heap_init();
 	central_init();
@@ -547,6 +549,8 @@ free_block(void *p, bool strict)
 		return free_debug(p, why ? why : "not a live block's start", strict);
 	}
 	atomic_store_explicit(&s->state[i], BLOCK_FREE, memory_order_relaxed);
+	if (unlikely(atomic_load_explicit(&gc_black, memory_order_relaxed)))
+		gc_blacken(s, i); /* this cache may hand it out again in the cycle */
 	memset(p, 0, size);
 	*(void **)p = l->head;
 	block_set_state_ref(s, p, i);

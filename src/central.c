@@ -231,6 +231,15 @@ has_available(const struct span *s)
 	return s->free != NULL || s->ndead > 0 || s->bump < s->nelems;
 }
 
+/* A concurrent cycle is marking: the first n blocks of chain b, from s,
+ * leave marked (gc_black). */
+static NOINLINE void
+blacken_chain(struct span *s, void **b, size_t n)
+{
+	for (; n > 0; n--, b = *b)
+		gc_blacken(s, span_block_index(s, (uintptr_t)b));
+}
+
 /* Move up to `want` of s's available blocks onto *head; returns how many. */
 static size_t
 take_from_span(struct span *s, void **head, size_t want)
@@ -256,6 +265,8 @@ take_from_span(struct span *s, void **head, size_t want)
 	s->bump += (uint32_t)fresh;
 	n += fresh;
 	s->nout += (uint32_t)n;
+	if (unlikely(atomic_load_explicit(&gc_black, memory_order_relaxed)))
+		blacken_chain(s, *head, n);
 	return n;
 }
 

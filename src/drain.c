@@ -175,6 +175,7 @@ drain_with_helpers(void)
 {
 	atomic_store(&drain_idle, 0);
 	atomic_store(&joined, 1);
+	bool was_parallel = mark_parallel(); /* a concurrent cycle's stays on */
 	mark_set_parallel(true);
 	pthread_mutex_lock(&helper_lock);
 	drain_gen++;
@@ -188,7 +189,7 @@ drain_with_helpers(void)
 	pthread_mutex_unlock(&helper_lock);
 	while (atomic_load(&inside) != 0)
 		sched_yield();
-	mark_set_parallel(false);
+	mark_set_parallel(was_parallel);
 }
 
 void

@@ -153,8 +153,19 @@ mgc_set_event_callback(mgc_event_fn fn, void *arg)
 }
 
 struct cycle {
+	/* What the next stop runs: stopped_work, or a concurrent cycle's
+	 * begin_work and end_work. */
+	void (*work)(struct cycle *cy, uintptr_t self_lo);
 	size_t stopped;
 	uint64_t pause_ns;
+	/* A concurrent cycle: each stop's time, the concurrent mark's, bytes
+	 * rescanned as written (in the passes run concurrently, and in the
+	 * final stop), and whether tracking was lost; the counters at the
+	 * first stop, and the bytes allocated (less freed) since, which are
+	 * live, allocated marked. */
+	bool concurrent, lost;
+	uint64_t stop_ns[2], conc_ns, dirty_pre, dirty_final;
+	uint64_t start_alloc, start_freed, black_bytes, cycle_alloc;
 	uint64_t heap_before, blocks_before, alloc_total;
 	uint64_t held_before; /* memory mgc held when the collection started */
 	struct mark_result mark;
@@ -202,8 +213,6 @@ count_before(struct cycle *cy)
 	cy->held_before = heap_held();
 }
 
-static NOINLINE void stopped_work(struct cycle *cy, uintptr_t self_lo);
-
 /* The collecting thread's registers are spilled into this frame, and its
  * stack is scanned from here up, by the mark and the checkmark alike.  The
  * work runs in a frame of its own below: this frame holds nothing else, so
@@ -214,25 +223,28 @@ stopped_phase(struct cycle *cy)
 {
 	__builtin_unwind_init();
 	volatile uintptr_t here = 0;
-	stopped_work(cy, (uintptr_t)&here);
+	cy->work(cy, (uintptr_t)&here);
 	(void)here;
 }
 
-static NOINLINE void
-stopped_work(struct cycle *cy, uintptr_t self_lo)
+/* Every thread cache back to its spans: after the stop, each block handed
+ * out comes from a swept span (and, in a concurrent cycle, leaves its
+ * central marked). */
+static void
+flush_caches_stopped(void)
 {
-	MGC_ASSERT(world_stopped_here());
 	for (struct thread *t = thread_first(); t != NULL; t = thread_next(t)) {
 		cache_flush_stopped(&t->cache);
 		t->cache.published =
 		        counter_read(&t->cache.bytes_alloc) - counter_read(&t->cache.bytes_freed);
 	}
-	count_before(cy);
-	central_release_empty_stopped();
-	struct sweep_item *items;
-	size_t n = heap_begin_cycle_stopped(&items);
-	mark_set_spans(items, n);
-	mark_begin(pace_live_locked());
+}
+
+/* Step 6's roots.  The spans `items` are searched for uncollectable blocks
+ * and blocks traced whole (none at a concurrent cycle's first stop). */
+static void
+mark_roots_stopped(uintptr_t self_lo, struct sweep_item *items, size_t n)
+{
 	uint64_t root_bytes = 0;
 	roots_each_segment(scan_root, &root_bytes);
 	roots_each_added(scan_root, &root_bytes);
@@ -241,7 +253,14 @@ stopped_work(struct cycle *cy, uintptr_t self_lo)
 	mark_uncollectable(items, n);
 	mark_trace_all(items, n);
 	special_mark_roots_stopped();
-	mark_add_root_bytes(root_bytes, stack_bytes);
+	if (items != NULL)
+		mark_add_root_bytes(root_bytes, stack_bytes);
+}
+
+/* Steps 7-9, once everything reachable is marked. */
+static void
+finish_stopped(struct cycle *cy, uintptr_t self_lo, struct sweep_item *items, size_t n)
+{
 	mark_forget_dropped();
 	if (knobs.checkmark)
 		checkmark_stopped(items, n, self_lo);
@@ -249,9 +268,136 @@ stopped_work(struct cycle *cy, uintptr_t self_lo)
 	debug_stopped(items, n);
 	mark_end(&cy->mark);
 	if (MGC_DEBUG)
-		verify_heap_stopped(items, n);
-	atomic_store(&heap_live, (int64_t)cy->mark.marked_bytes);
+		verify_heap_stopped(items, n, cy->concurrent);
+	atomic_store(&heap_live, (int64_t)(cy->mark.marked_bytes + cy->black_bytes));
 	sweep_begin_stopped(items, n, atomic_load(&heap_sweepgen));
+}
+
+static NOINLINE void
+stopped_work(struct cycle *cy, uintptr_t self_lo)
+{
+	MGC_ASSERT(world_stopped_here());
+	flush_caches_stopped();
+	count_before(cy);
+	central_release_empty_stopped();
+	struct sweep_item *items;
+	size_t n = heap_begin_cycle_stopped(&items);
+	mark_set_spans(items, n);
+	mark_begin(pace_live_locked());
+	mark_roots_stopped(self_lo, items, n);
+	finish_stopped(cy, self_lo, items, n);
+}
+
+/* ---- the mostly-concurrent cycle -------------------------------------------
+ * With MGC_CONCURRENT=1 and a dirty-page tracker (dirty.c), automatic
+ * collections run on a collector thread of mgc's own, in two short stops
+ * with marking between them while the program runs (Boehm, Demers and
+ * Shenker, PLDI 1991):
+ *   first stop (begin_work): caches flushed, tracking begun (every page
+ *     counts as clean from here), the roots pushed but not scanned,
+ *     gc_black set: from now on a block leaves its central marked, a freed
+ *     block is marked, and no span is torn down.
+ *   concurrent (mark_running): the markers drain what the roots reached;
+ *     then passes take the pages written meanwhile (tracking them afresh)
+ *     and scan their marked blocks again, until few were written.
+ *   final stop (end_work): caches flushed, gc_black cleared, deferred
+ *     spans torn down, the sweep snapshot taken; the marked blocks on pages
+ *     written since the last pass are scanned again, then every root as in
+ *     a stop-the-world collection, and the rest of steps 6-9.
+ * Why it is safe: every block allocated in the cycle is marked.  A marked
+ * block's contents were scanned after their last change, or it lies on a
+ * page written since it was scanned, which the final stop rescans; roots
+ * are rescanned whole with the world stopped.  So at the end every pointer
+ * held by a root or by a marked block leads to a marked block: everything
+ * reachable is marked.  A block that was reachable only earlier in the
+ * cycle may survive it (floating garbage), freed by the next.
+ * Tracking lost in the cycle (dirty_collect fails) makes every page count
+ * as written: the final stop rescans every marked block. */
+
+/* Concurrent passes before the final stop, and the written bytes below
+ * which the final stop takes the rest. */
+enum { PRECLEAN_PASSES = 4, PRECLEAN_ENOUGH = 1 << 20 };
+
+static void
+rescan_written(uintptr_t lo, uintptr_t hi, void *arg)
+{
+	(void)arg;
+	mark_rescan(lo, hi);
+}
+
+static NOINLINE void
+begin_work(struct cycle *cy, uintptr_t self_lo)
+{
+	MGC_ASSERT(world_stopped_here());
+	if (!dirty_begin()) { /* tracking failed: a stop-the-world collection */
+		cy->work = stopped_work;
+		stopped_work(cy, self_lo);
+		return;
+	}
+	cy->concurrent = true;
+	flush_caches_stopped();
+	count_before(cy);
+	struct counters k;
+	thread_sum_counters_locked(&k);
+	cy->start_alloc = k.bytes_alloc;
+	cy->start_freed = k.bytes_freed;
+	central_release_empty_stopped();
+	mark_begin(pace_live_locked());
+	mark_set_parallel(true); /* threads set mark bits too, from now on */
+	mark_push_only(true);
+	mark_roots_stopped(self_lo, NULL, 0);
+	mark_push_only(false);
+	atomic_store(&gc_black, true);
+}
+
+static void
+mark_running(struct cycle *cy)
+{
+	uint64_t t0 = now_ns();
+	mark_drain_running();
+	/* Soft-dirty bits are read and cleared in two steps: only with the
+	 * world stopped (dirty.c). */
+	int passes = dirty_backend() == DIRTY_UFFD ? PRECLEAN_PASSES : 0;
+	for (int pass = 0; pass < passes; pass++) {
+		int64_t written = dirty_collect(rescan_written, NULL);
+		if (written < 0) {
+			cy->lost = true;
+			break;
+		}
+		cy->dirty_pre += (uint64_t)written;
+		mark_drain_running();
+		if (written < PRECLEAN_ENOUGH)
+			break;
+	}
+	cy->conc_ns = now_ns() - t0;
+}
+
+static NOINLINE void
+end_work(struct cycle *cy, uintptr_t self_lo)
+{
+	MGC_ASSERT(world_stopped_here());
+	flush_caches_stopped();
+	atomic_store(&gc_black, false);
+	heap_free_deferred_stopped();
+	central_release_empty_stopped();
+	struct sweep_item *items;
+	size_t n = heap_begin_cycle_stopped(&items);
+	mark_set_spans(items, n);
+	int64_t written = cy->lost ? -1 : dirty_collect(rescan_written, NULL);
+	if (written < 0)
+		mark_rescan_all();
+	else
+		cy->dirty_final = (uint64_t)written;
+	mark_drain();
+	mark_roots_stopped(self_lo, items, n);
+	mark_set_parallel(false);
+	struct counters k;
+	thread_sum_counters_locked(&k);
+	int64_t net = (int64_t)(k.bytes_alloc - cy->start_alloc) -
+	              (int64_t)(k.bytes_freed - cy->start_freed);
+	cy->black_bytes = net > 0 ? (uint64_t)net : 0;
+	cy->cycle_alloc = k.bytes_alloc - cy->start_alloc;
+	finish_stopped(cy, self_lo, items, n);
 }
 
 static void
@@ -267,7 +413,9 @@ stop_and_mark(void *arg)
 	event(MGC_EVENT_RESUME);
 	mark_phase_stopped(false);
 	world_start();
-	cy->pause_ns = now_ns() - t0;
+	uint64_t ns = now_ns() - t0;
+	cy->pause_ns += ns;
+	cy->stop_ns[cy->work == end_work] = ns;
 	thread_unlock_registry();
 }
 
@@ -282,7 +430,7 @@ trace(const struct cycle *cy)
 	        "mgc: gc %llu @%.3fs pause %.3fms: heap %.1f -> %.1f -> %.1f MiB, %llu blocks "
 	        "freed, "
 	        "%zu threads stopped, roots %llu KiB, stacks %llu KiB, %llu finalizers queued, "
-	        "%llu finalizable blocks held back (ordering or cycles)\n",
+	        "%llu finalizable blocks held back (ordering or cycles)",
 	        (unsigned long long)figs.num_gc, (double)(now_ns() - start_ns) / 1e9,
 	        (double)cy->pause_ns / 1e6, (double)cy->heap_before / mib,
 	        (double)cy->mark.marked_bytes / mib, goal == UINT64_MAX ? 0.0 : (double)goal / mib,
@@ -290,19 +438,61 @@ trace(const struct cycle *cy)
 	        (unsigned long long)cy->mark.root_bytes / 1024,
 	        (unsigned long long)cy->mark.stack_bytes / 1024,
 	        (unsigned long long)cy->special.queued, (unsigned long long)cy->special.held_back);
+	if (cy->concurrent)
+		fprintf(stderr,
+		        "; concurrent (%s): stops %.3f + %.3f ms, mark %.1f ms, written %llu + "
+		        "%llu "
+		        "KiB rescanned%s",
+		        dirty_backend_name(), (double)cy->stop_ns[0] / 1e6,
+		        (double)cy->stop_ns[1] / 1e6, (double)cy->conc_ns / 1e6,
+		        (unsigned long long)cy->dirty_pre / 1024,
+		        (unsigned long long)cy->dirty_final / 1024,
+		        cy->lost ? ", tracking lost: every marked block rescanned" : "");
+	fputc('\n', stderr);
 }
+
+static void end_cycle(struct cycle *cy, uint64_t t0);
 
 /* One collection; gc lock held, previous sweep finished. */
 static void
 collect_locked(void)
 {
 	MGC_ASSERT(lock_held(&gc_lock));
-	struct cycle cy = {0};
+	struct cycle cy = {.work = stopped_work};
 	event(MGC_EVENT_START);
 	uint64_t t0 = now_ns();
 	central_release_empty();
 	drain_start_helpers();
 	roots_collect_then(stop_and_mark, &cy);
+	end_cycle(&cy, t0);
+}
+
+/* A mostly-concurrent collection (see its section above); gc lock held,
+ * previous sweep finished. */
+static void
+collect_concurrent_locked(void)
+{
+	MGC_ASSERT(lock_held(&gc_lock));
+	struct cycle cy = {.work = begin_work};
+	event(MGC_EVENT_START);
+	uint64_t t0 = now_ns();
+	central_release_empty();
+	drain_start_helpers();
+	roots_collect_then(stop_and_mark, &cy);
+	if (cy.concurrent) {
+		mark_running(&cy);
+		cy.work = end_work;
+		roots_collect_then(stop_and_mark, &cy);
+		dirty_end(); /* after the stop: it unprotects every page */
+	}
+	end_cycle(&cy, t0);
+}
+
+/* Step 10: figures, pacing, the trace line, the wake-ups. */
+static void
+end_cycle(struct cycle *cy_, uint64_t t0)
+{
+	struct cycle cy = *cy_;
 	figs.num_gc++;
 	figs.pause_last_ns = cy.pause_ns;
 	figs.pause_total_ns += cy.pause_ns;
@@ -310,12 +500,14 @@ collect_locked(void)
 		figs.pause_max_ns = cy.pause_ns;
 	uint64_t t1 = now_ns();
 	struct pace_sample ps = {
-	        .live = cy.mark.marked_bytes,
+	        .live = cy.mark.marked_bytes + cy.black_bytes,
 	        .allocated = cy.alloc_total - last_alloc_total,
 	        .mutator_ns = t0 > last_end_ns ? t0 - last_end_ns : 0,
 	        .gc_ns = t1 - t0,
 	        .heap_before = cy.heap_before,
 	        .held_before = cy.held_before,
+	        .concurrent = cy.concurrent,
+	        .cycle_alloc = cy.cycle_alloc,
 	};
 	pace_after_cycle_locked(&ps);
 	last_end_ns = t1;
@@ -329,9 +521,79 @@ collect_locked(void)
 	scavenge_start();
 }
 
+/* ---- the collector thread (concurrent cycles) ------------------------------
+ * Automatic collections in concurrent mode run here, so that the thread
+ * whose allocation crossed the trigger goes on.  gc_auto wakes it
+ * (asked); past gc_ceiling, far beyond the goal, the allocating thread
+ * instead waits for the gc lock, which the cycle holds throughout, and
+ * collects itself if no cycle ran meanwhile.  The thread is not registered:
+ * it is never stopped and holds no heap address outside a cycle.  bg_mu
+ * (a leaf) guards started and the sleep; after fork the child has no
+ * collector thread, and the next request starts one. */
+_Atomic bool gc_black;
+_Atomic int64_t gc_ceiling = INT64_MAX;
+static bool concurrent_ok; /* [init only] MGC_CONCURRENT=1 and a dirty-page tracker */
+static pthread_mutex_t bg_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t bg_wake = PTHREAD_COND_INITIALIZER;
+static bool bg_started;       /* [bg_mu] */
+static _Atomic bool bg_asked; /* a cycle is asked for or running */
+
+bool
+gc_concurrent_on(void)
+{
+	/* A custom kind's trace function is written for a stopped world. */
+	return concurrent_ok && !gc_stress && !kind_any_custom();
+}
+
+static void *
+bg_main(void *arg)
+{
+	(void)arg;
+	for (;;) {
+		pthread_mutex_lock(&bg_mu);
+		while (!atomic_load(&bg_asked))
+			pthread_cond_wait(&bg_wake, &bg_mu);
+		pthread_mutex_unlock(&bg_mu);
+		lock_acquire(&gc_lock);
+		if (atomic_load(&exclusive) == 0 && gc_due()) {
+			sweep_finish();
+			if (gc_due())
+				collect_concurrent_locked();
+		}
+		atomic_store(&bg_asked, false);
+		lock_release(&gc_lock);
+		debug_deliver();
+	}
+	return NULL;
+}
+
+/* Ask the collector thread for a cycle; false if the caller is to collect
+ * (or wait for the running cycle) itself. */
+static bool
+bg_request(void)
+{
+	if (atomic_load_explicit(&heap_live, memory_order_relaxed) >=
+	    atomic_load_explicit(&gc_ceiling, memory_order_relaxed))
+		return false;
+	if (atomic_load(&bg_asked) || atomic_exchange(&bg_asked, true))
+		return true;
+	pthread_mutex_lock(&bg_mu);
+	if (!bg_started)
+		bg_started = world_spawn_quiet(bg_main, NULL);
+	bool ok = bg_started;
+	if (ok)
+		pthread_cond_signal(&bg_wake);
+	else
+		atomic_store(&bg_asked, false);
+	pthread_mutex_unlock(&bg_mu);
+	return ok;
+}
+
 void
 gc_auto(void)
 {
+	if (gc_concurrent_on() && bg_request())
+		return;
 	uint64_t seen = atomic_load(&completed);
 	lock_acquire(&gc_lock);
 	/* During an exclusive section the heap grows instead. */
@@ -531,6 +793,11 @@ child_steps(void)
 	 * gone with them. */
 	pthread_mutex_init(&excl_mu, NULL);
 	pthread_cond_init(&excl_done, NULL);
+	pthread_mutex_init(&bg_mu, NULL);
+	pthread_cond_init(&bg_wake, NULL);
+	bg_started = false;
+	atomic_store(&bg_asked, false);
+	dirty_after_fork_child();
 	atomic_store(&exclusive, in_exclusive > 0);
 	lock_release(&fixalloc_lock);
 	heap_unlock();
@@ -601,6 +868,7 @@ gc_init(void)
 	start_ns = now_ns();
 	last_end_ns = start_ns;
 	gc_stress = knobs.collect_every;
+	concurrent_ok = knobs.concurrent && dirty_backend() != DIRTY_NONE;
 	lock_acquire(&gc_lock);
 	pace_init();
 	lock_release(&gc_lock);

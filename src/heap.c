@@ -610,7 +610,7 @@ span_setup(struct span *s, enum span_kind kind, unsigned spanclass)
 	if (kind == SPAN_LARGE) {
 		s->nelems = 1;
 		s->divmul = 0;
-		s->mark1 = 0;
+		s->mark1 = atomic_load_explicit(&gc_black, memory_order_relaxed);
 		s->state = &s->state1;
 		s->mark = &s->mark1;
 		atomic_store_explicit(&s->state1, BLOCK_LIVE, memory_order_relaxed);
@@ -712,10 +712,19 @@ heap_alloc_span(size_t npages, enum span_kind kind, unsigned spanclass, size_t l
 	return s;
 }
 
+/* Spans whose teardown waits for the end of a concurrent cycle's marking
+ * (gc_black), linked through next.  [heap lock] */
+static struct span *deferred;
+
 static void
 free_span_locked(struct span *s)
 {
 	MGC_ASSERT(lock_held(&heap_mutex) && s->kind != SPAN_FREE);
+	if (atomic_load_explicit(&gc_black, memory_order_relaxed)) {
+		s->next = deferred;
+		deferred = s;
+		return;
+	}
 	MGC_ASSERT(atomic_load(&s->sweepgen) == atomic_load(&heap_sweepgen));
 	fig.inuse_bytes -= s->npages * PAGE_SIZE;
 	span_teardown(s);
@@ -724,6 +733,19 @@ free_span_locked(struct span *s)
 	pagemap_set_range(s, 0, s->npages - 1, NULL);
 	coalesce_insert(s);
 	maybe_scavenge();
+}
+
+void
+heap_free_deferred_stopped(void)
+{
+	MGC_ASSERT(world_stopped_here() && !atomic_load(&gc_black));
+	lock_acquire(&heap_mutex);
+	while (deferred != NULL) {
+		struct span *s = deferred;
+		deferred = s->next;
+		free_span_locked(s);
+	}
+	lock_release(&heap_mutex);
 }
 
 void

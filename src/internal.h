@@ -243,7 +243,7 @@ bool dirty_begin(void);
  * lost (treat every page as written).  Gc lock held; fn must not call
  * back into this layer.  Under soft-dirty, only with the world stopped. */
 int64_t dirty_collect(void (*fn)(uintptr_t lo, uintptr_t hi, void *arg), void *arg);
-void dirty_end(void); /* cycle over: writes stop costing faults (uffd-wp) */
+void dirty_end(void);              /* cycle over: writes stop costing faults (uffd-wp) */
 void dirty_after_fork_child(void); /* the child tracks nothing */
 
 /* ---- fixalloc.c: fixed-size off-heap allocator for metadata */
@@ -432,8 +432,10 @@ bool heap_has_max(void);
  * returns the bytes released. */
 uint64_t heap_scavenge(uint64_t keep, uint64_t budget);
 uint64_t heap_retain_goal(void);
-uint64_t heap_held(void);                  /* sys less released: the memory mgc holds */
-void heap_free_large(struct span *s);      /* explicit free of a large block's span */
+uint64_t heap_held(void);             /* sys less released: the memory mgc holds */
+void heap_free_large(struct span *s); /* explicit free of a large block's span */
+/* Tear down the spans freed while a concurrent cycle marked (gc_black). */
+void heap_free_deferred_stopped(void);
 extern _Atomic uint32_t heap_sweepgen;     /* [atomic; written with the world stopped] */
 extern _Atomic uintptr_t heap_lo, heap_hi; /* [atomic] bounds of every arena so far */
 /* What a cycle sweeps: the spans in use when the world stopped, with the
@@ -595,9 +597,9 @@ bool alloc_block_ref_valid(const struct block_ref *r);
 /* ---- thread.c: the registry of threads */
 enum { MAX_TLS_RANGES = 8 };
 struct thread {
-	struct cache cache;          /* [owner] */
-	struct thread *next, *prev;  /* [thread lock] */
-	pthread_t id;                /* [init only] */
+	struct cache cache;         /* [owner] */
+	struct thread *next, *prev; /* [thread lock] */
+	pthread_t id;               /* [init only] */
 	/* The stack's base (highest address): found at registration, moved
 	 * by mgc_set_stack_bottom.  [thread lock] to write; [atomic] */
 	_Atomic uintptr_t stack_hi;
@@ -690,6 +692,16 @@ uint64_t mark_helper_blocks(void);  /* test hook: blocks the helpers marked last
  * block's start), as a broken marker would; the checkmark must catch it. */
 void mark_drop_next(uintptr_t base);
 void mark_forget_dropped(void); /* world stopped, roots marked: the hook's effect */
+/* Mostly-concurrent cycles (gc.c).  While roots are pushed in the first
+ * stop, mark_drain only pushes (mark_push_only); mark_drain_running drains
+ * with the world running; mark_rescan pushes the marked blocks of written
+ * pages again (in part, for a large block), and mark_rescan_all every
+ * marked block, at the next drain (dirty tracking lost).  The gc lock is
+ * held, spans are not torn down (gc_black). */
+void mark_push_only(bool on);
+void mark_drain_running(void);
+void mark_rescan(uintptr_t lo, uintptr_t hi);
+void mark_rescan_all(void);
 
 /* The markers.  Each (the collecting thread's, and one per helper thread,
  * drain.c) has its own mark stack, FIFO and candidate pipeline; mark.c
@@ -740,6 +752,7 @@ bool mark_grow_stack(struct marker *m);
 /* While helpers may mark (on), mark bits are set with an atomic or.  Set
  * by the collector with every helper asleep or about to join. */
 void mark_set_parallel(bool on);
+bool mark_parallel(void);
 /* Marker m's part of a parallel drain: scan until it has no work of its
  * own left, giving part of it to any idle peer (drain_share). */
 void mark_drain_sharing(struct marker *m);
@@ -857,6 +870,7 @@ const struct kind_disclaim *kind_disclaim_of(unsigned sc);
  * whether any kind is. */
 bool kind_traced_all(unsigned sc);
 bool kind_any_traced_all(void);
+bool kind_any_custom(void); /* a kind with a trace function exists */
 
 /* ---- checkmark.c: MGC_CHECKMARK */
 /* World stopped, after marking from the roots and before the finalization
@@ -906,6 +920,22 @@ int sweep_set_mark(uintptr_t p, bool on);
 extern _Atomic int64_t heap_live;
 extern _Atomic int64_t gc_trigger; /* [atomic] collect when heap_live reaches it */
 extern bool gc_stress;             /* [init only] collect at every allocation */
+/* A mostly-concurrent cycle is marking while the program runs: a block is
+ * marked as it leaves its central for a thread cache and as it is freed
+ * into one (so it is allocated marked, "black"), a large block as its span
+ * is made, and spans are not torn down (heap.c defers it to the final
+ * stop), so markers read in-use spans' geometry without a lock.  Set and
+ * cleared with the world stopped; read inside busy sections.  [atomic] */
+extern _Atomic bool gc_black;
+/* In concurrent mode, allocating threads wait for the running cycle past
+ * this heap_live (pace.c sets it).  [atomic] */
+extern _Atomic int64_t gc_ceiling;
+bool gc_concurrent_on(void); /* automatic collections are concurrent cycles */
+static inline void
+gc_blacken(struct span *s, uint32_t i)
+{
+	__atomic_fetch_or(&s->mark[i >> 6], (uint64_t)1 << (i & 63), __ATOMIC_RELAXED);
+}
 void gc_init(void);
 void gc_auto(void);
 struct gc_figures {
@@ -925,6 +955,8 @@ struct pace_sample {
 	uint64_t gc_ns;       /* this collection's time */
 	uint64_t heap_before; /* block bytes when it started (alloc) */
 	uint64_t held_before; /* memory mgc held then (sys less released) */
+	bool concurrent;      /* a concurrent cycle, */
+	uint64_t cycle_alloc; /* and the bytes allocated while it marked */
 };
 void pace_init(void);
 /* The _locked functions of pace.c need the gc lock. */
@@ -946,7 +978,8 @@ gc_due(void)
 }
 
 /* ---- verify.c */
-void verify_heap_stopped(const struct sweep_item *items, size_t n);
+/* black: a concurrent cycle's mark, where free blocks may be marked. */
+void verify_heap_stopped(const struct sweep_item *items, size_t n, bool black);
 
 /* ---- debug.c: debug blocks, the guard check, leak finding */
 /* The block of debug block pointer p (as mgc_debug_alloc returned it), or 0. */
@@ -970,7 +1003,8 @@ struct knobs {
 	/* Marking threads, the collector included (1..8): [atomic], written
 	 * under the gc lock (mgc_set_markers). */
 	_Atomic unsigned markers;
-	bool checkmark;   /* MGC_CHECKMARK: check every mark (checkmark.c) */
+	bool checkmark;  /* MGC_CHECKMARK: check every mark (checkmark.c) */
+	bool concurrent; /* MGC_CONCURRENT=1: mostly-concurrent cycles (gc.c) */
 };
 extern struct knobs knobs;
 void knobs_init(void);

@@ -139,6 +139,15 @@ mgc_kind_new(mgc_trace_fn trace, void *arg, unsigned flags)
 	return k;
 }
 
+/* Whether any custom kind exists: its trace function is the program's
+ * code, written to run with the world stopped, so a concurrent cycle is
+ * not for it (gc.c). */
+bool
+kind_any_custom(void)
+{
+	return atomic_load_explicit(&ncustom, memory_order_acquire) > 0;
+}
+
 /* ---- layouts and typed blocks -------------------------------------------- */
 
 enum { ARENA_CHUNK = 64 << 10 };

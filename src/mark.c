@@ -66,6 +66,12 @@ mark_set_parallel(bool on)
 }
 
 bool
+mark_parallel(void)
+{
+	return atomic_load(&parallel);
+}
+
+bool
 mark_grow_stack(struct marker *m)
 {
 	size_t ncap = m->capacity ? m->capacity * 2 : 1 << 16;
@@ -520,15 +526,94 @@ take_overflow(void)
 	return any;
 }
 
+/* The first stop of a concurrent cycle: roots are pushed, not drained. */
+static bool push_only; /* [gc lock] */
+
+void
+mark_push_only(bool on)
+{
+	MGC_ASSERT(world_stopped_here());
+	push_only = on;
+}
+
 void
 mark_drain(void)
 {
 	MGC_ASSERT(world_stopped_here());
+	if (push_only) {
+		pipe_flush(COLLECTOR);
+		return;
+	}
 	if (!local_drain(COLLECTOR, drain_alone_budget(), false))
 		drain_with_helpers();
 	while (take_overflow())
 		for (size_t k = 0; k < recover_n; k++)
 			rescan_span(recover_items[k].span);
+}
+
+/* ---- concurrent marking --------------------------------------------------
+ * In a mostly-concurrent cycle (gc.c) the markers run while the program
+ * does.  What they read stays valid: spans in use are not torn down until
+ * the final stop (gc_black), a span made meanwhile is published in the page
+ * map only once its geometry is set, and every block allocated meanwhile is
+ * marked already, so the state and mark bits a marker tests may change
+ * under it only from unmarked to marked or from live to free.  A block the
+ * program writes after it was scanned lies on a written page, which the
+ * final stop (or an earlier pass) hands to mark_rescan.  Overflow recovery
+ * waits for the final stop's drain, which has the spans to search. */
+
+void
+mark_drain_running(void)
+{
+	MGC_ASSERT(lock_held(&gc_lock) && atomic_load(&gc_black));
+	if (!local_drain(COLLECTOR, drain_alone_budget(), false))
+		drain_with_helpers();
+}
+
+/* Push again what of block i of s lies in [lo, hi), if it is marked and
+ * live: a small or tagged block whole, the rest of a large one clipped. */
+static void
+rescan_block(struct span *s, uint32_t i, uintptr_t lo, uintptr_t hi)
+{
+	if (!(__atomic_load_n(&s->mark[i >> 6], __ATOMIC_RELAXED) >> (i & 63) & 1) ||
+	    atomic_load_explicit(&s->state[i], memory_order_relaxed) != BLOCK_LIVE)
+		return;
+	uintptr_t base = s->base + (uintptr_t)i * s->elem_size, end = base + s->elem_size;
+	if (s->kind == SPAN_LARGE && s->tag == 0) {
+		base = base > lo ? base : lo;
+		end = end < hi ? end : hi;
+	}
+	if (base < end)
+		push(COLLECTOR, base | s->tag, end);
+}
+
+void
+mark_rescan(uintptr_t lo, uintptr_t hi)
+{
+	MGC_ASSERT(lock_held(&gc_lock));
+	while (lo < hi) {
+		struct span *s = pagemap_lookup(lo);
+		if (s == NULL) {
+			lo = (lo | (PAGE_SIZE - 1)) + 1;
+			continue;
+		}
+		uintptr_t end = s->base + s->npages * PAGE_SIZE;
+		end = end < hi ? end : hi;
+		if (!(s->spanclass & 1)) {
+			uint32_t last = span_block_index(s, end - 1);
+			for (uint32_t i = span_block_index(s, lo); i <= last && i < s->nelems; i++)
+				rescan_block(s, i, lo, end);
+		}
+		lo = end;
+	}
+}
+
+/* Every page counts as written: the next drain's overflow recovery
+ * scans every marked block again. */
+void
+mark_rescan_all(void)
+{
+	COLLECTOR->overflowed = true;
 }
 
 /* Bytes of a mark stack kept resident between collections; the pages

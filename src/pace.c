@@ -78,7 +78,8 @@ static struct {
 	bool measured;        /* rate and gc_per_live hold a measurement */
 	double held_per_byte; /* memory held per block byte at the last trigger */
 	uint64_t goal;        /* the current goal; UINT64_MAX: off */
-} pace = {.adaptive = true, .min_heap = DEFAULT_MIN_HEAP, .held_per_byte = 1.25};
+	double early;         /* concurrent cycles: the share of the room they start at */
+} pace = {.adaptive = true, .min_heap = DEFAULT_MIN_HEAP, .held_per_byte = 1.25, .early = 0.7};
 
 /* The square root of x, rounded down (Newton's method from above).  Not
  * libm's sqrt: linking libm costs every process that preloads the Boehm
@@ -161,6 +162,39 @@ limited(uint64_t goal)
 	return cap > floor ? cap : floor;
 }
 
+/* The trigger for goal g.  A concurrent cycle runs while the program
+ * allocates, so it starts early: at a share (pace.early) of the room
+ * between live and the goal.  Allocating threads wait for it beyond
+ * gc_ceiling, the goal plus that room again. */
+static void
+set_triggers(uint64_t g)
+{
+	int64_t goal = g > INT64_MAX ? INT64_MAX : (int64_t)g;
+	if (!gc_concurrent_on() || g == UINT64_MAX || g <= pace.live) {
+		atomic_store(&gc_trigger, goal);
+		atomic_store(&gc_ceiling, INT64_MAX);
+		return;
+	}
+	uint64_t room = g - pace.live;
+	atomic_store(&gc_trigger, (int64_t)(pace.live + (uint64_t)((double)room * pace.early)));
+	atomic_store(&gc_ceiling,
+	             goal > INT64_MAX - (int64_t)room ? INT64_MAX : goal + (int64_t)room);
+}
+
+/* A concurrent cycle saw `alloc` bytes allocated while it marked: the next
+ * one starts that much before the goal, and a quarter more, so that it
+ * ends near the goal (Go's pacer sets its trigger the same way). */
+static void
+adjust_early(uint64_t alloc)
+{
+	if (pace.goal == UINT64_MAX || pace.goal <= pace.live)
+		return;
+	double room = (double)(pace.goal - pace.live);
+	double want = 1.0 - 1.25 * (double)alloc / room;
+	want = want < 0.1 ? 0.1 : want > 0.9 ? 0.9 : want;
+	pace.early = smooth(pace.early, want, false);
+}
+
 static void
 publish_locked(void)
 {
@@ -178,7 +212,7 @@ publish_locked(void)
 	if (mem_cap != 0 && retain > mem_cap)
 		retain = mem_cap;
 	heap_set_retain_goal(retain);
-	atomic_store(&gc_trigger, g > INT64_MAX ? INT64_MAX : (int64_t)g);
+	set_triggers(g);
 }
 
 uint64_t
@@ -199,6 +233,8 @@ void
 pace_after_cycle_locked(const struct pace_sample *s)
 {
 	MGC_ASSERT(lock_held(&gc_lock));
+	if (s->concurrent)
+		adjust_early(s->cycle_alloc); /* against the room this cycle had */
 	pace.live = s->live;
 	if (s->mutator_ns > 0 && s->live > 0) {
 		double rate = (double)s->allocated * 1e9 / (double)s->mutator_ns;

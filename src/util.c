@@ -266,6 +266,7 @@ knobs_init(void)
 	knobs.markers = default_markers(true);
 	/* Debug builds check every mark unless told not to. */
 	knobs.checkmark = getenv("MGC_CHECKMARK") ? read_flag("MGC_CHECKMARK") : MGC_DEBUG;
+	knobs.concurrent = read_flag("MGC_CONCURRENT");
 	read_signal("MGC_SIGNAL_SUSPEND", &knobs.sig_suspend);
 	read_signal("MGC_SIGNAL_RESTART", &knobs.sig_restart);
 	if (knobs.sig_suspend == knobs.sig_restart)

@@ -8,7 +8,9 @@
  *     blocks are BLOCK_FREE and counted in ndead; free-list blocks, dead
  *     blocks, never-used blocks and blocks out (nout) add up to nelems; every live
  *     block lies below the bump mark and is counted in nout;
- *   - a marked block is live;
+ *   - a marked block is live, but after a concurrent cycle (black): blocks
+ *     went out marked to thread caches and came back unused, or were freed
+ *     marked (gc_black);
  *   - free-list blocks of 16 bytes or more name their state byte in word 1,
  *     and with MGC_DEBUG_EXPENSIVE they are zero from word 2 on.
  * A failure is an internal error: it prints what it found and aborts.
@@ -58,7 +60,7 @@ verify_free_block(const struct span *s, uintptr_t b)
 }
 
 static void
-verify_small(const struct span *s)
+verify_small(const struct span *s, bool black)
 {
 	uint32_t nfree = 0, nlive = 0;
 	for (void **b = s->free; b != NULL; b = *b) {
@@ -78,7 +80,7 @@ verify_small(const struct span *s)
 		if (is_live(s, i) && i >= s->bump)
 			fatal("mgc: verify: live block above the bump mark in %#lx",
 			      (unsigned long)s->base);
-		if (is_marked(s, i) && !is_live(s, i))
+		if (is_marked(s, i) && !is_live(s, i) && !black)
 			fatal("mgc: verify: marked block %u of %#lx is not live", i,
 			      (unsigned long)s->base);
 		nlive += is_live(s, i);
@@ -92,7 +94,7 @@ verify_small(const struct span *s)
 }
 
 void
-verify_heap_stopped(const struct sweep_item *items, size_t n)
+verify_heap_stopped(const struct sweep_item *items, size_t n, bool black)
 {
 	MGC_ASSERT(world_stopped_here());
 	heap_verify_stopped();
@@ -101,8 +103,8 @@ verify_heap_stopped(const struct sweep_item *items, size_t n)
 		const struct span *s = items[k].span;
 		verify_pages(s);
 		if (s->kind == SPAN_SMALL)
-			verify_small(s);
-		else if (s->mark1 && !is_live(s, 0))
+			verify_small(s, black);
+		else if (s->mark1 && !is_live(s, 0) && !black)
 			fatal("mgc: verify: marked large block %#lx is not live",
 			      (unsigned long)s->base);
 	}
