@@ -706,6 +706,24 @@ void   mgc_heap_walk(mgc_walk_fn fn, void *arg);
  *                        Costs a second mark per collection.  Default: on in
  *                        debug builds (MGC_DEBUG), off otherwise; 0 turns it
  *                        off.
+ *   MGC_CONCURRENT=1     mostly-concurrent collection (mgc extension, new):
+ *                        automatic collections mark on mgc's own threads
+ *                        while the program runs, between two short stops,
+ *                        where the kernel can track written pages
+ *                        (userfaultfd write-protection, Linux 6.7+, or
+ *                        soft-dirty bits); elsewhere, and once a custom kind
+ *                        exists (mgc_kind_new), collections stop the world
+ *                        as by default.  mgc_collect always stops the world.
+ *                        A cycle holds mgc's collection lock throughout:
+ *                        calls that take it (mgc_add_roots, the setters,
+ *                        mgc_collect...) wait for the cycle to end.  The
+ *                        event callback sees STOP and RESUME twice per
+ *                        cycle, START and END on mgc's collector thread;
+ *                        pause statistics count both stops.  MGC_TRACE lines
+ *                        of such cycles end in "; concurrent (BACKEND): stops
+ *                        A + B ms, mark C ms, written X + Y KiB rescanned".
+ *                        MGC_DIRTY=uffd|soft|none forces the tracker (none:
+ *                        stop the world).
  *   MGC_SIGNAL_SUSPEND, MGC_SIGNAL_RESTART
  *                        the signal numbers used to stop and restart threads
  *                        during a collection (default SIGPWR and SIGXCPU);

@@ -79,8 +79,8 @@
 #define CHECK_PRINTF(f, a)
 #endif
 
-static inline void check_at(bool ok, const char *file, int line,
-			    const char *fmt, ...) CHECK_PRINTF(4, 5);
+static inline void check_at(bool ok, const char *file, int line, const char *fmt, ...)
+        CHECK_PRINTF(4, 5);
 
 /* Reports a failed check and ends the program.  _Exit rather than exit:
  * a failing thread must not run atexit handlers under other threads. */
@@ -144,7 +144,7 @@ check_drain(int fd, char *err, size_t errsz)
 static inline void
 check_child_run(int fds[2], void (*fn)(void *), void *arg)
 {
-	struct rlimit nocore = { 0, 0 };
+	struct rlimit nocore = {0, 0};
 
 	close(fds[0]);
 	if (dup2(fds[1], STDERR_FILENO) < 0)
@@ -159,8 +159,7 @@ check_child_run(int fds[2], void (*fn)(void *), void *arg)
  * Returns the number of the signal that ended the child, or 0 if it exited;
  * then *exit_status (if not NULL) receives its exit status. */
 static inline int
-check_child(void (*fn)(void *), void *arg, char *err, size_t errsz,
-	    int *exit_status)
+check_child(void (*fn)(void *), void *arg, char *err, size_t errsz, int *exit_status)
 {
 	int fds[2], status;
 	pid_t pid;
@@ -195,8 +194,7 @@ check_arg(int argc, char **argv, const char *usage, int i, long def, long lo, lo
 		return def;
 	v = strtol(argv[i], &end, 10);
 	CHECK(*argv[i] != '\0' && *end == '\0' && v >= lo && v <= hi,
-	      "argument %d: %s not in %ld..%ld (usage: %s %s)", i, argv[i], lo, hi, argv[0],
-	      usage);
+	      "argument %d: %s not in %ld..%ld (usage: %s %s)", i, argv[i], lo, hi, argv[0], usage);
 	return v;
 }
 
@@ -234,13 +232,13 @@ check_fill(uint64_t *w, size_t words, uint64_t seed)
 /* Checks that w[0..words) still holds the pattern of seed; the message
  * names the block by what and its address. */
 static inline void
-check_pattern_at(const uint64_t *w, size_t words, uint64_t seed, const char *what,
-		 const char *file, int line)
+check_pattern_at(const uint64_t *w, size_t words, uint64_t seed, const char *what, const char *file,
+                 int line)
 {
 	for (size_t i = 0; i < words; i++)
 		check_at(w[i] == check_mix(seed + i), file, line,
-			 "%s %p: word %zu is %#jx, want %#jx", what, (const void *)w, i,
-			 (uintmax_t)w[i], (uintmax_t)check_mix(seed + i));
+		         "%s %p: word %zu is %#jx, want %#jx", what, (const void *)w, i,
+		         (uintmax_t)w[i], (uintmax_t)check_mix(seed + i));
 }
 
 #define CHECK_PATTERN(w, words, seed, what)                                                        \
@@ -302,14 +300,14 @@ check_alloc_after_collect(void)
  * markers than CPUs (which widens any window between them), and the same
  * under MGC_CHECKMARK=1, which re-marks every collection with a simple
  * marker and aborts if the real one missed a block. */
+/* The last variant marks concurrently (MGC_CONCURRENT=1: automatic
+ * collections run as mostly-concurrent cycles where the kernel tracks
+ * written pages), checked by the checkmark. */
 struct check_variant {
-	const char *markers, *checkmark;
+	const char *markers, *checkmark, *concurrent;
 };
 static const struct check_variant check_variants[] = {
-	{"1", "0"},
-	{"4", "0"},
-	{"1", "1"},
-	{"4", "1"},
+        {"1", "0", "0"}, {"4", "0", "0"}, {"1", "1", "0"}, {"4", "1", "0"}, {"4", "1", "1"},
 };
 #define CHECK_NVARIANTS (sizeof check_variants / sizeof check_variants[0])
 /* A variant running this long is taken as hung: its stacks are printed
@@ -333,6 +331,7 @@ check_variant_child(void *arg)
 
 	setenv("MGC_MARKERS", r->v->markers, 1);
 	setenv("MGC_CHECKMARK", r->v->checkmark, 1);
+	setenv("MGC_CONCURRENT", r->v->concurrent, 1);
 	r->fn(r->arg);
 	fflush(stdout);
 }
@@ -375,16 +374,20 @@ check_run_variants(void (*fn)(void *), void *arg)
 		}
 		while (waitpid(pid, &wstatus, 0) < 0)
 			CHECK(errno == EINTR, "waitpid: %s", strerror(errno));
-		CHECK(exited, "MGC_MARKERS=%s MGC_CHECKMARK=%s: hung for %d s (its stacks above)\n%s",
-		      r.v->markers, r.v->checkmark, CHECK_VARIANT_SECS, err);
+		CHECK(exited,
+		      "MGC_MARKERS=%s MGC_CHECKMARK=%s MGC_CONCURRENT=%s: hung for %d s (its "
+		      "stacks "
+		      "above)\n%s",
+		      r.v->markers, r.v->checkmark, r.v->concurrent, CHECK_VARIANT_SECS, err);
 		int sig = WIFSIGNALED(wstatus) ? WTERMSIG(wstatus) : 0;
 		int status = WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : -1;
 
-		CHECK(sig == 0 && status == 0, "MGC_MARKERS=%s MGC_CHECKMARK=%s: %s %d\n%s",
-		      r.v->markers, r.v->checkmark, sig ? "killed by signal" : "exit status",
+		CHECK(sig == 0 && status == 0,
+		      "MGC_MARKERS=%s MGC_CHECKMARK=%s MGC_CONCURRENT=%s: %s %d\n%s", r.v->markers,
+		      r.v->checkmark, r.v->concurrent, sig ? "killed by signal" : "exit status",
 		      sig ? sig : status, err);
-		printf("ok with MGC_MARKERS=%s MGC_CHECKMARK=%s\n", r.v->markers,
-		       r.v->checkmark);
+		printf("ok with MGC_MARKERS=%s MGC_CHECKMARK=%s MGC_CONCURRENT=%s\n", r.v->markers,
+		       r.v->checkmark, r.v->concurrent);
 	}
 }
 
@@ -525,7 +528,7 @@ check_thread_in_child(pthread_t *t, void *(*fn)(void *), void *arg)
 		void *stack = malloc(CHILD_STACK);
 
 		CHECK(stack != NULL && pthread_attr_init(&attr) == 0 &&
-		      pthread_attr_setstack(&attr, stack, CHILD_STACK) == 0,
+		              pthread_attr_setstack(&attr, stack, CHILD_STACK) == 0,
 		      "child: cannot set up a thread stack");
 		ap = &attr;
 	}
