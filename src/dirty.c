@@ -133,9 +133,9 @@ static void *scan_buf; /* [init only] pointer; contents [gc lock] */
 static bool active;    /* [gc lock] between begin and end */
 
 /* In page numbers (address >> RANGE_SHIFT), not addresses: a range's start
- * is a block's address, and a copy of it left in a register the stop
- * handler saves (memmove moves these pairs through vector registers) kept
- * a dropped list alive in test_scavenge. */
+ * is a block's address, and with addresses stored here test_scavenge's
+ * dropped list stayed alive (a stale copy somewhere the scanner reads; most
+ * likely a vector register the copies used, saved by the stop handler). */
 struct tracked {
 	uintptr_t lo, hi;
 };
