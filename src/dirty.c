@@ -56,7 +56,8 @@
  * pages the program does not write during a cycle stay huge.
  *
  * Ranges.  A sorted array of disjoint, non-touching ranges in metadata
- * memory: adjacent commits (GROW_MIN at a time inside an arena) merge into
+ * memory, kept as page numbers so that no copy looks like a heap pointer
+ * to the scanner (struct tracked): adjacent commits (GROW_MIN at a time inside an arena) merge into
  * one.  Under uffd-wp a range is registered with the userfaultfd from the
  * first dirty_begin on (before that, no program pays for it); later
  * commits are registered by dirty_track as they come.  A registration that
@@ -119,6 +120,7 @@ enum {
 	SOFT_DIRTY_BIT = 55, /* of a pagemap entry */
 	NOT_CHOSEN = -1,     /* backend before dirty_init */
 	ANY_BACKEND = 7,     /* bit 1 << kind: backends allowed */
+	RANGE_SHIFT = 12,    /* ranges are kept in 4 KiB page numbers */
 };
 
 static _Atomic int backend = NOT_CHOSEN; /* enum dirty_kind once chosen */
@@ -130,6 +132,10 @@ static size_t os_page;                                     /* [init only] */
 static void *scan_buf; /* [init only] pointer; contents [gc lock] */
 static bool active;    /* [gc lock] between begin and end */
 
+/* In page numbers (address >> RANGE_SHIFT), not addresses: a range's start
+ * is a block's address, and with addresses stored here test_scavenge's
+ * dropped list stayed alive (a stale copy somewhere the scanner reads; most
+ * likely a vector register the copies used, saved by the stop handler). */
 struct tracked {
 	uintptr_t lo, hi;
 };
@@ -168,7 +174,7 @@ close_fd(int *fd)
 
 /* ---- the range list */
 
-/* Index of the first range ending above a. */
+/* Index of the first range ending above page number a. */
 static size_t
 range_after(uintptr_t a)
 {
@@ -226,17 +232,19 @@ range_add_locked(uintptr_t lo, uintptr_t hi)
 	return true;
 }
 
-/* The part at or above cursor of the first range ending above it, in *out;
+/* The part at or above address cursor of the first range ending above it,
+ * in *out as addresses;
  * false past the last.  Ranges change meanwhile only by growing, so a walk
  * by address misses nothing that was tracked when it started. */
 static bool
 range_next(uintptr_t cursor, struct tracked *out)
 {
 	pthread_mutex_lock(&dirty_lock);
-	size_t i = range_after(cursor);
+	size_t i = range_after(cursor >> RANGE_SHIFT);
 	bool found = i < nranges;
 	if (found) {
-		*out = ranges[i];
+		out->lo = ranges[i].lo << RANGE_SHIFT;
+		out->hi = ranges[i].hi << RANGE_SHIFT;
 		if (out->lo < cursor)
 			out->lo = cursor;
 	}
@@ -509,7 +517,7 @@ dirty_track(uintptr_t lo, uintptr_t hi)
 	if (atomic_load_explicit(&backend, memory_order_acquire) == DIRTY_NONE)
 		return;
 	pthread_mutex_lock(&dirty_lock);
-	bool ok = range_add_locked(lo, hi);
+	bool ok = range_add_locked(lo >> RANGE_SHIFT, hi >> RANGE_SHIFT);
 	if (ok && armed)
 		ok = uffd_register(lo, hi);
 	pthread_mutex_unlock(&dirty_lock);
@@ -524,7 +532,7 @@ arm(void)
 	bool ok = true;
 	pthread_mutex_lock(&dirty_lock);
 	for (size_t i = 0; i < nranges && !armed; i++)
-		ok = ok && uffd_register(ranges[i].lo, ranges[i].hi);
+		ok = ok && uffd_register(ranges[i].lo << RANGE_SHIFT, ranges[i].hi << RANGE_SHIFT);
 	armed = true;
 	pthread_mutex_unlock(&dirty_lock);
 	return ok;
