@@ -453,27 +453,13 @@ trace(const struct cycle *cy)
 
 static void end_cycle(struct cycle *cy, uint64_t t0);
 
-/* One collection; gc lock held, previous sweep finished. */
+/* One collection, stop-the-world or mostly-concurrent (see its section
+ * above); gc lock held, previous sweep finished. */
 static void
-collect_locked(void)
+collect_locked(bool concurrent)
 {
 	MGC_ASSERT(lock_held(&gc_lock));
-	struct cycle cy = {.work = stopped_work};
-	event(MGC_EVENT_START);
-	uint64_t t0 = now_ns();
-	central_release_empty();
-	drain_start_helpers();
-	roots_collect_then(stop_and_mark, &cy);
-	end_cycle(&cy, t0);
-}
-
-/* A mostly-concurrent collection (see its section above); gc lock held,
- * previous sweep finished. */
-static void
-collect_concurrent_locked(void)
-{
-	MGC_ASSERT(lock_held(&gc_lock));
-	struct cycle cy = {.work = begin_work};
+	struct cycle cy = {.work = concurrent ? begin_work : stopped_work};
 	event(MGC_EVENT_START);
 	uint64_t t0 = now_ns();
 	central_release_empty();
@@ -558,7 +544,7 @@ bg_main(void *arg)
 		if (atomic_load(&exclusive) == 0 && gc_due()) {
 			sweep_finish();
 			if (gc_due())
-				collect_concurrent_locked();
+				collect_locked(true);
 		}
 		atomic_store(&bg_asked, false);
 		lock_release(&gc_lock);
@@ -600,7 +586,7 @@ gc_auto(void)
 	if (atomic_load(&exclusive) == 0 && (gc_stress || atomic_load(&completed) == seen)) {
 		sweep_finish();
 		if (gc_stress || gc_due())
-			collect_locked();
+			collect_locked(false);
 	}
 	lock_release(&gc_lock);
 	debug_deliver();
@@ -616,7 +602,7 @@ gc_collect_full(void)
 	if (!lock_outside_sections())
 		return;
 	sweep_finish();
-	collect_locked();
+	collect_locked(false);
 	sweep_finish();
 	central_release_empty();
 	lock_release(&gc_lock);
