@@ -9,7 +9,8 @@
 #                        threaded tests under ThreadSanitizer and the
 #                        single-threaded ones under Valgrind's Memcheck
 #   make soak            the threaded tests, over and over for SOAK_MINUTES (default
-#                        10) beside two busy loops (tests/soak.sh)
+#                        10) beside two busy loops (tests/soak.sh); with
+#                        SOAK_CONCURRENT=1, in mostly-concurrent mode
 #   make bench           benchmarks against the Boehm collector and malloc libraries,
 #                        and leak finding against Valgrind's
 #   make demo            build and run the Lisp demo; its collector trace

@@ -22,11 +22,14 @@
 #                   in progress at the deadline is finished
 #     TEST_FILTER   run only the tests whose name contains this substring
 #     TEST_TIMEOUT  seconds allowed per run (default 300)
+#     SOAK_CONCURRENT  1: every run with MGC_CONCURRENT=1 (mostly-concurrent
+#                   collection); default 0
 set -u
 
 minutes=${SOAK_MINUTES:-10}
 timeout_secs=${TEST_TIMEOUT:-300}
 filter=${TEST_FILTER:-}
+concurrent=${SOAK_CONCURRENT:-0}
 settings=("1 0" "1 1" "2 0" "2 1" "4 0" "4 1")
 
 case $minutes in
@@ -74,7 +77,7 @@ minutes_so_far() {
 
 summary() {
 	local s m c line
-	line="soak: $runs runs in $(minutes_so_far) minutes, $failed failed"
+	line="soak: $runs runs in $(minutes_so_far) minutes, $failed failed, MGC_CONCURRENT=$concurrent"
 	for s in "${settings[@]}"; do
 		m=${s% *}
 		c=${s#* }
@@ -104,7 +107,7 @@ for _ in 1 2; do
 	busy+=($!)
 done
 
-echo "soak: ${#tests[@]} tests for $minutes minutes, two busy loops competing (pids ${busy[*]})"
+echo "soak: ${#tests[@]} tests for $minutes minutes, MGC_CONCURRENT=$concurrent, two busy loops competing (pids ${busy[*]})"
 deadline=$((start + minutes * 60))
 pass=0
 while [ "$SECONDS" -lt "$deadline" ]; do
@@ -116,7 +119,7 @@ while [ "$SECONDS" -lt "$deadline" ]; do
 		[ "$SECONDS" -lt "$deadline" ] || break
 		# In the background, so that the traps run at once on Ctrl-C.
 		CHECK_ONE_VARIANT=1 MGC_MARKERS=$markers MGC_CHECKMARK=$checkmark \
-			timeout -k 10 "$timeout_secs" "$prog" >"$log" 2>&1 </dev/null &
+			MGC_CONCURRENT=$concurrent timeout -k 10 "$timeout_secs" "$prog" >"$log" 2>&1 </dev/null &
 		test_pid=$!
 		wait "$test_pid"
 		status=$?
@@ -126,6 +129,7 @@ while [ "$SECONDS" -lt "$deadline" ]; do
 		if [ "$status" -ne 0 ]; then
 			failed=1
 			echo "FAIL $prog with MGC_MARKERS=$markers MGC_CHECKMARK=$checkmark" \
+				"MGC_CONCURRENT=$concurrent" \
 				"($(why "$status"), run $runs, after $(minutes_so_far) minutes)"
 			cat "$log"
 			summary
