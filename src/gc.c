@@ -293,10 +293,10 @@ stopped_work(struct cycle *cy, uintptr_t self_lo)
  * collections run on a collector thread of mgc's own, in two short stops
  * with marking between them while the program runs (Boehm, Demers and
  * Shenker, PLDI 1991):
- *   first stop (begin_work): caches flushed, tracking begun (every page
- *     counts as clean from here), the roots pushed but not scanned,
- *     gc_black set: from now on a block leaves its central marked, a freed
- *     block is marked, and no span is torn down.
+ *   first stop (begin_work), just after tracking began (dirty_begin:
+ *     every page counts as clean from there): caches flushed, the roots
+ *     pushed but not scanned, gc_black set: from now on a block leaves its
+ *     central marked, a freed block is marked, and no span is torn down.
  *   concurrent (mark_running): the markers drain what the roots reached;
  *     then passes take the pages written meanwhile (tracking them afresh)
  *     and scan their marked blocks again, until few were written.
@@ -329,11 +329,6 @@ static NOINLINE void
 begin_work(struct cycle *cy, uintptr_t self_lo)
 {
 	MGC_ASSERT(world_stopped_here());
-	if (!dirty_begin()) { /* tracking failed: a stop-the-world collection */
-		cy->work = stopped_work;
-		stopped_work(cy, self_lo);
-		return;
-	}
 	cy->concurrent = true;
 	flush_caches_stopped();
 	count_before(cy);
@@ -459,9 +454,12 @@ static void
 collect_locked(bool concurrent)
 {
 	MGC_ASSERT(lock_held(&gc_lock));
-	struct cycle cy = {.work = concurrent ? begin_work : stopped_work};
 	event(MGC_EVENT_START);
 	uint64_t t0 = now_ns();
+	/* Tracking begins before the stop, which it would lengthen by the
+	 * time it takes to protect the heap: a write between the two is
+	 * tracked as well.  If it fails, the collection stops the world. */
+	struct cycle cy = {.work = concurrent && dirty_begin() ? begin_work : stopped_work};
 	central_release_empty();
 	drain_start_helpers();
 	roots_collect_then(stop_and_mark, &cy);
