@@ -157,6 +157,7 @@ bench: all
 	bash bench/gc_run.sh --write
 	bash bench/programs.sh --write
 	bash bench/gccpp.sh --write
+	bash bench/latency.sh --write
 	bash bench/leaks.sh --write
 	bash bench/summary.sh --write
 
