@@ -503,7 +503,42 @@ central_sweep(struct span *s, unsigned spanclass, uint32_t sg)
 	lock_release(&c->lock);
 }
 
-/* In the child of fork (gc.c): every central lock is free, since only
+/* fork (gc.c): the forking thread holds slots_mutex and every central
+ * lock across fork(), so that no central is half changed in the child.
+ * They are taken in index order, outside the lock-order check (which
+ * allows one central at a time), by a thread holding the gc and thread
+ * locks: a thread holding a central waits at most for the heap lock and
+ * the leaves below it, which the forker takes only afterwards. */
+static void
+lock_for_fork(struct central *c, void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&c->lock.mutex);
+}
+
+static void
+unlock_for_fork(struct central *c, void *arg)
+{
+	(void)arg;
+	pthread_mutex_unlock(&c->lock.mutex);
+}
+
+void
+central_fork_prepare(void)
+{
+	pthread_mutex_lock(&slots_mutex);
+	each_central(lock_for_fork, NULL);
+}
+
+void
+central_fork_done(void)
+{
+	each_central(unlock_for_fork, NULL);
+	pthread_mutex_unlock(&slots_mutex);
+}
+
+/* In the child of a fork made with the world stopped instead (under
+ * ThreadSanitizer: gc.c): every central lock is free, since only
  * registered threads and the holder of the gc lock take them (see the top
  * comment); debug builds check it. */
 static void

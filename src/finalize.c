@@ -885,13 +885,29 @@ special_read_counts(uint64_t *queued, uint64_t *run)
  * the child whatever the runner was doing: runner_started, reset here as
  * there is no runner, and the condition, whose only waiter was the runner.
  *
- * special_lock needs neither: every path to it registers its caller first,
- * and a registered thread holding it is busy, so the stop in fork_prepare
- * waited until it was let go; debug builds check it is free. */
+ * special_lock needs neither: the forking thread holds it across fork
+ * (special_fork_prepare), or, where fork stops the world instead (under
+ * ThreadSanitizer), every path to it registers its caller first, and a
+ * registered thread holding it is busy, so the stop waited until it was
+ * let go; debug builds check it is free then. */
+/* fork without a stop (gc.c): the forking thread holds special_lock
+ * across fork(). */
+void
+special_fork_prepare(void)
+{
+	lock_acquire(&special_lock);
+}
+
+void
+special_fork_done(void)
+{
+	lock_release(&special_lock);
+}
+
 void
 special_after_fork_child(void)
 {
-	if (MGC_DEBUG) {
+	if (MGC_DEBUG && MGC_TSAN) {
 		if (pthread_mutex_trylock(&special_lock.mutex) != 0)
 			fatal("mgc: internal error: the special lock was held across fork");
 		pthread_mutex_unlock(&special_lock.mutex);

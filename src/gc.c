@@ -315,8 +315,10 @@ stopped_work(struct cycle *cy, uintptr_t self_lo)
  * as written: the final stop rescans every marked block. */
 
 /* Concurrent passes before the final stop, and the written bytes below
- * which the final stop takes the rest. */
-enum { PRECLEAN_PASSES = 4, PRECLEAN_ENOUGH = 1 << 20 };
+ * which the final stop takes the rest.  Passes also end once one no
+ * longer halves what the previous found: the program writes as fast as
+ * they rescan, and the final stop takes about one pass's writes anyway. */
+enum { PRECLEAN_PASSES = 8, PRECLEAN_ENOUGH = 1 << 20 };
 
 static void
 rescan_written(uintptr_t lo, uintptr_t hi, void *arg)
@@ -353,6 +355,7 @@ mark_running(struct cycle *cy)
 	/* Soft-dirty bits are read and cleared in two steps: only with the
 	 * world stopped (dirty.c). */
 	int passes = dirty_backend() == DIRTY_UFFD ? PRECLEAN_PASSES : 0;
+	int64_t last = INT64_MAX;
 	for (int pass = 0; pass < passes; pass++) {
 		int64_t written = dirty_collect(rescan_written, NULL);
 		if (written < 0) {
@@ -361,8 +364,9 @@ mark_running(struct cycle *cy)
 		}
 		cy->dirty_pre += (uint64_t)written;
 		mark_drain_running();
-		if (written < PRECLEAN_ENOUGH)
+		if (written < PRECLEAN_ENOUGH || written > last / 2)
 			break;
+		last = written;
 	}
 	cy->conc_ns = now_ns() - t0;
 }
@@ -483,11 +487,17 @@ end_cycle(struct cycle *cy_, uint64_t t0)
 	if (cy.pause_ns > figs.pause_max_ns)
 		figs.pause_max_ns = cy.pause_ns;
 	uint64_t t1 = now_ns();
+	/* A concurrent cycle costs the program its stops and the CPU its
+	 * markers take beside it: on the two cores the markers share with
+	 * the program, about half its marking time.  Its live heap is what it
+	 * marked: the blocks allocated marked meanwhile are mostly garbage of
+	 * the cycle (they count in heap_live until the next sweep). */
+	uint64_t cost = cy.concurrent ? cy.pause_ns + cy.conc_ns / 2 : t1 - t0;
 	struct pace_sample ps = {
-	        .live = cy.mark.marked_bytes + cy.black_bytes,
+	        .live = cy.mark.marked_bytes,
 	        .allocated = cy.alloc_total - last_alloc_total,
 	        .mutator_ns = t0 > last_end_ns ? t0 - last_end_ns : 0,
-	        .gc_ns = t1 - t0,
+	        .gc_ns = cost,
 	        .heap_before = cy.heap_before,
 	        .held_before = cy.held_before,
 	        .concurrent = cy.concurrent,
@@ -495,7 +505,7 @@ end_cycle(struct cycle *cy_, uint64_t t0)
 	};
 	pace_after_cycle_locked(&ps);
 	last_end_ns = t1;
-	last_gc_ns = t1 - t0;
+	last_gc_ns = cost;
 	last_alloc_total = cy.alloc_total;
 	atomic_store(&completed, figs.num_gc);
 	if (knobs.trace)
@@ -521,6 +531,7 @@ static pthread_mutex_t bg_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t bg_wake = PTHREAD_COND_INITIALIZER;
 static bool bg_started;       /* [bg_mu] */
 static _Atomic bool bg_asked; /* a cycle is asked for or running */
+static _Atomic bool bg_idle;  /* the scavenger asks for one, due or not */
 
 bool
 gc_concurrent_on(void)
@@ -539,14 +550,21 @@ bg_main(void *arg)
 			pthread_cond_wait(&bg_wake, &bg_mu);
 		pthread_mutex_unlock(&bg_mu);
 		lock_acquire(&gc_lock);
-		if (atomic_load(&exclusive) == 0 && gc_due()) {
+		bool idle = atomic_exchange(&bg_idle, false);
+		if (atomic_load(&exclusive) == 0 && (idle || gc_due())) {
 			sweep_finish();
-			if (gc_due())
+			if (idle || gc_due())
 				collect_locked(true);
+		}
+		if (idle) { /* as gc_collect_full: memory back to the OS */
+			sweep_finish();
+			central_release_empty();
 		}
 		atomic_store(&bg_asked, false);
 		lock_release(&gc_lock);
 		debug_deliver();
+		if (idle)
+			heap_scavenge(scavenge_free_keep(), UINT64_MAX);
 	}
 	return NULL;
 }
@@ -571,6 +589,20 @@ bg_request(void)
 		atomic_store(&bg_asked, false);
 	pthread_mutex_unlock(&bg_mu);
 	return ok;
+}
+
+/* The scavenger found the program idle with garbage to collect: a
+ * concurrent cycle in concurrent mode, else a full collection. */
+void
+gc_collect_idle(void)
+{
+	if (gc_concurrent_on()) {
+		atomic_store(&bg_idle, true);
+		if (bg_request())
+			return;
+		atomic_store(&bg_idle, false);
+	}
+	gc_collect_full();
 }
 
 void
@@ -706,37 +738,42 @@ gc_read_figures(struct gc_figures *out)
  * In the child of fork every lock of mgc must be free and what it guards
  * whole, whatever the parent's other threads were doing: the child keeps
  * only the forking thread.  Each lock is held by the forking thread across
- * fork() (taken in fork_prepare, released in both processes), or shown
- * free by the stop, or re-initialised in the child:
+ * fork() (taken in fork_prepare, released in both processes), or
+ * re-initialised in the child:
  *   tls_walk_lock         held, taken before everything (thread.c): no
  *                         registering thread is inside dl_iterate_phdr, whose
  *                         loader lock glibc's fork does not take.
  *   gc_lock, thread_lock  held, taken next: no collection runs and no
  *                         thread joins or leaves the registry meanwhile;
- *                         the sweep is finished before the world stops.
- *   heap lock,            held, taken after the world is stopped.  A
- *   fixalloc_lock         registered thread holding or waiting for one is
- *                         busy and stops only once it has let go, so taking
- *                         one before the stop could deadlock with it.  After
- *                         the stop only unregistered threads can hold them:
- *                         mgc_read_stats takes the heap lock without
- *                         registering its caller, thread_attach and
- *                         thread_detach take fixalloc_lock for the thread's
- *                         record while it is not registered.  Such a thread
- *                         holds the lock briefly and waits for nothing held
- *                         here.
- *   central locks,        free once the world is stopped: only registered
- *   special lock          threads (busy while they hold one) take them, and
- *                         for the centrals the holder of the gc lock too
- *                         (central.c, finalize.c).  Not held across fork:
- *                         ThreadSanitizer aborts a thread that holds more
- *                         than 64 locks, and there are 192 centrals.  Debug
- *                         builds check in the child that they are free.
+ *                         the sweep is finished first.
+ *   slots_mutex, every    held, in the lock order, the centrals in index
+ *   central lock, heap    order (central.c): whoever holds one of them waits
+ *   lock, special lock,   only for those after it, so the forker's wait for
+ *   fixalloc_lock,        each ends.  The world is not stopped: glibc's fork
+ *   kind_lock             takes malloc's locks after these handlers, and a
+ *                         thread stopped inside malloc would hold one for
+ *                         good.  Other threads go on running until fork(),
+ *                         but touch nothing shared without one of these
+ *                         locks: only their own caches, lost to the child.
+ *                         Under ThreadSanitizer (FORK_STOPS), which aborts a
+ *                         thread that holds more than 64 locks, the world
+ *                         is stopped instead (its malloc takes its own locks
+ *                         before the handlers run): a registered thread is
+ *                         stopped only outside allocator locks, so once the
+ *                         world is stopped the centrals and the special
+ *                         lock are free (debug builds check it in the child)
+ *                         and the heap lock and fixalloc_lock are taken
+ *                         after the stop, from unregistered threads only
+ *                         (mgc_read_stats, thread_attach), which hold them
+ *                         briefly.
+ *   dirty_lock            free: taken only under the heap lock or the gc
+ *                         lock (dirty.c).
  *   wake_mutex,           re-initialised in the child (finalize.c,
- *   helper_lock,          drain.c, scavenge.c, world.c): their other users,
- *   pool_lock, mu, the    the finalizer runner, the helper markers and the
- *   acks semaphore        scavenger, are not in the child, and the state
- *                         they guard is reset there.
+ *   helper_lock,          drain.c, scavenge.c, world.c, gc.c): their other
+ *   pool_lock, mu, bg_mu, users, the finalizer runner, the helper markers,
+ *   the acks semaphore,   the scavenger and the collector thread, are not
+ *   excl_mu               in the child, and the state they guard is reset
+ *                         there.
  * pthread_atfork runs prepare handlers in the reverse order of their
  * registration and the others in order, so a library that registers its own
  * after mgc_init (the Boehm-compatible one does) takes its locks before
@@ -747,6 +784,42 @@ gc_read_figures(struct gc_figures *out)
 
 static __thread bool fork_by_program; /* [owner] mgc_fork_prepare ran, no matching call yet */
 
+enum { FORK_STOPS = MGC_TSAN };
+
+/* The allocator locks held across fork() (FORK_STOPS: the world is
+ * stopped instead), in the lock order. */
+static void
+lock_allocator(void)
+{
+	if (FORK_STOPS)
+		world_stop();
+	else
+		central_fork_prepare();
+	heap_lock();
+	if (!FORK_STOPS)
+		special_fork_prepare();
+	lock_acquire(&fixalloc_lock);
+	if (!FORK_STOPS)
+		kind_fork_prepare();
+}
+
+/* In the parent, and in the child but for the world (world_after_fork_child
+ * forgets the stop there). */
+static void
+unlock_allocator(bool child)
+{
+	if (!FORK_STOPS)
+		kind_fork_done();
+	lock_release(&fixalloc_lock);
+	if (!FORK_STOPS)
+		special_fork_done();
+	heap_unlock();
+	if (!FORK_STOPS)
+		central_fork_done();
+	else if (!child)
+		world_start();
+}
+
 static void
 prepare_steps(void)
 {
@@ -754,17 +827,13 @@ prepare_steps(void)
 	lock_acquire(&gc_lock);
 	sweep_finish();
 	thread_lock_registry();
-	world_stop();
-	heap_lock();
-	lock_acquire(&fixalloc_lock);
+	lock_allocator();
 }
 
 static void
 parent_steps(void)
 {
-	lock_release(&fixalloc_lock);
-	heap_unlock();
-	world_start();
+	unlock_allocator(false);
 	thread_unlock_registry();
 	lock_release(&gc_lock);
 	thread_fork_done();
@@ -775,17 +844,18 @@ child_steps(void)
 {
 	/* Only the forking thread is left: the sections of the others are
 	 * gone with them. */
+	unlock_allocator(true);
 	pthread_mutex_init(&excl_mu, NULL);
 	pthread_cond_init(&excl_done, NULL);
 	pthread_mutex_init(&bg_mu, NULL);
 	pthread_cond_init(&bg_wake, NULL);
 	bg_started = false;
 	atomic_store(&bg_asked, false);
+	atomic_store(&bg_idle, false);
 	dirty_after_fork_child();
 	atomic_store(&exclusive, in_exclusive > 0);
-	lock_release(&fixalloc_lock);
-	heap_unlock();
-	central_after_fork_child();
+	if (FORK_STOPS)
+		central_after_fork_child();
 	thread_after_fork_child();
 	special_after_fork_child();
 	scavenge_after_fork_child();

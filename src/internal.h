@@ -487,6 +487,8 @@ bool central_lock_held(unsigned spanclass);
 void central_lock(unsigned spanclass);
 void central_unlock(unsigned spanclass);
 void central_after_fork_child(void);
+void central_fork_prepare(void); /* every central lock, for fork (gc.c) */
+void central_fork_done(void);
 
 /* ---- cache.c: per-thread caches */
 struct cache_list {
@@ -870,7 +872,9 @@ const struct kind_disclaim *kind_disclaim_of(unsigned sc);
  * whether any kind is. */
 bool kind_traced_all(unsigned sc);
 bool kind_any_traced_all(void);
-bool kind_any_custom(void); /* a kind with a trace function exists */
+bool kind_any_custom(void);   /* a kind with a trace function exists */
+void kind_fork_prepare(void); /* kind_lock, held across fork (gc.c) */
+void kind_fork_done(void);
 
 /* ---- checkmark.c: MGC_CHECKMARK */
 /* World stopped, after marking from the roots and before the finalization
@@ -894,6 +898,8 @@ void special_wake_runner(void);                              /* after the world 
 void special_add_leaked(uintptr_t base);
 void special_read_counts(uint64_t *queued, uint64_t *run);
 void special_after_fork_child(void);
+void special_fork_prepare(void); /* special_lock, held across fork (gc.c) */
+void special_fork_done(void);
 
 /* ---- sweep.c */
 void sweep_begin_stopped(struct sweep_item *items, size_t n, uint32_t sg);
@@ -944,6 +950,7 @@ struct gc_figures {
 };
 void gc_read_figures(struct gc_figures *out);
 void gc_collect_full(void); /* a full collection and sweep; no mgc lock held */
+void gc_collect_idle(void); /* the scavenger's: concurrent if on, else full */
 void gc_pressure(void);     /* over the memory limit: collect soon, CPU cap allowing */
 uint64_t gc_alloc_since(uint64_t *last_ns); /* bytes allocated since the last collection */
 

@@ -139,6 +139,20 @@ mgc_kind_new(mgc_trace_fn trace, void *arg, unsigned flags)
 	return k;
 }
 
+/* fork (gc.c): the forking thread holds kind_lock across fork(), so the
+ * child never inherits it held. */
+void
+kind_fork_prepare(void)
+{
+	lock_plain(&kind_lock);
+}
+
+void
+kind_fork_done(void)
+{
+	pthread_mutex_unlock(&kind_lock);
+}
+
 /* Whether any custom kind exists: its trace function is the program's
  * code, written to run with the world stopped, so a concurrent cycle is
  * not for it (gc.c). */

@@ -177,8 +177,13 @@ set_triggers(uint64_t g)
 	}
 	uint64_t room = g - pace.live;
 	atomic_store(&gc_trigger, (int64_t)(pace.live + (uint64_t)((double)room * pace.early)));
+	/* The heap holds what the last cycle allocated marked until the next
+	 * sweeps it, and may be past the goal already: the ceiling leaves
+	 * room above that too. */
+	int64_t now = atomic_load(&heap_live);
+	int64_t top = now > goal ? now : goal;
 	atomic_store(&gc_ceiling,
-	             goal > INT64_MAX - (int64_t)room ? INT64_MAX : goal + (int64_t)room);
+	             top > INT64_MAX - (int64_t)room ? INT64_MAX : top + (int64_t)room);
 }
 
 /* A concurrent cycle saw `alloc` bytes allocated while it marked: the next

@@ -98,7 +98,7 @@ maybe_collect_idle(uint64_t *prev)
 	uint64_t garbage_min = live > 0 ? (uint64_t)live / 64 : 0;
 	if (!g.enabled || since < IDLE_MIN_GARBAGE || since < garbage_min)
 		return;
-	gc_collect_full();
+	gc_collect_idle();
 	*prev = 0;
 }
 

@@ -289,7 +289,10 @@ void
 world_after_fork_child(void)
 {
 	stopped_by_me = false;
-	atomic_fetch_add(&epoch, 1); /* the world is running again: it is just us */
+	/* The world is running again: it is just us.  (Forks stop the world
+	 * only under ThreadSanitizer: gc.c.) */
+	if (atomic_load(&epoch) & 1)
+		atomic_fetch_add(&epoch, 1);
 	sem_destroy(&acks);
 	if (sem_init(&acks, 0, 0) != 0)
 		fatal("mgc: sem_init failed");
