@@ -59,6 +59,9 @@ struct central {
 	unsigned npartial;   /* [lock] */
 	struct span full;    /* [lock] sentinel of the full list */
 	struct span *empty;  /* [lock] wholly free spans, linked through next */
+	/* While a concurrent cycle marks: the span blocks are taken from
+	 * (take_fresh), NULL or on the partial list.  [lock] */
+	struct span *fresh;
 } __attribute__((aligned(64)));
 
 /* The centrals of each kind slot, MAX_SPANCLASSES of them: slot 0's are
@@ -146,6 +149,8 @@ partial_remove(struct central *c, struct span *s)
 	unlink_span(s);
 	s->in_partial = false;
 	c->npartial--;
+	if (c->fresh == s)
+		c->fresh = NULL;
 }
 
 /* At the tail: full_sweep looks at the head first, where the spans that
@@ -422,6 +427,41 @@ full_sweep(struct central *c, uint32_t sg)
 	return false;
 }
 
+/* Move s to the full list if it has no block left. */
+static void
+full_if_empty(struct central *c, struct span *s)
+{
+	if (!has_available(s)) {
+		partial_remove(c, s);
+		full_insert(c, s);
+	}
+}
+
+/* While a concurrent cycle marks (gc_black), blocks come from spans of
+ * their own (c->fresh, from the empty list or the page heap), in address
+ * order, not from the free blocks the last sweep left among live ones.
+ * Every block allocated in the cycle is marked, so its page is scanned
+ * again once written (gc.c): scattered over old spans, each 64-byte block
+ * would cost its whole page's blocks a rescan, and the rescans would never
+ * catch up with a program that allocates fast.  The heap grows meanwhile
+ * by what the cycle allocates, which it keeps until the next sweep
+ * anyway.  Returns how many of want it moved to *head: fewer when the page
+ * heap has no span to give (the caller takes the rest as usual). */
+static size_t
+take_fresh(struct central *c, unsigned spanclass, void **head, size_t want, uint32_t sg)
+{
+	size_t n = 0;
+	while (n < want) {
+		struct span *s = c->fresh;
+		if (s == NULL && (s = central_grow(c, spanclass, sg)) == NULL)
+			break;
+		c->fresh = s;
+		n += take_from_span(s, head, want - n);
+		full_if_empty(c, s);
+	}
+	return n;
+}
+
 size_t
 central_take(unsigned spanclass, struct cache_list *l, size_t want)
 {
@@ -431,6 +471,8 @@ central_take(unsigned spanclass, struct cache_list *l, size_t want)
 	/* Read under the lock: no collection starts while it is held. */
 	uint32_t sg = atomic_load(&heap_sweepgen);
 	void *head = l->head;
+	if (unlikely(atomic_load_explicit(&gc_black, memory_order_relaxed)))
+		n = take_fresh(c, spanclass, &head, want, sg);
 	while (n < want) {
 		struct span *s = c->partial.next;
 		if (s != &c->partial && sweep_here(c, s, sg))
@@ -440,10 +482,7 @@ central_take(unsigned spanclass, struct cache_list *l, size_t want)
 		if (s == &c->partial && (s = central_grow(c, spanclass, sg)) == NULL)
 			break;
 		n += take_from_span(s, &head, want - n);
-		if (!has_available(s)) {
-			partial_remove(c, s);
-			full_insert(c, s);
-		}
+		full_if_empty(c, s);
 	}
 	l->head = head;
 	l->count += (uint32_t)n;

@@ -62,6 +62,7 @@
 #include "internal.h"
 
 #include <stdio.h>
+#include <time.h>
 
 _Atomic int64_t heap_live;
 _Atomic int64_t gc_trigger = 4 << 20;
@@ -315,10 +316,13 @@ stopped_work(struct cycle *cy, uintptr_t self_lo)
  * as written: the final stop rescans every marked block. */
 
 /* Concurrent passes before the final stop, and the written bytes below
- * which the final stop takes the rest.  Passes also end once one no
- * longer halves what the previous found: the program writes as fast as
- * they rescan, and the final stop takes about one pass's writes anyway. */
+ * which the final stop takes the rest (rescanning costs about a
+ * millisecond per MiB).  A program that writes about as fast as the
+ * passes rescan would keep them from converging: from the second pass on,
+ * allocating threads are slowed down (gc_finishing, bg_request) until
+ * the final stop. */
 enum { PRECLEAN_PASSES = 8, PRECLEAN_ENOUGH = 1 << 20 };
+static _Atomic bool finishing;
 
 static void
 rescan_written(uintptr_t lo, uintptr_t hi, void *arg)
@@ -355,7 +359,6 @@ mark_running(struct cycle *cy)
 	/* Soft-dirty bits are read and cleared in two steps: only with the
 	 * world stopped (dirty.c). */
 	int passes = dirty_backend() == DIRTY_UFFD ? PRECLEAN_PASSES : 0;
-	int64_t last = INT64_MAX;
 	for (int pass = 0; pass < passes; pass++) {
 		int64_t written = dirty_collect(rescan_written, NULL);
 		if (written < 0) {
@@ -364,10 +367,11 @@ mark_running(struct cycle *cy)
 		}
 		cy->dirty_pre += (uint64_t)written;
 		mark_drain_running();
-		if (written < PRECLEAN_ENOUGH || written > last / 2)
+		if (written < PRECLEAN_ENOUGH)
 			break;
-		last = written;
+		atomic_store(&finishing, true);
 	}
+	atomic_store(&finishing, false);
 	cy->conc_ns = now_ns() - t0;
 }
 
@@ -569,14 +573,40 @@ bg_main(void *arg)
 	return NULL;
 }
 
+/* Past gc_ceiling while a cycle runs, an allocating thread gives the
+ * markers the CPU: it sleeps THROTTLE_NS at a time, at most THROTTLE_MAX
+ * times per slow path, so the program slows down in steps of a fraction
+ * of a millisecond instead of stopping for the rest of the cycle (Go's
+ * mutator assists spread the same cost).  Past half as much again, it
+ * waits for the cycle (bg_request says false). */
+enum { THROTTLE_NS = 200000, THROTTLE_MAX = 10 };
+
+static void
+throttle(int64_t ceiling)
+{
+	struct timespec ts = {0, THROTTLE_NS};
+	for (int i = 0; i < THROTTLE_MAX && atomic_load(&bg_asked) &&
+	                atomic_load_explicit(&heap_live, memory_order_relaxed) >= ceiling;
+	     i++)
+		nanosleep(&ts, NULL);
+}
+
 /* Ask the collector thread for a cycle; false if the caller is to collect
  * (or wait for the running cycle) itself. */
 static bool
 bg_request(void)
 {
-	if (atomic_load_explicit(&heap_live, memory_order_relaxed) >=
-	    atomic_load_explicit(&gc_ceiling, memory_order_relaxed))
-		return false;
+	int64_t live = atomic_load_explicit(&heap_live, memory_order_relaxed);
+	int64_t ceiling = atomic_load_explicit(&gc_ceiling, memory_order_relaxed);
+	if (atomic_load_explicit(&finishing, memory_order_relaxed)) {
+		struct timespec ts = {0, THROTTLE_NS};
+		nanosleep(&ts, NULL);
+	}
+	if (live >= ceiling) {
+		if (live - ceiling >= ceiling / 2)
+			return false;
+		throttle(ceiling);
+	}
 	if (atomic_load(&bg_asked) || atomic_exchange(&bg_asked, true))
 		return true;
 	pthread_mutex_lock(&bg_mu);
