@@ -319,8 +319,8 @@ stopped_work(struct cycle *cy, uintptr_t self_lo)
  * which the final stop takes the rest (rescanning costs about a
  * millisecond per MiB).  A program that writes about as fast as the
  * passes rescan would keep them from converging: from the second pass on,
- * allocating threads are slowed down (gc_finishing, bg_request) until
- * the final stop. */
+ * allocating threads are slowed down (finishing, bg_request) until the
+ * final stop. */
 enum { PRECLEAN_PASSES = 8, PRECLEAN_ENOUGH = 1 << 20 };
 static _Atomic bool finishing;
 
@@ -443,9 +443,8 @@ trace(const struct cycle *cy)
 	        (unsigned long long)cy->special.queued, (unsigned long long)cy->special.held_back);
 	if (cy->concurrent)
 		fprintf(stderr,
-		        "; concurrent (%s): stops %.3f + %.3f ms, mark %.1f ms, written %llu + "
-		        "%llu "
-		        "KiB rescanned%s",
+		        "; concurrent (%s): stops %.3f + %.3f ms, mark %.1f ms, "
+		        "written %llu + %llu KiB rescanned%s",
 		        dirty_backend_name(), (double)cy->stop_ns[0] / 1e6,
 		        (double)cy->stop_ns[1] / 1e6, (double)cy->conc_ns / 1e6,
 		        (unsigned long long)cy->dirty_pre / 1024,
@@ -522,9 +521,10 @@ end_cycle(struct cycle *cy_, uint64_t t0)
 /* ---- the collector thread (concurrent cycles) ------------------------------
  * Automatic collections in concurrent mode run here, so that the thread
  * whose allocation crossed the trigger goes on.  gc_auto wakes it
- * (asked); past gc_ceiling, far beyond the goal, the allocating thread
- * instead waits for the gc lock, which the cycle holds throughout, and
- * collects itself if no cycle ran meanwhile.  The thread is not registered:
+ * (asked); past gc_ceiling, beyond the goal, the allocating thread is
+ * slowed down (throttle), and half as far again it waits for the gc lock,
+ * which the cycle holds throughout, and collects itself if no cycle ran
+ * meanwhile.  The thread is not registered:
  * it is never stopped and holds no heap address outside a cycle.  bg_mu
  * (a leaf) guards started and the sleep; after fork the child has no
  * collector thread, and the next request starts one. */
