@@ -368,6 +368,13 @@ void   mgc_read_stats(mgc_stats *out);
  *  MGC_INFO_HEAP_BYTES      bytes of heap pages ever mapped: in use, free,
  *                           or returned to the OS since (heap_released);
  *                           mgc's metadata is not in it
+ *  MGC_INFO_STOP_MAX_NS     the longest single stop of the world of any
+ *                           collection (pause_max_ns sums a concurrent
+ *                           cycle's two stops)
+ *  MGC_INFO_CONCURRENT_CYCLES  collections that marked concurrently
+ *                           (MGC_CONCURRENT=1), among num_gc
+ *  MGC_INFO_MARK_CONCURRENT_NS their marking time while the program ran
+ *  MGC_INFO_RESCANNED_BYTES bytes of written pages they scanned again
  * UINT64_MAX with errno EINVAL for another `what`. */
 enum {
 	MGC_INFO_FREED_BYTES,
@@ -376,6 +383,10 @@ enum {
 	MGC_INFO_SIGNAL_SUSPEND,
 	MGC_INFO_SIGNAL_RESTART,
 	MGC_INFO_HEAP_BYTES,
+	MGC_INFO_STOP_MAX_NS,
+	MGC_INFO_CONCURRENT_CYCLES,
+	MGC_INFO_MARK_CONCURRENT_NS,
+	MGC_INFO_RESCANNED_BYTES,
 };
 uint64_t mgc_info(int what);
 /* (mgc extension) The threads that mark from the next collection on, the

@@ -68,7 +68,12 @@ _Atomic int64_t heap_live;
 _Atomic int64_t gc_trigger = 4 << 20;
 bool gc_stress;
 
-static struct gc_figures figs;     /* [gc lock] */
+/* The figures mgc_read_stats and mgc_info report: written under the gc
+ * lock and figs_mu, read under figs_mu alone, so that a reader does not
+ * wait for a concurrent cycle (which holds the gc lock throughout).
+ * figs_mu is a leaf. */
+static struct gc_figures figs;
+static pthread_mutex_t figs_mu = PTHREAD_MUTEX_INITIALIZER;
 static _Atomic uint64_t completed; /* [atomic] copy of figs.num_gc */
 static uint64_t start_ns;
 static _Atomic uint64_t last_end_ns; /* [gc lock] to write: when the last collection ended */
@@ -78,18 +83,11 @@ static uint64_t last_alloc_total;    /* [gc lock] bytes ever allocated, then */
 /* The collection-event callback (mgc_set_event_callback).  [gc lock] */
 static mgc_event_fn event_fn;
 static void *event_arg;
-/* The calling thread holds the gc lock while it runs the event callback:
- * the calls that may make do not take it again. */
-static __thread bool in_event;
-
 static void
 event(int e)
 {
-	if (event_fn == NULL)
-		return;
-	in_event = true;
-	event_fn(e, event_arg);
-	in_event = false;
+	if (event_fn != NULL)
+		event_fn(e, event_arg);
 }
 
 /* Exclusive sections (mgc_call_exclusive).  A section starts under the gc
@@ -484,11 +482,21 @@ static void
 end_cycle(struct cycle *cy_, uint64_t t0)
 {
 	struct cycle cy = *cy_;
+	pthread_mutex_lock(&figs_mu);
 	figs.num_gc++;
 	figs.pause_last_ns = cy.pause_ns;
 	figs.pause_total_ns += cy.pause_ns;
 	if (cy.pause_ns > figs.pause_max_ns)
 		figs.pause_max_ns = cy.pause_ns;
+	for (int i = 0; i < 2; i++)
+		if (cy.stop_ns[i] > figs.stop_max_ns)
+			figs.stop_max_ns = cy.stop_ns[i];
+	if (cy.concurrent) {
+		figs.concurrent_cycles++;
+		figs.mark_concurrent_ns += cy.conc_ns;
+		figs.rescanned_bytes += cy.dirty_pre + cy.dirty_final;
+	}
+	pthread_mutex_unlock(&figs_mu);
 	uint64_t t1 = now_ns();
 	/* A concurrent cycle costs the program its stops and the CPU its
 	 * markers take beside it: on the two cores the markers share with
@@ -750,18 +758,16 @@ mgc_heap_walk(mgc_walk_fn fn, void *arg)
 	lock_release(&gc_lock);
 }
 
-/* From the event callback too, whose thread holds the gc lock already. */
+/* From the event callback too, and during a concurrent cycle: without
+ * the gc lock. */
 void
 gc_read_figures(struct gc_figures *out)
 {
-	bool take = !in_event;
-	if (take)
-		lock_acquire(&gc_lock);
+	pthread_mutex_lock(&figs_mu);
 	*out = figs;
-	out->next_gc = pace_goal_locked();
-	out->enabled = pace_enabled_locked();
-	if (take)
-		lock_release(&gc_lock);
+	pthread_mutex_unlock(&figs_mu);
+	out->next_gc = pace_goal();
+	out->enabled = out->next_gc != UINT64_MAX;
 }
 
 /* ---- fork ----------------------------------------------------------------
@@ -878,6 +884,7 @@ child_steps(void)
 	pthread_mutex_init(&excl_mu, NULL);
 	pthread_cond_init(&excl_done, NULL);
 	pthread_mutex_init(&bg_mu, NULL);
+	pthread_mutex_init(&figs_mu, NULL);
 	pthread_cond_init(&bg_wake, NULL);
 	bg_started = false;
 	atomic_store(&bg_asked, false);

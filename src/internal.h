@@ -947,6 +947,9 @@ void gc_auto(void);
 struct gc_figures {
 	uint64_t num_gc, pause_total_ns, pause_last_ns, pause_max_ns, next_gc;
 	bool enabled;
+	/* The longest single stop; concurrent cycles, their marking time and
+	 * the bytes of written pages they rescanned. */
+	uint64_t stop_max_ns, concurrent_cycles, mark_concurrent_ns, rescanned_bytes;
 };
 void gc_read_figures(struct gc_figures *out);
 void gc_collect_full(void); /* a full collection and sweep; no mgc lock held */
@@ -969,6 +972,7 @@ void pace_init(void);
 /* The _locked functions of pace.c need the gc lock. */
 void pace_after_cycle_locked(const struct pace_sample *s);
 uint64_t pace_goal_locked(void); /* next_gc; UINT64_MAX when automatic collection is off */
+uint64_t pace_goal(void);        /* the same, as last published, without the lock */
 uint64_t pace_live_locked(void); /* bytes the last collection marked */
 bool pace_enabled_locked(void);
 

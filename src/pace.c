@@ -81,6 +81,10 @@ static struct {
 	double early;         /* concurrent cycles: the share of the room they start at */
 } pace = {.adaptive = true, .min_heap = DEFAULT_MIN_HEAP, .held_per_byte = 1.25, .early = 0.7};
 
+/* pace.goal as publish_locked last set it, for readers without the gc
+ * lock (gc_read_figures).  [atomic] */
+static _Atomic uint64_t goal_pub = UINT64_MAX;
+
 /* The square root of x, rounded down (Newton's method from above).  Not
  * libm's sqrt: linking libm costs every process that preloads the Boehm
  * library a third of a megabyte of resident memory, for one call per
@@ -212,6 +216,7 @@ publish_locked(void)
 	if (g != UINT64_MAX || (pace.soft | pace.hard) != 0)
 		g = limited(g);
 	pace.goal = g;
+	atomic_store_explicit(&goal_pub, g, memory_order_relaxed);
 	uint64_t retain = g == UINT64_MAX ? 0 : g + g / 8;
 	uint64_t mem_cap = pace.soft != 0 ? pace.soft : pace.hard;
 	if (mem_cap != 0 && retain > mem_cap)
@@ -225,6 +230,12 @@ pace_live_locked(void)
 {
 	MGC_ASSERT(lock_held(&gc_lock));
 	return pace.live;
+}
+
+uint64_t
+pace_goal(void)
+{
+	return atomic_load_explicit(&goal_pub, memory_order_relaxed);
 }
 
 uint64_t

@@ -43,6 +43,24 @@ mgc_read_stats(mgc_stats *out)
 	special_read_counts(&out->finalizers_queued, &out->finalizers_run);
 }
 
+/* mgc_info's figures of the collections. */
+static uint64_t
+gc_info(int what)
+{
+	struct gc_figures g;
+	gc_read_figures(&g);
+	switch (what) {
+	case MGC_INFO_STOP_MAX_NS:
+		return g.stop_max_ns;
+	case MGC_INFO_CONCURRENT_CYCLES:
+		return g.concurrent_cycles;
+	case MGC_INFO_MARK_CONCURRENT_NS:
+		return g.mark_concurrent_ns;
+	default:
+		return g.rescanned_bytes;
+	}
+}
+
 uint64_t
 mgc_info(int what)
 {
@@ -66,6 +84,11 @@ mgc_info(int what)
 	case MGC_INFO_HEAP_BYTES:
 		heap_read_figures(&h);
 		return h.committed_bytes;
+	case MGC_INFO_STOP_MAX_NS:
+	case MGC_INFO_CONCURRENT_CYCLES:
+	case MGC_INFO_MARK_CONCURRENT_NS:
+	case MGC_INFO_RESCANNED_BYTES:
+		return gc_info(what);
 	default:
 		errno = EINVAL;
 		return UINT64_MAX;

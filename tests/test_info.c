@@ -6,7 +6,9 @@
  * later call fails with EBUSY.  MGC_INFO_FREED_BYTES grows by exactly the
  * usable size of each block freed explicitly or moved by mgc_realloc;
  * MGC_INFO_SWEPT_BYTES by most of the garbage a collection finds;
- * MGC_INFO_HEAP_BYTES holds the live heap and lies within sys.
+ * MGC_INFO_HEAP_BYTES holds the live heap and lies within sys;
+ * MGC_INFO_STOP_MAX_NS is the longest pause when every collection stops
+ * the world once, and the concurrent figures stay 0.
  * mgc_set_markers changes MGC_INFO_MARKERS, and collections with fewer and
  * then more markers than before keep every reachable block. */
 #include "check.h"
@@ -104,6 +106,29 @@ check_heap_bytes(void)
 	mgc_free(big);
 }
 
+/* Without MGC_CONCURRENT, every collection stops the world once: the
+ * longest stop is the longest pause, and no cycle marked concurrently. */
+static void
+check_stops(void)
+{
+	mgc_collect();
+	mgc_stats s;
+	mgc_read_stats(&s);
+	uint64_t stop = mgc_info(MGC_INFO_STOP_MAX_NS);
+	CHECK(s.num_gc > 0 && stop > 0 && stop <= s.pause_max_ns,
+	      "MGC_INFO_STOP_MAX_NS %llu, pause_max_ns %llu after %llu collections",
+	      (unsigned long long)stop, (unsigned long long)s.pause_max_ns,
+	      (unsigned long long)s.num_gc);
+	if (getenv("MGC_CONCURRENT") != NULL)
+		return;
+	CHECK(stop == s.pause_max_ns, "one stop per collection: %llu != %llu",
+	      (unsigned long long)stop, (unsigned long long)s.pause_max_ns);
+	CHECK(mgc_info(MGC_INFO_CONCURRENT_CYCLES) == 0 &&
+	              mgc_info(MGC_INFO_MARK_CONCURRENT_NS) == 0 &&
+	              mgc_info(MGC_INFO_RESCANNED_BYTES) == 0,
+	      "concurrent figures without MGC_CONCURRENT");
+}
+
 static void **
 make_list(int n)
 {
@@ -163,6 +188,7 @@ main(void)
 	check_freed();
 	check_swept();
 	check_heap_bytes();
+	check_stops();
 	check_markers();
 	printf("test_info: ok\n");
 	return 0;

@@ -327,6 +327,11 @@ run(void *arg)
 	else
 		CHECK(sp == st, "%llu collections stopped the world %llu times with tracking off",
 		      (unsigned long long)st, (unsigned long long)sp);
+	uint64_t conc = mgc_info(MGC_INFO_CONCURRENT_CYCLES);
+	CHECK(conc == sp - st, "MGC_INFO_CONCURRENT_CYCLES %llu, but %llu cycles stopped twice",
+	      (unsigned long long)conc, (unsigned long long)(sp - st));
+	CHECK((conc == 0) == (mgc_info(MGC_INFO_MARK_CONCURRENT_NS) == 0),
+	      "concurrent marking time with %llu concurrent cycles", (unsigned long long)conc);
 	printf("%llu collections, %llu stops\n", (unsigned long long)st, (unsigned long long)sp);
 }
 
