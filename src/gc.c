@@ -370,6 +370,7 @@ mark_running(struct cycle *cy)
 		atomic_store(&finishing, true);
 	}
 	atomic_store(&finishing, false);
+	heap_prepare_snapshot();
 	cy->conc_ns = now_ns() - t0;
 }
 

@@ -449,6 +449,9 @@ struct sweep_item {
 /* A new sweep generation; points *items at the in-use spans (an array
  * owned by heap.c) and returns how many. */
 size_t heap_begin_cycle_stopped(struct sweep_item **items);
+/* A concurrent cycle, before its final stop: copy the in-use spans into
+ * the next snapshot ahead of it (gc_black set). */
+void heap_prepare_snapshot(void);
 /* Heap lock held: the page heap's part of sweeping the large span s. */
 void heap_sweep_large_locked(struct span *s, uint32_t sg);
 /* World stopped: fn(s, arg) for every span in use. */
