@@ -677,7 +677,10 @@ span_setup(struct span *s, enum span_kind kind, unsigned spanclass)
 			fixalloc_free(side_fix_for(s), (void *)s->state);
 		return false;
 	}
-	s->kind = (uint8_t)kind;
+	/* Last, with release: a marker running beside the program (a
+	 * concurrent cycle) that reads a kind other than free through the
+	 * page map sees the geometry above (mark.c, block_of). */
+	__atomic_store_n(&s->kind, (uint8_t)kind, __ATOMIC_RELEASE);
 	return true;
 }
 

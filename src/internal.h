@@ -338,7 +338,7 @@ struct span {
 	uint64_t *mark;  /* [world stopped] one bit per block */
 	uint32_t nelems; /* blocks in the span */
 	uint32_t divmul; /* see class_divmul */
-	uint8_t kind;    /* [heap lock] enum span_kind */
+	uint8_t kind;    /* [heap lock] enum span_kind; set in use last, with release */
 	/* TAG_TYPED or TAG_KIND when the blocks are scanned through their
 	 * kind (typed layouts, trace functions: kind.c), 0 when
 	 * conservatively or not at all: the mark loop tags their ranges

@@ -161,7 +161,11 @@ mark_index(struct marker *m, struct span *s, uint32_t i)
 static inline uint32_t
 block_of(const struct span *s, uintptr_t w)
 {
-	if (s->kind == SPAN_FREE)
+	/* Acquire: while a concurrent cycle marks, the page map may lead to a
+	 * free span (its first and last pages are mapped, heap.c) whose
+	 * record is being set up as a span in use; its geometry is complete
+	 * once its kind says so (span_setup). */
+	if (__atomic_load_n(&s->kind, __ATOMIC_ACQUIRE) == SPAN_FREE)
 		return UINT32_MAX;
 	uint32_t i = span_block_index(s, w);
 	if (i >= s->nelems || w >= s->base + (uintptr_t)i * s->elem_size + s->elem_size)
@@ -593,7 +597,9 @@ mark_rescan(uintptr_t lo, uintptr_t hi)
 	MGC_ASSERT(lock_held(&gc_lock));
 	while (lo < hi) {
 		struct span *s = pagemap_lookup(lo);
-		if (s == NULL) {
+		/* A free span's first and last pages are mapped to it (heap.c):
+		 * its geometry and side maps are stale (see block_of). */
+		if (s == NULL || __atomic_load_n(&s->kind, __ATOMIC_ACQUIRE) == SPAN_FREE) {
 			lo = (lo | (PAGE_SIZE - 1)) + 1;
 			continue;
 		}
