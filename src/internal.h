@@ -847,7 +847,9 @@ kind_trailer(unsigned sc)
 static inline const struct mgc_layout *
 kind_layout(uintptr_t base, size_t size, size_t *nwords)
 {
-	uintptr_t t = *(const uintptr_t *)(base + size - WORD);
+	/* Read as a candidate word: a concurrent cycle's markers read it while
+	 * the block's owner may be writing it. */
+	uintptr_t t = mark_load_word((const uintptr_t *)(base + size - WORD));
 	const struct mgc_layout *l = (const struct mgc_layout *)(t & ~(uintptr_t)1);
 	size_t words = size / WORD - 1;
 	*nwords = l == NULL ? 0 : (t & 1) || l->nwords > words ? words : l->nwords;
