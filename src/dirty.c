@@ -16,9 +16,9 @@
  *               races with it.  The syscall first, /dev/userfaultfd's
  *               USERFAULTFD_IOC_NEW if seccomp or the sysctl refuses it.
  *   soft-dirty  /proc/self/clear_refs ("4") and bit 55 of the pagemap
- *               entries, where the kernel has CONFIG_MEM_SOFT_DIRTY (this
- *               machine's 6.18 kernel has not: the probe finds bit 55
- *               never set).  Reading the bits and clearing them are two
+ *               entries, where the kernel is built with soft-dirty
+ *               support (this machine's 6.18 kernel is not: the probe
+ *               finds bit 55 never set).  Reading the bits and clearing them are two
  *               steps, and clear_refs works on the whole process, so a
  *               write that lands between them is lost: under soft-dirty
  *               every dirty_collect must run while no other thread writes
@@ -35,7 +35,8 @@
  * touched since, or only read, is not reported, and a page first written
  * after begin is, as is one written by the kernel for the program (read(2)
  * into the heap: the kernel takes the same write fault and resolves it).
- * WP_UNPOPULATED is not asked for, and holes are never protected: markers
+ * Protection of unpopulated pages (a feature of 6.7's uapi) is not asked
+ * for, and holes are never protected: markers
  * in empty page tables made a 256 MiB first touch take 300 ms instead of
  * 20-60 ms and stopped the faults from getting huge pages (AnonHugePages 0
  * instead of 256 MiB); an unprotected hole that is written becomes a
@@ -133,8 +134,8 @@ static void *scan_buf; /* [init only] pointer; contents [gc lock] */
 static bool active;    /* [gc lock] between begin and end */
 
 /* In page numbers (address >> RANGE_SHIFT), not addresses: a range's start
- * is a block's address, and with addresses stored here test_scavenge's
- * dropped list stayed alive (a stale copy somewhere the scanner reads; most
+ * is a block's address, and with addresses stored here the scavenger
+ * test's dropped list stayed alive (a stale copy somewhere the scanner reads; most
  * likely a vector register the copies used, saved by the stop handler). */
 struct tracked {
 	uintptr_t lo, hi;
@@ -189,8 +190,9 @@ range_after(uintptr_t a)
 	return lo;
 }
 
+/* The range array, dirty_lock held (as for the two below): twice as big. */
 static bool
-ranges_grow_locked(void)
+ranges_grow(void)
 {
 	size_t cap = rcap == 0 ? 4096 / sizeof *ranges : 2 * rcap;
 	struct tracked *r = os_alloc_meta(cap * sizeof *r);
@@ -205,9 +207,9 @@ ranges_grow_locked(void)
 	return true;
 }
 
-/* Merge range i with those after it that it reaches. */
+/* Merge range i with those after it that it reaches; dirty_lock held. */
 static void
-merge_following_locked(size_t i)
+merge_following(size_t i)
 {
 	while (i + 1 < nranges && ranges[i].hi >= ranges[i + 1].lo) {
 		if (ranges[i + 1].hi > ranges[i].hi)
@@ -218,17 +220,17 @@ merge_following_locked(size_t i)
 }
 
 static bool
-range_add_locked(uintptr_t lo, uintptr_t hi)
+range_add(uintptr_t lo, uintptr_t hi)
 {
-	if (nranges == rcap && !ranges_grow_locked())
+	if (nranges == rcap && !ranges_grow())
 		return false;
 	size_t i = range_after(lo);
 	memmove(&ranges[i + 1], &ranges[i], (nranges - i) * sizeof *ranges);
 	ranges[i] = (struct tracked){lo, hi};
 	nranges++;
-	merge_following_locked(i);
+	merge_following(i);
 	if (i > 0)
-		merge_following_locked(i - 1);
+		merge_following(i - 1);
 	return true;
 }
 
@@ -517,7 +519,7 @@ dirty_track(uintptr_t lo, uintptr_t hi)
 	if (atomic_load_explicit(&backend, memory_order_acquire) == DIRTY_NONE)
 		return;
 	pthread_mutex_lock(&dirty_lock);
-	bool ok = range_add_locked(lo >> RANGE_SHIFT, hi >> RANGE_SHIFT);
+	bool ok = range_add(lo >> RANGE_SHIFT, hi >> RANGE_SHIFT);
 	if (ok && armed)
 		ok = uffd_register(lo, hi);
 	pthread_mutex_unlock(&dirty_lock);

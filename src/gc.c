@@ -232,6 +232,7 @@ stopped_phase(struct cycle *cy)
 static void
 flush_caches_stopped(void)
 {
+	MGC_ASSERT(world_stopped_here());
 	for (struct thread *t = thread_first(); t != NULL; t = thread_next(t)) {
 		cache_flush_stopped(&t->cache);
 		t->cache.published =
@@ -244,6 +245,7 @@ flush_caches_stopped(void)
 static void
 mark_roots_stopped(uintptr_t self_lo, struct sweep_item *items, size_t n)
 {
+	MGC_ASSERT(world_stopped_here());
 	uint64_t root_bytes = 0;
 	roots_each_segment(scan_root, &root_bytes);
 	roots_each_added(scan_root, &root_bytes);
@@ -260,6 +262,7 @@ mark_roots_stopped(uintptr_t self_lo, struct sweep_item *items, size_t n)
 static void
 finish_stopped(struct cycle *cy, uintptr_t self_lo, struct sweep_item *items, size_t n)
 {
+	MGC_ASSERT(world_stopped_here());
 	mark_forget_dropped();
 	if (knobs.checkmark)
 		checkmark_stopped(items, n, self_lo);
