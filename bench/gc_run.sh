@@ -57,13 +57,6 @@ defines() {
 	nm -g "$1" 2>/dev/null | grep -E " T $2\$" >/dev/null
 }
 
-backend_libs() {
-	case $1 in
-	mgc*) echo "$MGC_LIB -lpthread -ldl" ;;
-	boehm*) echo "-lgc -lpthread" ;;
-	esac
-}
-
 backend_defines() {
 	case $1 in
 	mgc) echo "-DBACKEND_MGC" ;;
@@ -106,7 +99,7 @@ backend_ready() {
 # yet, skips that program's mgc benchmarks, naming the missing symbols).
 build_one() {
 	local p=$1 b=$2 libs defs obj log missing
-	libs=$(backend_libs "$b")
+	libs=$(gc_backend_libs "$b")
 	defs=$(backend_defines "$b")
 	obj=$OUT/$p-$b.o
 	log=$OUT/gc-link-$p-$b.txt

@@ -62,13 +62,6 @@ backend_ready() {
 	fi
 }
 
-backend_libs() {
-	case $1 in
-	mgc*) echo "$MGC_LIB -lpthread -ldl" ;;
-	boehm*) echo "-lgc -lpthread" ;;
-	esac
-}
-
 backend_defines() {
 	case $1 in
 	mgc) echo "-DBACKEND_MGC" ;;
@@ -81,7 +74,7 @@ backend_defines() {
 # The source must build for every variant: a failure stops everything.
 build_one() {
 	local p=$1 b=$2 libs defs
-	libs=$(backend_libs "$b")
+	libs=$(gc_backend_libs "$b")
 	defs=$(backend_defines "$b")
 	say "== build $p $b: $CC $CFLAGS $defs bench/$p.c $libs"
 	# shellcheck disable=SC2086 # $CFLAGS, $defs and $libs are lists of flags

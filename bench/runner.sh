@@ -94,6 +94,15 @@ can_link() {
 		"$CC" -x c - -o "$OUT/.probe" "$@" >/dev/null 2>&1
 }
 
+# Link flags of a collector benchmark's backend: mgc (MGC_LIB, any mgc*
+# variant) or the Boehm collector (any boehm* variant).
+gc_backend_libs() {
+	case $1 in
+	mgc*) echo "$MGC_LIB -lpthread -ldl" ;;
+	boehm*) echo "-lgc -lpthread" ;;
+	esac
+}
+
 # Builds every program for every backend that is installed; a binary must
 # also answer --which before its benchmarks are run.
 build_all() {
