@@ -14,7 +14,8 @@
  *            the source slot cleared first;
  *   swap     two slots' nodes;
  *   kernel   a node's address written to a pipe, its slot cleared, and
- *            read(2) straight into another slot;
+ *            read(2) straight into another slot (a stack slot keeps the
+ *            node meanwhile: no collector sees into a pipe);
  *   park     a node moved into the thread's slice of the root range, and
  *            later back into a slot;
  *   replace  a new chain stored over a slot (the old one becomes garbage);
@@ -169,9 +170,14 @@ op_kernel(struct mutator *m)
 	struct node **a = pick(m, &wa), **b = pick(m, &wb);
 	if (a == b || *b != NULL)
 		return;
+	/* While its address is in the pipe, where no collector looks, the
+	 * chain is kept by this stack slot; the kernel's write of it into *b
+	 * is what a concurrent cycle must see. */
+	struct node *volatile keep = *a;
 	CHECK(write(m->pipe[1], a, sizeof *a) == sizeof *a, "write: %s", strerror(errno));
-	*a = NULL; /* the address is only in the pipe */
+	*a = NULL;
 	CHECK(read(m->pipe[0], b, sizeof *b) == sizeof *b, "read: %s", strerror(errno));
+	keep = NULL;
 	*wb = *wa;
 	*wa = 0;
 }
