@@ -114,15 +114,15 @@ check_stops(void)
 	mgc_collect();
 	mgc_stats s;
 	mgc_read_stats(&s);
-	uint64_t stop = mgc_info(MGC_INFO_STOP_MAX_NS);
-	CHECK(s.num_gc > 0 && stop > 0 && stop <= s.pause_max_ns,
+	uint64_t longest = mgc_info(MGC_INFO_STOP_MAX_NS);
+	CHECK(s.num_gc > 0 && longest > 0 && longest <= s.pause_max_ns,
 	      "MGC_INFO_STOP_MAX_NS %llu, pause_max_ns %llu after %llu collections",
-	      (unsigned long long)stop, (unsigned long long)s.pause_max_ns,
+	      (unsigned long long)longest, (unsigned long long)s.pause_max_ns,
 	      (unsigned long long)s.num_gc);
 	if (getenv("MGC_CONCURRENT") != NULL)
 		return;
-	CHECK(stop == s.pause_max_ns, "one stop per collection: %llu != %llu",
-	      (unsigned long long)stop, (unsigned long long)s.pause_max_ns);
+	CHECK(longest == s.pause_max_ns, "one stop per collection: %llu != %llu",
+	      (unsigned long long)longest, (unsigned long long)s.pause_max_ns);
 	CHECK(mgc_info(MGC_INFO_CONCURRENT_CYCLES) == 0 &&
 	              mgc_info(MGC_INFO_MARK_CONCURRENT_NS) == 0 &&
 	              mgc_info(MGC_INFO_RESCANNED_BYTES) == 0,

@@ -177,7 +177,7 @@ op_kernel(struct mutator *m)
 	CHECK(write(m->pipe[1], a, sizeof *a) == sizeof *a, "write: %s", strerror(errno));
 	*a = NULL;
 	CHECK(read(m->pipe[0], b, sizeof *b) == sizeof *b, "read: %s", strerror(errno));
-	keep = NULL;
+	(void)keep; /* alive until here */
 	*wb = *wa;
 	*wa = 0;
 }
