@@ -42,6 +42,9 @@
  * after step 10's trace line (END).
  *  11. mgc_collect sweeps everything before returning; a collection that
  *      started by itself leaves the sweep to allocation (sweep.c).
+ * With MGC_CONCURRENT=1, automatic collections run on a collector thread
+ * as mostly-concurrent cycles: steps 3-9 split into two stops with
+ * marking between them (the section "the mostly-concurrent cycle" below).
  *
  * Pacing.  heap_live is the marked bytes plus each thread's allocations
  * minus its frees since the mark, which threads add from their slow paths
@@ -298,12 +301,14 @@ stopped_work(struct cycle *cy, uintptr_t self_lo)
  *   first stop (begin_work), just after tracking began (dirty_begin:
  *     every page counts as clean from there): caches flushed, the roots
  *     pushed but not scanned, gc_black set: from now on a block leaves its
- *     central marked, a freed block is marked, and no span is torn down.
+ *     central marked, from spans of the cycle's own (central.c,
+ *     take_fresh), a freed block is marked, and no span is torn down.
  *   concurrent (mark_running): the markers drain what the roots reached;
  *     then passes take the pages written meanwhile (tracking them afresh)
  *     and scan their marked blocks again, until few were written.
  *   final stop (end_work): caches flushed, gc_black cleared, deferred
- *     spans torn down, the sweep snapshot taken; the marked blocks on pages
+ *     spans torn down, the sweep snapshot taken (mostly copied before the
+ *     stop: heap_prepare_snapshot); the marked blocks on pages
  *     written since the last pass are scanned again, then every root as in
  *     a stop-the-world collection, and the rest of steps 6-9.
  * Why it is safe: every block allocated in the cycle is marked.  A marked
