@@ -168,8 +168,9 @@ limited(uint64_t goal)
 
 /* The trigger for goal g.  A concurrent cycle runs while the program
  * allocates, so it starts early: at a share (pace.early) of the room
- * between live and the goal.  Allocating threads wait for it beyond
- * gc_ceiling, the goal plus that room again. */
+ * between live and the goal.  Past gc_ceiling, the goal (or the heap as
+ * it is, if larger) plus that room again, allocating threads are slowed
+ * down while the cycle runs (gc.c, bg_request). */
 static void
 set_triggers(uint64_t g)
 {
