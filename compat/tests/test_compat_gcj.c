@@ -22,30 +22,6 @@
 
 #define N 128
 
-struct watch {
-	void *link[N];
-};
-
-static void *
-target(struct watch *w, int i)
-{
-	GC_word *p = GC_malloc_atomic(32);
-	CHECK(p != NULL, "target");
-	p[0] = (GC_word)i;
-	w->link[i] = (void *)GC_HIDE_POINTER(p);
-	CHECK(GC_general_register_disappearing_link(&w->link[i], p) == GC_SUCCESS, "link");
-	return p;
-}
-
-static int
-alive(const struct watch *w)
-{
-	int n = 0;
-	for (int i = 0; i < N; i++)
-		n += w->link[i] != NULL;
-	return n;
-}
-
 /* gcj's vtable: a class pointer, then the mark descriptor. */
 struct vtable {
 	void *klass;

@@ -22,32 +22,6 @@
 
 #define N 200
 
-/* Weak watchers: slot i is cleared when target i is reclaimed. */
-struct watch {
-	void *link[N];
-};
-
-static void *
-target(struct watch *w, int i)
-{
-	GC_word *p = GC_malloc_atomic(32);
-	CHECK(p != NULL, "target");
-	p[0] = (GC_word)i * 7 + 1;
-	w->link[i] = (void *)GC_HIDE_POINTER(p);
-	CHECK(GC_general_register_disappearing_link(&w->link[i], p) == GC_SUCCESS,
-	      "disappearing link");
-	return p;
-}
-
-static int
-alive(const struct watch *w)
-{
-	int n = 0;
-	for (int i = 0; i < N; i++)
-		n += w->link[i] != NULL;
-	return n;
-}
-
 /* ---- a kind with a mark procedure ----------------------------------------- */
 
 static int proc_kind;

@@ -22,30 +22,6 @@
 
 #define N 128
 
-struct watch {
-	void *link[N];
-};
-
-static void *
-target(struct watch *w, int i)
-{
-	GC_word *p = GC_malloc_atomic(32);
-	CHECK(p != NULL, "target");
-	p[0] = (GC_word)i * 3 + 1;
-	w->link[i] = (void *)GC_HIDE_POINTER(p);
-	CHECK(GC_general_register_disappearing_link(&w->link[i], p) == GC_SUCCESS, "link");
-	return p;
-}
-
-static int
-alive(const struct watch *w)
-{
-	int n = 0;
-	for (int i = 0; i < N; i++)
-		n += w->link[i] != NULL;
-	return n;
-}
-
 /* ---- pushing from a mark procedure ------------------------------------------- */
 
 /* An object whose words 1..3 are a range the procedure pushes with one of
