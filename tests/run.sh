@@ -89,7 +89,7 @@ run_one() {
 	start=$(now)
 	# The braces keep the shell's own "Segmentation fault" notice quiet:
 	# the status says it.
-	{ timeout -k 10 "$timeout_secs" "$prog" >"$out" 2>&1 </dev/null; } 2>/dev/null
+	{ run_limited "$out" "$prog"; } 2>/dev/null
 	status=$?
 	end=$(now)
 	if [ "$status" -eq 0 ]; then

@@ -88,7 +88,8 @@ summary() {
 
 # Kill what this script started (by process id) and remove the log.
 cleanup() {
-	[ -n "$test_pid" ] && kill "$test_pid" 2>/dev/null
+	# shellcheck disable=SC2046 # one word per process id
+	[ -n "$test_pid" ] && kill $(descendants "$test_pid") "$test_pid" 2>/dev/null
 	for pid in "${busy[@]}"; do
 		kill "$pid" 2>/dev/null
 	done
@@ -98,7 +99,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'echo "soak: interrupted"; summary; exit 130' INT TERM
 
-# why STATUS (tests/status.sh)
+# why STATUS, run_limited OUT PROG, descendants PID (tests/status.sh)
 # shellcheck source=tests/status.sh
 source "$(dirname "${BASH_SOURCE[0]}")/status.sh"
 
@@ -119,7 +120,7 @@ while [ "$SECONDS" -lt "$deadline" ]; do
 		[ "$SECONDS" -lt "$deadline" ] || break
 		# In the background, so that the traps run at once on Ctrl-C.
 		CHECK_ONE_VARIANT=1 MGC_MARKERS=$markers MGC_CHECKMARK=$checkmark \
-			MGC_CONCURRENT=$concurrent timeout -k 10 "$timeout_secs" "$prog" >"$log" 2>&1 </dev/null &
+			MGC_CONCURRENT=$concurrent run_limited "$log" "$prog" &
 		test_pid=$!
 		wait "$test_pid"
 		status=$?
