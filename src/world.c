@@ -11,6 +11,12 @@
  * collector waits for every acknowledgement, works, then bumps the epoch
  * back to even and sends the restart signal.  (Under ThreadSanitizer the
  * stopped threads wait on the epoch with a futex instead; see wait_restart.)
+ * While it waits, every RESEND_MS without an acknowledgement, it sends the
+ * suspend signal again to each thread that has not stopped, as the Boehm
+ * collector does: ThreadSanitizer's runtime, which takes every signal
+ * first and hands it to the program later, has been seen to leave a thread
+ * running long after its stop signal.  A second signal is harmless: a
+ * thread stops once per stop (stop_wanted).
  *
  * A thread that is inside a busy section (changing its cache without a
  * lock, or holding an allocator lock: internal.h) when the signal lands
@@ -240,6 +246,52 @@ world_init(void)
 		fatal("mgc: cannot install the restart handler for signal %d", knobs.sig_restart);
 }
 
+enum { RESEND_MS = 50 };
+
+/* Wait for n acknowledgements on acks; after each RESEND_MS without one,
+ * call resend(arg) to signal again the threads that have not stopped. */
+static void
+wait_acks(size_t n, void (*resend)(void *), void *arg)
+{
+	for (size_t i = 0; i < n;) {
+		struct timespec until;
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_nsec += RESEND_MS * 1000000L;
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
+		if (sem_timedwait(&acks, &until) == 0)
+			i++;
+		else if (errno == ETIMEDOUT)
+			resend(arg);
+		else if (errno != EINTR)
+			fatal("mgc: sem_timedwait failed while stopping threads");
+	}
+}
+
+static void
+send_suspend(struct thread *t)
+{
+	int err = pthread_kill(t->id, knobs.sig_suspend);
+	if (err != 0)
+		fatal("mgc: cannot signal a registered thread (error %d): did it exit "
+		      "without unregistering?",
+		      err);
+}
+
+/* The threads a stop is still waiting for. */
+static void
+stop_resend(void *arg)
+{
+	(void)arg;
+	unsigned e = atomic_load(&epoch);
+	for (struct thread *t = thread_first(); t != NULL; t = thread_next(t))
+		if (t != tls_thread && atomic_load(&t->suspend) != SUSPEND_PARKED &&
+		    atomic_load(&t->stopped_in) != e)
+			send_suspend(t);
+}
+
 size_t
 world_stop(void)
 {
@@ -249,17 +301,10 @@ world_stop(void)
 	for (struct thread *t = thread_first(); t != NULL; t = thread_next(t)) {
 		if (t == tls_thread || atomic_load(&t->suspend) == SUSPEND_PARKED)
 			continue;
-		int err = pthread_kill(t->id, knobs.sig_suspend);
-		if (err != 0)
-			fatal("mgc: cannot signal a registered thread (error %d): did it exit "
-			      "without unregistering?",
-			      err);
+		send_suspend(t);
 		n++;
 	}
-	for (size_t i = 0; i < n; i++)
-		while (sem_wait(&acks) != 0)
-			if (errno != EINTR)
-				fatal("mgc: sem_wait failed while stopping the world");
+	wait_acks(n, stop_resend, NULL);
 	if (MGC_DEBUG)
 		for (struct thread *t = thread_first(); t != NULL; t = thread_next(t))
 			if (t != tls_thread && atomic_load(&t->suspend) != SUSPEND_PARKED &&
@@ -300,14 +345,13 @@ world_after_fork_child(void)
 
 /* ---- the program's stops ------------------------------------------------- */
 
-/* Wait for n acknowledgements on acks. */
+/* The thread mgc_suspend_thread is still waiting for. */
 static void
-wait_acks(size_t n)
+park_resend(void *arg)
 {
-	for (size_t i = 0; i < n; i++)
-		while (sem_wait(&acks) != 0)
-			if (errno != EINTR)
-				fatal("mgc: sem_wait failed while stopping a thread");
+	struct thread *t = arg;
+	if (atomic_load(&t->suspend) != SUSPEND_PARKED)
+		send_suspend(t);
 }
 
 int
@@ -323,12 +367,8 @@ mgc_suspend_thread(pthread_t id)
 	bool self = t == tls_thread, ask = t != NULL && atomic_load(&t->suspend) == SUSPEND_NONE;
 	if (ask && !self) {
 		atomic_store(&t->suspend, SUSPEND_ASKED);
-		int err = pthread_kill(t->id, knobs.sig_suspend);
-		if (err != 0)
-			fatal("mgc: cannot signal a registered thread (error %d): did it exit "
-			      "without unregistering?",
-			      err);
-		wait_acks(1);
+		send_suspend(t);
+		wait_acks(1, park_resend, t);
 	}
 	thread_unlock_registry();
 	if (ask && self) {
