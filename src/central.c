@@ -58,6 +58,11 @@ struct central {
 	struct span partial; /* [lock] sentinel of the partial list */
 	unsigned npartial;   /* [lock] */
 	struct span full;    /* [lock] sentinel of the full list */
+	unsigned nfull;      /* [lock] spans on it */
+	/* [lock] those of them not yet swept in this cycle: full_sweep has
+	 * work only while there are some.  Every full span is unswept once a
+	 * collection starts the sweep (central_begin_sweep_stopped). */
+	unsigned full_unswept;
 	struct span *empty;  /* [lock] wholly free spans, linked through next */
 	/* While a concurrent cycle marks: the span blocks are taken from
 	 * (take_fresh), NULL or on the partial list.  [lock] */
@@ -124,6 +129,15 @@ each_central(void (*fn)(struct central *c, void *arg), void *arg)
 	}
 }
 
+/* s waits for this cycle's sweep.  [central lock]: only a sweep, under
+ * the lock, or a collection, with the world stopped, changes s->sweepgen. */
+static bool
+span_unswept(const struct span *s)
+{
+	return atomic_load_explicit(&s->sweepgen, memory_order_relaxed) ==
+	       atomic_load_explicit(&heap_sweepgen, memory_order_relaxed) - 2;
+}
+
 static void
 partial_insert(struct central *c, struct span *s)
 {
@@ -158,18 +172,23 @@ partial_remove(struct central *c, struct span *s)
 static void
 full_insert(struct central *c, struct span *s)
 {
+	MGC_ASSERT(!span_unswept(s));
 	s->prev = c->full.prev;
 	s->next = &c->full;
 	c->full.prev->next = s;
 	c->full.prev = s;
 	s->in_full = true;
+	c->nfull++;
 }
 
 static void
-full_remove(struct span *s)
+full_remove(struct central *c, struct span *s)
 {
+	if (span_unswept(s))
+		c->full_unswept--;
 	unlink_span(s);
 	s->in_full = false;
+	c->nfull--;
 }
 
 /* s has a block available again: onto the partial list. */
@@ -177,7 +196,7 @@ static void
 make_partial(struct central *c, struct span *s)
 {
 	if (s->in_full)
-		full_remove(s);
+		full_remove(c, s);
 	if (!s->in_partial)
 		partial_insert(c, s);
 }
@@ -351,6 +370,21 @@ central_release_empty_stopped(void)
 	each_central(release_empty_stopped, NULL);
 }
 
+static void
+begin_sweep_stopped(struct central *c, void *arg)
+{
+	(void)arg;
+	MGC_ASSERT(world_stopped_here());
+	c->full_unswept = c->nfull;
+}
+
+void
+central_begin_sweep_stopped(void)
+{
+	MGC_ASSERT(world_stopped_here());
+	each_central(begin_sweep_stopped, NULL);
+}
+
 bool
 central_lock_held(unsigned spanclass)
 {
@@ -397,6 +431,8 @@ sweep_here(struct central *c, struct span *s, uint32_t sg)
 	uint32_t unswept = sg - 2;
 	if (!atomic_compare_exchange_strong(&s->sweepgen, &unswept, sg - 1))
 		return false;
+	if (s->in_full)
+		c->full_unswept--;
 	uint64_t freed = 0;
 	sweep_small_locked(s, sg, &freed);
 	if (freed > 0)
@@ -410,14 +446,17 @@ enum { FULL_SCAN = 32 };
 
 /* Sweep unswept spans of the full list until one has a block available;
  * true if one has.  Looks at FULL_SCAN spans at most, moving the ones it
- * finds swept and still full to the tail. */
+ * finds swept and still full (by the global sweep, in place) to the tail,
+ * and none once every full span is swept: reading a span record is a
+ * cache miss, and a class whose spans all stay full (a large live
+ * structure) paid FULL_SCAN of them for every batch it took. */
 static bool
 full_sweep(struct central *c, uint32_t sg)
 {
-	for (int i = 0; i < FULL_SCAN && c->full.next != &c->full; i++) {
+	for (int i = 0; i < FULL_SCAN && c->full_unswept > 0; i++) {
 		struct span *s = c->full.next;
 		if (!sweep_here(c, s, sg)) {
-			full_remove(s);
+			full_remove(c, s);
 			full_insert(c, s);
 			continue;
 		}

@@ -287,6 +287,7 @@ stopped_work(struct cycle *cy, uintptr_t self_lo)
 	central_release_empty_stopped();
 	struct sweep_item *items;
 	size_t n = heap_begin_cycle_stopped(&items);
+	central_begin_sweep_stopped();
 	mark_set_spans(items, n);
 	mark_begin(pace_live_locked());
 	mark_roots_stopped(self_lo, items, n);
@@ -392,6 +393,7 @@ end_work(struct cycle *cy, uintptr_t self_lo)
 	central_release_empty_stopped();
 	struct sweep_item *items;
 	size_t n = heap_begin_cycle_stopped(&items);
+	central_begin_sweep_stopped();
 	mark_set_spans(items, n);
 	int64_t written = cy->lost ? -1 : dirty_collect(rescan_written, NULL);
 	if (written < 0)
