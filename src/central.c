@@ -63,7 +63,7 @@ struct central {
 	 * work only while there are some.  Every full span is unswept once a
 	 * collection starts the sweep (central_begin_sweep_stopped). */
 	unsigned full_unswept;
-	struct span *empty;  /* [lock] wholly free spans, linked through next */
+	struct span *empty; /* [lock] wholly free spans, linked through next */
 	/* While a concurrent cycle marks: the span blocks are taken from
 	 * (take_fresh), NULL or on the partial list.  [lock] */
 	struct span *fresh;

@@ -483,7 +483,7 @@ void central_init(void);
 void central_release_empty(void);
 void central_release_empty_stopped(void);
 void central_begin_sweep_stopped(void); /* a new sweep: every full span unswept */
-size_t central_count_empty(void); /* test hook */
+size_t central_count_empty(void);       /* test hook */
 /* Debug builds: the calling thread holds span class sc's central lock;
  * true otherwise. */
 bool central_lock_held(unsigned spanclass);
