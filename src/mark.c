@@ -102,7 +102,15 @@ push(struct marker *m, uintptr_t lo, uintptr_t hi)
 static void
 enqueue(struct marker *m, uintptr_t lo, uintptr_t hi)
 {
+	/* The block's first line, and its last if it has another: a scan of a
+	 * block of two lines or more otherwise waits a whole miss at the second,
+	 * and a typed block's layout word is in its last.  Measured on blocks
+	 * of 128 bytes (120-byte records, 160 MiB live), the first-line
+	 * prefetch alone left the marker at about 2.5 times the time per live
+	 * MiB. */
 	__builtin_prefetch((const void *)lo);
+	if (((lo ^ (hi - 1)) & ~(uintptr_t)63) != 0)
+		__builtin_prefetch((const void *)(hi - 1));
 	if (m->fifo_len == FIFO) {
 		struct range old = m->fifo[m->fifo_head];
 		push(m, old.lo, old.hi);
