@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
-# typed.sh — GCBench and binary-trees with typed nodes beside the
-# conservative ones, on mgc and on the Boehm collector: time, peak RSS and
-# the mark time per live MiB.  See bench/README.md ("Typed allocation").
+# typed.sh — GCBench, binary-trees and records with typed nodes beside
+# the conservative ones, on mgc and on the Boehm collector: time, peak RSS
+# and the mark time per live MiB.  See bench/README.md ("Typed
+# allocation").
 #
 #   bash bench/typed.sh        build, run, print the table
 #
 # Environment:
 #   BENCH_RUNS           runs per benchmark and variant (default 5)
 #   BENCH_BINTREE_DEPTH  bintree depth (default 21)
+#   BENCH_RECORDS_MIB    records: live MiB (default 160)
+#   BENCH_RECORDS_N      records: records replaced (default 8000000)
 #   CC                   compiler (default cc)
 #   MGC_LIB              libmgc.a to link (default build/libmgc.a, built with make)
 #
@@ -16,22 +19,27 @@
 # GC_PRINT_STATS=1 (Boehm: "World-stopped marking took", and the in-use
 # heap after the mark, pointer-holding and pointer-free blocks).  Summed
 # over the run's collections, the time divided by the live MiB is the
-# figure per run; the table shows the medians.
+# figure per run; the table shows the medians.  Every run of records
+# must print the checksum of the first.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-ENV_SETTINGS="BENCH_RUNS BENCH_BINTREE_DEPTH"
+ENV_SETTINGS="BENCH_RUNS BENCH_BINTREE_DEPTH BENCH_RECORDS_MIB BENCH_RECORDS_N"
 # shellcheck source=bench/common.sh
 source "$ROOT/bench/common.sh"
 die() { say "typed.sh: $*"; exit 1; }
 
 RUNS=${BENCH_RUNS:-5}
 DEPTH=${BENCH_BINTREE_DEPTH:-21}
+REC_MIB=${BENCH_RECORDS_MIB:-160}
+REC_N=${BENCH_RECORDS_N:-8000000}
 [[ $RUNS =~ ^[1-9][0-9]*$ ]] || die "BENCH_RUNS must be a positive integer"
 [[ $DEPTH =~ ^[1-9][0-9]*$ ]] || die "BENCH_BINTREE_DEPTH must be a positive integer"
+[[ $REC_MIB =~ ^[1-9][0-9]*$ ]] || die "BENCH_RECORDS_MIB must be a positive integer"
+[[ $REC_N =~ ^[1-9][0-9]*$ ]] || die "BENCH_RECORDS_N must be a positive integer"
 [[ $# -eq 0 ]] || die "usage: bash bench/typed.sh"
 
-PROGRAMS="gcbench bintree"
+PROGRAMS="gcbench bintree records"
 # Each conservative variant is followed by its typed one.
 VARIANTS="mgc mgctyped boehm boehmtyped"
 BIN=$OUT/typed
@@ -58,10 +66,12 @@ libs() {
 # nodes take 16 bytes, typed 32; 24-byte GCBench nodes take 32 either
 # way).  Boehm: 16-byte granules, one byte more for a pointer just past
 # the end, one word more for a typed block's descriptor (32 bytes in all
-# four cases).
+# four cases).  A 120-byte record takes 128 bytes in every variant: the
+# typed layout word, or descriptor, fits in the rounding.
 node_block() {
 	case $1/$2 in
 	bintree/mgc) echo 16 ;;
+	records/*) echo 128 ;;
 	*) echo 32 ;;
 	esac
 }
@@ -106,6 +116,7 @@ run_one() {
 	local p=$1 v=$2 r=$3 out=$BIN/stdout.txt err=$BIN/stderr.txt rc=0 line sums f
 	local -a argv=("$BIN/$p-$v")
 	[[ $p == bintree ]] && argv+=("$DEPTH")
+	[[ $p == records ]] && argv+=("$REC_MIB" "$REC_N")
 	case $v in
 	mgc*) MGC_TRACE=1 timeout "$RUN_TIMEOUT" "${argv[@]}" >"$out" 2>"$err" || rc=$? ;;
 	boehm*) GC_PRINT_STATS=1 timeout "$RUN_TIMEOUT" "${argv[@]}" >"$out" 2>"$err" || rc=$? ;;
@@ -114,10 +125,24 @@ run_one() {
 	if ((rc != 0)) || [[ $line != "$p $v "* ]]; then
 		die "$p $v (run $r): $(run_failure "$rc" "$err"); repeat with: ${argv[*]}"
 	fi
+	check_sum "$p" "$v" "$r" "$line" "${argv[*]}"
 	sums=$(mark_sums "$v" "$err")
 	say "   [$r/$RUNS] $line | collections, mark ns, live MiB: $sums"
 	read -r -a f <<<"$line"
 	echo "$p $v ${f[2]} ${f[3]} $sums $r" >>"$RESULTS"
+}
+
+# records ends its line with a checksum of the records' data, which does
+# not depend on the collector: every run must print the first run's.
+declare -A FIRST_SUM=()
+check_sum() {
+	local p=$1 v=$2 r=$3 line=$4 cmd=$5 sum
+	[[ $p == records ]] || return 0
+	sum=${line##* }
+	[[ $sum =~ ^[0-9a-f]{16}$ ]] || die "$p $v (run $r): no checksum; repeat with: $cmd"
+	: "${FIRST_SUM[$p]:=$sum}"
+	[[ $sum == "${FIRST_SUM[$p]}" ]] ||
+		die "$p $v (run $r): checksum $sum, the first run's was ${FIRST_SUM[$p]}; repeat with: $cmd"
 }
 
 run_failure() {
@@ -183,9 +208,10 @@ table() {
 			blk=$(node_block "$p" "$v") cblk=$(node_block "$p" "$c")
 			awk -v p="$p" -v v="$v" -v blk="$blk" -v cblk="$cblk" -v s="$s" -v rs="$rs" \
 				-v rss="$rss" -v rrss="$rrss" -v n="$n" -v m="$nsmib" -v rm="$rnsmib" 'BEGIN {
-				# per node: bintree only, where every block is a node
+				# per node: where every block is a node (records: all but
+				# the array of tree roots)
 				node = "—"
-				if (p == "bintree")
+				if (p == "bintree" || p == "records")
 					node = sprintf("%.1f (%.2f)", m * blk / 1048576, rm * blk / cblk)
 				printf "| %s | %s | %d | %.3f | %.2f | %.1f | %.2f | %.0f | %.0f | %.2f | %s |\n",
 					p, v, blk, s, rs, rss / 1024, rrss, n, m / 1000, rm, node
@@ -195,13 +221,13 @@ table() {
 }
 
 build
-say "== $RUNS rounds of: $PROGRAMS on: $VARIANTS (bintree depth $DEPTH)"
+say "== $RUNS rounds of: $PROGRAMS on: $VARIANTS (bintree depth $DEPTH, records $REC_MIB MiB, $REC_N replaced)"
 run_all
 echo
 echo "- Command: \`${GIVEN_ENV}bash bench/typed.sh\`"
 echo "- Date: $(date -u '+%Y-%m-%d %H:%M UTC'); machine: nproc $(nproc), CPU $(cpu_model)"
 echo "- Compiler: \`$CC $CFLAGS\` ($("$CC" --version | head -n 1))"
-echo "- $RUNS runs per cell, alternating; bintree depth $DEPTH"
+echo "- $RUNS runs per cell, alternating; bintree depth $DEPTH; records $REC_MIB MiB live, $REC_N replaced, checksum ${FIRST_SUM[records]:-none}"
 CENV=$(env | grep -E '^(MGC|GC)_' | sort | tr '\n' ' ' || true)
 CENV=${CENV% }
 echo "- Collector environment: ${CENV:-none}"
