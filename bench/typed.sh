@@ -62,15 +62,17 @@ libs() {
 }
 
 # The block a node takes.  mgc: size classes of 8, 16, 32, 48 ... bytes,
-# and a typed block holds one word more, its layout (16-byte bintree
-# nodes take 16 bytes, typed 32; 24-byte GCBench nodes take 32 either
-# way).  Boehm: 16-byte granules, one byte more for a pointer just past
-# the end, one word more for a typed block's descriptor (32 bytes in all
-# four cases).  A 120-byte record takes 128 bytes in every variant: the
-# typed layout word, or descriptor, fits in the rounding.
+# and a typed block holds one word more, its layout, unless every word of
+# the layout is a pointer and the request fills its class (16-byte
+# bintree nodes take 16 bytes either way, as plain blocks; 24-byte
+# GCBench nodes take 32 either way).  Boehm: 16-byte granules, one byte
+# more for a pointer just past the end, one word more for a typed block's
+# descriptor (32 bytes in all four cases).  A 120-byte record takes 128
+# bytes in every variant: the typed layout word, or descriptor, fits in
+# the rounding.
 node_block() {
 	case $1/$2 in
-	bintree/mgc) echo 16 ;;
+	bintree/mgc*) echo 16 ;;
 	records/*) echo 128 ;;
 	*) echo 32 ;;
 	esac
