@@ -11,6 +11,7 @@
 #   BENCH_BINTREE_DEPTH  bintree depth (default 21)
 #   BENCH_RECORDS_MIB    records: live MiB (default 160)
 #   BENCH_RECORDS_N      records: records replaced (default 8000000)
+#   BENCH_TYPED_PROGRAMS which programs (default "gcbench bintree records")
 #   CC                   compiler (default cc)
 #   MGC_LIB              libmgc.a to link (default build/libmgc.a, built with make)
 #
@@ -24,7 +25,7 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-ENV_SETTINGS="BENCH_RUNS BENCH_BINTREE_DEPTH BENCH_RECORDS_MIB BENCH_RECORDS_N"
+ENV_SETTINGS="BENCH_RUNS BENCH_BINTREE_DEPTH BENCH_RECORDS_MIB BENCH_RECORDS_N BENCH_TYPED_PROGRAMS"
 # shellcheck source=bench/common.sh
 source "$ROOT/bench/common.sh"
 die() { say "typed.sh: $*"; exit 1; }
@@ -39,7 +40,7 @@ REC_N=${BENCH_RECORDS_N:-8000000}
 [[ $REC_N =~ ^[1-9][0-9]*$ ]] || die "BENCH_RECORDS_N must be a positive integer"
 [[ $# -eq 0 ]] || die "usage: bash bench/typed.sh"
 
-PROGRAMS="gcbench bintree records"
+PROGRAMS=${BENCH_TYPED_PROGRAMS:-gcbench bintree records}
 # Each conservative variant is followed by its typed one.
 VARIANTS="mgc mgctyped boehm boehmtyped"
 BIN=$OUT/typed
